@@ -1,0 +1,32 @@
+# Ringmaster. `make demo` shows a bad update stopped in the canary ring; `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+NPM ?= npm
+
+.PHONY: setup build lint test test-unit prometheus demo demo-live bench clean
+
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci
+	@touch $@
+
+setup: node_modules/.installed
+
+build: setup
+	$(NPM) run --silent build
+
+lint: setup
+	npx eslint .
+	npx tsc -p tsconfig.json --noEmit
+
+# Installs the Debian prometheus package (server + promtool) when missing; used by integration tests.
+prometheus:
+	./scripts/install-prometheus.sh
+
+test: build prometheus lint
+	npx jest --ci
+
+test-unit: build
+	npx jest --ci --testPathIgnorePatterns integration
+
+clean:
+	rm -rf dist coverage node_modules/.installed

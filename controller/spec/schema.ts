@@ -1,0 +1,235 @@
+/**
+ * JSON Schemas of the Ringmaster documents: the single source of their shapes.
+ *
+ * The TypeScript types (types.ts) are derived from these constants with json-schema-to-ts, so
+ * the schema that validates input and the types the code uses cannot drift apart. Rules that a
+ * schema cannot express (percent rings strictly increasing, time zones that exist, semver order...)
+ * live in semantic.ts.
+ */
+
+export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w))+$';
+export const NAME_PATTERN = '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
+export const LABEL_KEY_PATTERN = '^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$';
+export const SHA256_PATTERN = '^[a-f0-9]{64}$';
+export const BASE64_PATTERN = '^[A-Za-z0-9+/]+={0,2}$';
+export const HOURS_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$';
+/** A local date-time (in the policy's time zone) or one with an explicit offset / Z. */
+export const DATETIME_PATTERN =
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$';
+
+const metadataSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN },
+    labels: { type: 'object', additionalProperties: { type: 'string' } },
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+export const matchLabelsSchema = {
+  type: 'object',
+  minProperties: 1,
+  propertyNames: { pattern: LABEL_KEY_PATTERN },
+  additionalProperties: { type: 'string', minLength: 1, maxLength: 63 },
+} as const;
+
+export const ringSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'bake'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 63, pattern: NAME_PATTERN },
+    /** Hosts whose labels match all of matchLabels. */
+    selector: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['matchLabels'],
+      properties: { matchLabels: matchLabelsSchema },
+    },
+    /** Cumulative share of the fleet, by hash bucket; resolution 0.01 (one basis point). */
+    percent: { type: 'number', exclusiveMinimum: 0, maximum: 100, multipleOf: 0.01 },
+    /** Minimum time the ring bakes before it can pass. */
+    bake: { type: 'string', pattern: DURATION_PATTERN },
+    /** Longest the ring may bake without a decision; then it waits for a human. */
+    maxBake: { type: 'string', pattern: DURATION_PATTERN },
+    approval: { type: 'string', enum: ['required', 'none'] },
+  },
+  oneOf: [
+    { required: ['selector'], not: { required: ['percent'] } },
+    { required: ['percent'], not: { required: ['selector'] } },
+  ],
+} as const;
+
+export const BUILTIN_METRIC_TYPES = ['crash-rate', 'bsod-rate', 'update-failure-rate'] as const;
+
+export const metricSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'type'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 63, pattern: NAME_PATTERN },
+    type: { type: 'string', enum: [...BUILTIN_METRIC_TYPES, 'custom'] },
+    /** PromQL templates for custom metrics: {{channel}}, {{version}}, {{baselineVersion}}, {{window}}. */
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['candidate'],
+      properties: {
+        candidate: { type: 'string', minLength: 1, maxLength: 4096 },
+        baseline: { type: 'string', minLength: 1, maxLength: 4096 },
+      },
+    },
+    /** Absolute guard: fail at once when the candidate value exceeds it. */
+    max: { type: 'number', minimum: 0 },
+    /** Relative tolerance: candidate / baseline above this fails. */
+    maxRatio: { type: 'number', minimum: 1 },
+    /** Hosts that must report on the candidate before any pass. */
+    minHosts: { type: 'integer', minimum: 0 },
+    /** Host-hours of candidate exposure before any pass. */
+    minExposure: { type: 'number', minimum: 0 },
+    /** False-alarm rate of the sequential test under continuous monitoring. */
+    alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+    /** Miss rate (1 - power) at detectRatio. */
+    beta: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+    /** Regression ratio (candidate rate / baseline rate) the test should detect with power 1-beta. */
+    detectRatio: { type: 'number', exclusiveMinimum: 1 },
+  },
+  if: { properties: { type: { const: 'custom' } }, required: ['type'] },
+  then: { required: ['query'] },
+  else: { not: { required: ['query'] } },
+} as const;
+
+export const rolloutSchema = {
+  $id: 'https://ringmaster.dev/schemas/v1alpha1/rollout.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { type: 'string', const: 'ringmaster.dev/v1alpha1' },
+    kind: { type: 'string', const: 'Rollout' },
+    metadata: metadataSchema,
+    spec: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['channel', 'version', 'artifact', 'rings'],
+      properties: {
+        channel: { type: 'string', minLength: 1, maxLength: 63, pattern: NAME_PATTERN },
+        version: { type: 'string', minLength: 1, maxLength: 128 },
+        previousVersion: { type: 'string', minLength: 1, maxLength: 128 },
+        artifact: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url', 'sha256'],
+          properties: {
+            url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^(https?|file)://' },
+            sha256: { type: 'string', pattern: SHA256_PATTERN },
+            /** base64 ed25519 signature of the raw 32-byte sha256 digest, by a trusted publisher key. */
+            signature: { type: 'string', minLength: 1, maxLength: 1024, pattern: BASE64_PATTERN },
+          },
+        },
+        rings: { type: 'array', minItems: 1, maxItems: 32, items: ringSchema },
+        analysis: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            interval: { type: 'string', pattern: DURATION_PATTERN },
+            noDataGrace: { type: 'string', pattern: DURATION_PATTERN },
+            /** Consecutive provider errors that halt the rollout (reason provider-error). */
+            maxConsecutiveErrors: { type: 'integer', minimum: 1, maximum: 1000 },
+            metrics: { type: 'array', maxItems: 32, items: metricSchema },
+          },
+        },
+        policy: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN },
+        rollback: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { automatic: { type: 'boolean', default: true } },
+        },
+      },
+    },
+  },
+} as const;
+
+export const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
+
+export const policySchema = {
+  $id: 'https://ringmaster.dev/schemas/v1alpha1/policy.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { type: 'string', const: 'ringmaster.dev/v1alpha1' },
+    kind: { type: 'string', const: 'Policy' },
+    metadata: metadataSchema,
+    spec: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['timezone', 'allow'],
+      properties: {
+        /** IANA time zone in which allow windows and local freeze times are read. */
+        timezone: { type: 'string', minLength: 1, maxLength: 64 },
+        /** Windows in which a ring may start. Outside all of them, no ring starts. */
+        allow: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 64,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['days', 'hours'],
+            properties: {
+              days: {
+                type: 'array',
+                minItems: 1,
+                maxItems: 7,
+                uniqueItems: true,
+                items: { type: 'string', enum: DAYS },
+              },
+              hours: { type: 'string', pattern: HOURS_PATTERN },
+            },
+          },
+        },
+        /** Periods in which no ring starts, whatever the windows say. */
+        freezes: {
+          type: 'array',
+          maxItems: 256,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['from', 'to', 'reason'],
+            properties: {
+              from: { type: 'string', pattern: DATETIME_PATTERN },
+              to: { type: 'string', pattern: DATETIME_PATTERN },
+              reason: { type: 'string', minLength: 1, maxLength: 256 },
+            },
+          },
+        },
+        /** A ring may only start if its minimum bake also ends inside an allowed window. */
+        requireBakeWithinWindow: { type: 'boolean', default: false },
+        maxConcurrentRolloutsPerChannel: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
+        requireSignedArtifacts: { type: 'boolean', default: true },
+        /** Hosts labelled tenant=<name> follow these rules. */
+        tenants: {
+          type: 'array',
+          maxItems: 1024,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 63 },
+              defer: { type: 'string', const: 'last-ring' },
+              pin: { type: 'string', const: 'previous' },
+            },
+            oneOf: [
+              { required: ['defer'], not: { required: ['pin'] } },
+              { required: ['pin'], not: { required: ['defer'] } },
+            ],
+          },
+        },
+      },
+    },
+  },
+} as const;
