@@ -51,6 +51,9 @@ const spec: RolloutSpec = {
 const policy: PolicySpec = {
   timezone: 'America/New_York',
   allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu'], hours: '09:00-16:00' }],
+  requireBakeWithinWindow: false,
+  maxConcurrentRolloutsPerChannel: 1,
+  requireSignedArtifacts: true,
   tenants: [
     { name: 'hospital-group', defer: 'last-ring' },
     { name: 'air-traffic', pin: 'previous' },
