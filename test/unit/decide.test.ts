@@ -1,0 +1,211 @@
+import { decide, ringAwaitingStart } from '../../controller/engine/decide';
+import type { EngineConfig, Facts, Phase, PhaseKind, RingVerdict, RolloutState } from '../../controller/engine/state';
+import { ALL_PHASES, initialState } from '../../controller/engine/state';
+
+const T = '2026-11-30T15:00:00.000Z';
+const minus = (min: number) => new Date(Date.parse(T) - min * 60_000).toISOString();
+const plus = (min: number) => new Date(Date.parse(T) + min * 60_000).toISOString();
+
+const config: EngineConfig = {
+  rings: [
+    { name: 'canary', bakeMs: 30 * 60_000, maxBakeMs: 120 * 60_000, approvalRequired: false },
+    { name: 'broad', bakeMs: 60 * 60_000, maxBakeMs: null, approvalRequired: true },
+    { name: 'full', bakeMs: 60 * 60_000, maxBakeMs: null, approvalRequired: false },
+  ],
+  analysisEnabled: true,
+  noDataGraceMs: 10 * 60_000,
+  maxConsecutiveErrors: 3,
+  automaticRollback: true,
+  rollbackDrainMs: 5 * 60_000,
+};
+
+const progressing0: Phase = { kind: 'progressing', ring: 0, bakeStartedAt: minus(40) };
+
+/** One representative state per phase. Ring 0 (canary) is exposed wherever the phase implies it. */
+const states: Record<PhaseKind, RolloutState> = {
+  pending: initialState(),
+  'waiting-for-window': { ...initialState(), phase: { kind: 'waiting-for-window', ring: 0, reasons: [] } },
+  progressing: { ...initialState(), phase: progressing0, exposedRing: 0, ringStartedAt: minus(40) },
+  'awaiting-approval': { ...initialState(), phase: { kind: 'awaiting-approval', ring: 1, reason: 'ring broad requires approval' }, exposedRing: 0, ringStartedAt: minus(40) },
+  paused: { ...initialState(), phase: { kind: 'paused', from: progressing0, reason: 'by hand' }, exposedRing: 0, ringStartedAt: minus(40) },
+  halted: { ...initialState(), phase: { kind: 'halted', ring: 0, reason: 'manual', message: 'stop' }, exposedRing: 0, ringStartedAt: minus(40) },
+  'rolling-back': { ...initialState(), phase: { kind: 'rolling-back', since: minus(1), reason: 'r', end: 'rolled-back' } },
+  'rolled-back': { ...initialState(), phase: { kind: 'rolled-back', reason: 'r' } },
+  succeeded: { ...initialState(), phase: { kind: 'succeeded' }, exposedRing: 2 },
+  aborted: { ...initialState(), phase: { kind: 'aborted', reason: 'r' } },
+};
+
+const quiet: Facts = {
+  now: T,
+  window: { allowed: true },
+  channelSlot: { free: true },
+  requests: [],
+  killSwitch: { engaged: false, mode: 'freeze', reason: '', actor: '', since: null },
+};
+const verdict = (result: RingVerdict['result'], noData = false): RingVerdict => ({ ring: 0, result, reason: `judge said ${result}`, noData, metrics: [], judgeStates: {} });
+const req = (verb: 'pause' | 'resume' | 'approve' | 'abort' | 'rollback') => [{ id: 7, verb, actor: 'alice', reason: 'test' }];
+const closed = { allowed: false as const, reasons: [{ kind: 'outside-window', message: 'Sat is outside Mon-Thu 09:00-16:00' }] };
+
+const columns: Record<string, Facts> = {
+  quiet,
+  'window closed': { ...quiet, window: closed },
+  'channel busy': { ...quiet, channelSlot: { free: false, reason: 'rollout other holds channel' } },
+  'verdict pass': { ...quiet, verdict: verdict('pass') },
+  'verdict fail': { ...quiet, verdict: verdict('fail') },
+  'verdict error': { ...quiet, verdict: verdict('error') },
+  'verdict no-data': { ...quiet, verdict: verdict('inconclusive', true) },
+  pause: { ...quiet, requests: req('pause') },
+  resume: { ...quiet, requests: req('resume') },
+  approve: { ...quiet, requests: req('approve') },
+  abort: { ...quiet, requests: req('abort') },
+  rollback: { ...quiet, requests: req('rollback') },
+  'kill freeze': { ...quiet, killSwitch: { engaged: true, mode: 'freeze', reason: 'incident', actor: 'sre', since: T } },
+  'kill rollback': { ...quiet, killSwitch: { engaged: true, mode: 'rollback', reason: 'incident', actor: 'sre', since: T } },
+  'window closed + abort': { ...quiet, window: closed, requests: req('abort') },
+  'window closed + kill rollback': { ...quiet, window: closed, killSwitch: { engaged: true, mode: 'rollback', reason: 'incident', actor: 'sre', since: T } },
+};
+
+// Expected phase after one decision, per phase (row) and fact (column), in the column order above.
+const P = 'progressing', W = 'waiting-for-window', A = 'awaiting-approval', H = 'halted', RB = 'rolling-back';
+const expected: Record<PhaseKind, string[]> = {
+  //                     quiet closed busy pass  fail  error nodata pause   resume approve abort      rollback      kfreeze  krollback  closed+abort closed+krb
+  pending:              [P, W, 'pending', P, P, P, P, P, P, P, 'aborted', 'rolled-back', 'pending', 'pending', 'aborted', 'pending'],
+  'waiting-for-window': [P, W, P, P, P, P, P, 'paused', P, P, 'aborted', 'rolled-back', H, H, 'aborted', H],
+  progressing:          [P, P, P, A, RB, P, P, 'paused', P, P, RB, RB, H, RB, RB, RB],
+  'awaiting-approval':  [A, A, A, A, RB, A, A, 'paused', A, P, RB, RB, H, RB, RB, RB],
+  paused:               ['paused', 'paused', 'paused', 'paused', RB, 'paused', 'paused', 'paused', P, 'paused', RB, RB, H, RB, RB, RB],
+  halted:               [H, H, H, H, RB, H, H, H, P, H, RB, RB, H, RB, RB, RB],
+  'rolling-back':       [RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB],
+  'rolled-back':        Array(16).fill('rolled-back'),
+  succeeded:            Array(16).fill('succeeded'),
+  aborted:              Array(16).fill('aborted'),
+};
+
+describe('decide: every phase x fact', () => {
+  const cases: Array<[PhaseKind, string, string]> = [];
+  for (const phase of ALL_PHASES) {
+    Object.keys(columns).forEach((col, i) => cases.push([phase, col, expected[phase][i] as string]));
+  }
+  it('covers all phases and columns', () => {
+    expect(Object.keys(expected).sort()).toEqual([...ALL_PHASES].sort());
+    for (const row of Object.values(expected)) expect(row).toHaveLength(Object.keys(columns).length);
+  });
+  it.each(cases)('%s + %s -> %s', (phase, col, want) => {
+    const d = decide(states[phase], columns[col] as Facts, config);
+    expect(d.state.phase.kind).toBe(want);
+    // Every transition carries a reason and an increasing number.
+    d.transitions.forEach((t, i) => {
+      expect(t.reason.length).toBeGreaterThan(0);
+      expect(t.n).toBe(states[phase].transitions + i + 1);
+    });
+    if (d.transitions.length > 0) expect(d.actions).toContainEqual({ kind: 'publish-manifest' });
+    else expect(d.state.transitions).toBe(states[phase].transitions);
+  });
+});
+
+describe('decide: behaviours', () => {
+  it('a ring with no analysis advances on bake time alone', () => {
+    const cfg = { ...config, analysisEnabled: false, rings: config.rings.map((r) => ({ ...r, approvalRequired: false })) };
+    const d = decide(states.progressing, quiet, cfg);
+    expect(d.state.phase).toEqual({ kind: 'progressing', ring: 1, bakeStartedAt: T });
+    expect(d.state.exposedRing).toBe(1);
+  });
+
+  it('a ring does not advance before its bake ends, even on a pass', () => {
+    const s: RolloutState = { ...states.progressing, phase: { kind: 'progressing', ring: 0, bakeStartedAt: minus(10) } };
+    expect(decide(s, { ...quiet, verdict: verdict('pass') }, config).state.phase.kind).toBe('progressing');
+  });
+
+  it('inconclusive (not enough evidence yet) never advances, and maxBake hands over to a human', () => {
+    const s: RolloutState = { ...states.progressing, phase: { kind: 'progressing', ring: 0, bakeStartedAt: minus(121) } };
+    const d = decide(s, { ...quiet, verdict: verdict('inconclusive') }, config);
+    expect(d.state.phase).toMatchObject({ kind: 'awaiting-approval', ring: 1 });
+    expect(d.state.exposedRing).toBe(0);
+    const approved = decide(d.state, { ...quiet, now: plus(1), requests: req('approve') }, config);
+    expect(approved.state.phase).toMatchObject({ kind: 'progressing', ring: 1 });
+  });
+
+  it('no data for the grace period halts with reason no-data (and never advances meanwhile)', () => {
+    let s = states.progressing;
+    for (let m = 0; m < 10; m++) {
+      s = decide(s, { ...quiet, now: plus(m), verdict: verdict('inconclusive', true) }, config).state;
+      expect(s.phase.kind).toBe('progressing');
+    }
+    s = decide(s, { ...quiet, now: plus(10), verdict: verdict('inconclusive', true) }, config).state;
+    expect(s.phase).toMatchObject({ kind: 'halted', reason: 'no-data' });
+  });
+
+  it('a pass after no-data clears the no-data clock', () => {
+    let s = decide(states.progressing, { ...quiet, verdict: verdict('inconclusive', true) }, config).state;
+    expect(s.noDataSince).toBe(T);
+    s = decide(s, { ...quiet, now: plus(1), verdict: verdict('pass') }, config).state;
+    expect(s.noDataSince).toBeNull();
+  });
+
+  it('N consecutive provider errors halt with reason provider-error', () => {
+    let s = states.progressing;
+    s = decide(s, { ...quiet, verdict: verdict('error') }, config).state;
+    s = decide(s, { ...quiet, now: plus(1), verdict: verdict('error') }, config).state;
+    expect(s.phase.kind).toBe('progressing');
+    s = decide(s, { ...quiet, now: plus(2), verdict: verdict('error') }, config).state;
+    expect(s.phase).toMatchObject({ kind: 'halted', reason: 'provider-error' });
+  });
+
+  it('a failing ring without automatic rollback halts with analysis-failed and keeps exposure frozen', () => {
+    const d = decide(states.progressing, { ...quiet, verdict: verdict('fail') }, { ...config, automaticRollback: false });
+    expect(d.state.phase).toMatchObject({ kind: 'halted', reason: 'analysis-failed' });
+    expect(d.state.exposedRing).toBe(0);
+  });
+
+  it('a rollback withdraws the candidate at once and completes after the drain period', () => {
+    const d = decide(states.progressing, { ...quiet, verdict: verdict('fail') }, config);
+    expect(d.state.exposedRing).toBe(-1);
+    expect(decide(d.state, { ...quiet, now: plus(4) }, config).state.phase.kind).toBe('rolling-back');
+    expect(decide(d.state, { ...quiet, now: plus(5) }, config).state.phase).toMatchObject({ kind: 'rolled-back' });
+  });
+
+  it('abort ends as aborted, rollback as rolled-back', () => {
+    const a = decide(states.progressing, { ...quiet, requests: req('abort') }, config);
+    expect(decide(a.state, { ...quiet, now: plus(6) }, config).state.phase.kind).toBe('aborted');
+    const r = decide(states.progressing, { ...quiet, requests: req('rollback') }, config);
+    expect(decide(r.state, { ...quiet, now: plus(6) }, config).state.phase.kind).toBe('rolled-back');
+  });
+
+  it('passing the last ring succeeds', () => {
+    const s: RolloutState = { ...states.progressing, phase: { kind: 'progressing', ring: 2, bakeStartedAt: minus(61) }, exposedRing: 2 };
+    expect(decide(s, { ...quiet, verdict: { ...verdict('pass'), ring: 2 } }, config).state.phase.kind).toBe('succeeded');
+  });
+
+  it('a passed ring whose next start is outside the window waits with exposure kept', () => {
+    const cfg = { ...config, rings: config.rings.map((r) => ({ ...r, approvalRequired: false })) };
+    const d = decide(states.progressing, { ...quiet, window: closed, verdict: verdict('pass') }, cfg);
+    expect(d.state.phase).toMatchObject({ kind: 'waiting-for-window', ring: 1 });
+    expect(d.state.exposedRing).toBe(0);
+    expect(d.transitions[0]?.reason).toContain('outside Mon-Thu');
+  });
+
+  it('denied requests are reported with a reason and change nothing', () => {
+    const d = decide(states.halted, { ...quiet, requests: req('approve') }, config);
+    expect(d.requestOutcomes).toEqual([{ id: 7, applied: false, message: 'nothing to approve: rollout is halted' }]);
+    expect(d.transitions).toHaveLength(0);
+  });
+
+  it('resume is refused while the kill switch is engaged', () => {
+    const d = decide(states.halted, { ...columns['kill freeze'] as Facts, requests: req('resume') }, config);
+    expect(d.state.phase.kind).toBe('halted');
+    expect(d.requestOutcomes[0]).toMatchObject({ applied: false });
+  });
+
+  it('ringAwaitingStart names the ring whose window matters', () => {
+    expect(ringAwaitingStart(states.pending)).toBe(0);
+    expect(ringAwaitingStart(states.progressing)).toBe(1);
+    expect(ringAwaitingStart(states['awaiting-approval'])).toBe(1);
+    expect(ringAwaitingStart(states.halted)).toBeUndefined();
+  });
+
+  it('decide is pure: the input state is not mutated', () => {
+    const before = JSON.stringify(states.progressing);
+    decide(states.progressing, { ...quiet, verdict: verdict('fail') }, config);
+    expect(JSON.stringify(states.progressing)).toBe(before);
+  });
+});
