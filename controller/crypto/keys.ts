@@ -1,0 +1,144 @@
+/**
+ * ed25519 keys and signatures with node:crypto (no extra dependency).
+ *
+ * - The controller's manifest signing key: generated on first start, mode 0600, in the data directory.
+ * - Publisher keys: release engineers sign the artifact's raw 32-byte sha256 digest; the controller
+ *   verifies that signature against its trusted keys before it accepts a rollout.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface KeyPair {
+  privateKey: crypto.KeyObject;
+  publicKey: crypto.KeyObject;
+}
+
+export function generateKeyPair(): KeyPair {
+  return crypto.generateKeyPairSync('ed25519');
+}
+
+/** Raw 32-byte public key, base64: what agents pin. */
+export function publicKeyRaw(key: crypto.KeyObject): Buffer {
+  const der = key.export({ type: 'spki', format: 'der' });
+  return der.subarray(der.length - 32);
+}
+
+export function publicKeyPem(key: crypto.KeyObject): string {
+  return key.export({ type: 'spki', format: 'pem' }).toString();
+}
+
+/** Short stable id of a public key: first 16 hex chars of sha256(raw key). */
+export function keyId(key: crypto.KeyObject): string {
+  return crypto.createHash('sha256').update(publicKeyRaw(key)).digest('hex').slice(0, 16);
+}
+
+/** Parses a public key given as PEM (SPKI) or as base64 of the raw 32 bytes. Returns a message on failure. */
+export function parsePublicKey(text: string): { ok: true; key: crypto.KeyObject } | { ok: false; message: string } {
+  const t = text.trim();
+  try {
+    if (t.includes('-----BEGIN')) {
+      const key = crypto.createPublicKey(t);
+      if (key.asymmetricKeyType !== 'ed25519') return { ok: false, message: `not an ed25519 key (${key.asymmetricKeyType})` };
+      return { ok: true, key };
+    }
+    const raw = Buffer.from(t, 'base64');
+    if (raw.length !== 32 || raw.toString('base64').replace(/=+$/, '') !== t.replace(/=+$/, '')) {
+      return { ok: false, message: 'expected a PEM public key or base64 of 32 raw bytes' };
+    }
+    const prefix = Buffer.from('302a300506032b6570032100', 'hex'); // SPKI header of an ed25519 key
+    return { ok: true, key: crypto.createPublicKey({ key: Buffer.concat([prefix, raw]), format: 'der', type: 'spki' }) };
+  } catch {
+    return { ok: false, message: 'unparseable public key' };
+  }
+}
+
+export function sign(privateKey: crypto.KeyObject, data: Buffer): string {
+  return crypto.sign(null, data, privateKey).toString('base64');
+}
+
+/** Never throws: a malformed signature is simply not valid. */
+export function verify(publicKey: crypto.KeyObject, data: Buffer, signatureBase64: string): boolean {
+  try {
+    const sig = Buffer.from(signatureBase64, 'base64');
+    if (sig.length !== 64) return false;
+    return crypto.verify(null, data, publicKey, sig);
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a key pair as `<name>.key` (PKCS8 PEM, 0600) and `<name>.pub` (SPKI PEM, 0644). Refuses to overwrite. */
+export function writeKeyPair(dir: string, name: string, pair: KeyPair = generateKeyPair()): { privatePath: string; publicPath: string } {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const privatePath = path.join(dir, `${name}.key`);
+  const publicPath = path.join(dir, `${name}.pub`);
+  const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  fs.writeFileSync(privatePath, pem, { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(publicPath, publicKeyPem(pair.publicKey), { mode: 0o644, flag: 'wx' });
+  return { privatePath, publicPath };
+}
+
+/** Reads a private key PEM; refuses group/world-readable files. */
+export function readPrivateKey(file: string): KeyPair {
+  const st = fs.statSync(file);
+  if ((st.mode & 0o077) !== 0) {
+    throw new KeyFileError(`${file}: private key is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  }
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey(fs.readFileSync(file));
+  } catch {
+    throw new KeyFileError(`${file}: not a PEM private key`);
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new KeyFileError(`${file}: not an ed25519 key`);
+  return { privateKey, publicKey: crypto.createPublicKey(privateKey) };
+}
+
+/** The controller's manifest signing key in DATA_DIR/signing.key, created (0600) on first start. */
+export function loadOrCreateSigningKey(dataDir: string): KeyPair & { created: boolean } {
+  const file = path.join(dataDir, 'signing.key');
+  if (fs.existsSync(file)) return { ...readPrivateKey(file), created: false };
+  const pair = generateKeyPair();
+  writeKeyPair(dataDir, 'signing', pair);
+  return { ...pair, created: true };
+}
+
+/** Expected, user-facing key file problems (one line, no secrets). */
+export class KeyFileError extends Error {}
+
+// ------------------------------------------------------------------------------------------ artifacts
+
+/** Publisher signature over an artifact: ed25519 over the raw 32-byte sha256 digest. */
+export function signArtifactDigest(privateKey: crypto.KeyObject, sha256Hex: string): string {
+  return sign(privateKey, Buffer.from(sha256Hex, 'hex'));
+}
+
+export interface TrustedKey {
+  name: string;
+  key: crypto.KeyObject;
+}
+
+export type ArtifactCheck = { ok: true; keyName: string } | { ok: false; field: string; message: string };
+
+/** Checks a rollout artifact's signature against the trusted publisher keys. */
+export function verifyArtifactSignature(artifact: { sha256: string; signature?: string }, trusted: TrustedKey[]): ArtifactCheck {
+  if (artifact.signature === undefined || artifact.signature === '') {
+    return { ok: false, field: 'spec.artifact.signature', message: 'missing signature (policy requires signed artifacts)' };
+  }
+  const sig = Buffer.from(artifact.signature, 'base64');
+  if (sig.length !== 64) {
+    return { ok: false, field: 'spec.artifact.signature', message: `malformed signature: expected base64 of 64 bytes (got ${sig.length})` };
+  }
+  if (!/^[a-f0-9]{64}$/.test(artifact.sha256)) {
+    return { ok: false, field: 'spec.artifact.sha256', message: 'must be 64 lowercase hex characters' };
+  }
+  if (trusted.length === 0) {
+    return { ok: false, field: 'spec.artifact.signature', message: 'no trusted publisher keys configured (ringmaster serve --trusted-keys)' };
+  }
+  const digest = Buffer.from(artifact.sha256, 'hex');
+  for (const t of trusted) {
+    if (verify(t.key, digest, artifact.signature)) return { ok: true, keyName: t.name };
+  }
+  return { ok: false, field: 'spec.artifact.signature', message: 'signature does not verify against any trusted publisher key' };
+}
