@@ -1,0 +1,124 @@
+/**
+ * Who may do what. Authentication (bearer token -> token entry) and authorisation (role -> permission) are
+ * plain functions over the request's Authorization header, shared by the manifest fast path and the
+ * express routes.
+ */
+import type { ErrorCode } from './errors';
+import type { FailedAuthLimiter } from './ratelimit';
+import { BEARER_TOKEN_RE, type Role, type TokenEntry, type TokenSet } from './tokens';
+
+/** What a route needs. `read` covers every GET of the management API. */
+export type Permission =
+  | 'read'
+  | 'apply'
+  | 'pause'
+  | 'resume'
+  | 'approve'
+  | 'abort'
+  | 'rollback'
+  | 'killswitch'
+  | 'manifest';
+
+const READ: Permission[] = ['read', 'manifest'];
+
+/** admin can do everything; deployer, approver and sre include viewer; agent only reads manifests. */
+export const GRANTS: Record<Role, ReadonlySet<Permission>> = {
+  viewer: new Set([...READ]),
+  deployer: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'abort', 'rollback']),
+  approver: new Set<Permission>([...READ, 'approve']),
+  sre: new Set<Permission>([...READ, 'pause', 'resume', 'abort', 'rollback', 'killswitch']),
+  admin: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'approve', 'abort', 'rollback', 'killswitch']),
+  agent: new Set<Permission>(['manifest']),
+};
+
+export function rolesFor(permission: Permission): Role[] {
+  return (Object.keys(GRANTS) as Role[]).filter((r) => GRANTS[r].has(permission));
+}
+
+export type AuthResult =
+  /** principal null: the route is open to anonymous callers in this configuration. */
+  | { ok: true; principal: TokenEntry | null }
+  | { ok: false; status: 401 | 403 | 429; code: ErrorCode; message: string; headers: Record<string, string> };
+
+export interface AuthContext {
+  tokens: TokenSet;
+  limiter: FailedAuthLimiter;
+}
+
+const CHALLENGE = 'Bearer realm="ringmaster"';
+
+/**
+ * Decides a request. Without any configured token, reads and manifests are open and mutations are refused.
+ * With tokens, every read needs a token (of any role but agent) and the manifest needs a token only when an
+ * agent token is configured. A client that failed too often gets 429 before its token is even looked at.
+ */
+export function authorize(ctx: AuthContext, authorization: string | undefined, client: string, permission: Permission): AuthResult {
+  const { tokens, limiter } = ctx;
+  if (tokens.size === 0) {
+    if (permission === 'read' || permission === 'manifest') return { ok: true, principal: null };
+    return {
+      ok: false,
+      status: 401,
+      code: 'unauthorized',
+      message: 'this server has no API tokens configured (ringmaster serve --tokens FILE), so every change is refused',
+      headers: { 'WWW-Authenticate': CHALLENGE },
+    };
+  }
+  if (permission === 'manifest' && !tokens.hasRole('agent')) return { ok: true, principal: null };
+
+  const wait = limiter.retryAfter(client);
+  if (wait > 0) {
+    return {
+      ok: false,
+      status: 429,
+      code: 'rate_limited',
+      message: `too many failed authentications from this client; retry in ${wait}s`,
+      headers: { 'Retry-After': String(wait) },
+    };
+  }
+  if (authorization === undefined || authorization === '') {
+    return { ok: false, status: 401, code: 'unauthorized', message: 'missing bearer token (Authorization: Bearer <token>)', headers: { 'WWW-Authenticate': CHALLENGE } };
+  }
+  const m = /^Bearer +(\S+) *$/i.exec(authorization);
+  const presented = m?.[1];
+  if (presented === undefined || !BEARER_TOKEN_RE.test(presented)) {
+    limiter.fail(client);
+    return {
+      ok: false,
+      status: 401,
+      code: 'unauthorized',
+      message: 'malformed Authorization header (expected "Bearer <token>")',
+      headers: { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_request"` },
+    };
+  }
+  const principal = tokens.authenticate(presented);
+  if (!principal) {
+    limiter.fail(client);
+    return { ok: false, status: 401, code: 'unauthorized', message: 'invalid token', headers: { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_token"` } };
+  }
+  if (!GRANTS[principal.role].has(permission)) {
+    return {
+      ok: false,
+      status: 403,
+      code: 'forbidden',
+      message: `role ${principal.role} may not ${describePermission(permission)} (needs ${rolesFor(permission).join(' or ')})`,
+      headers: {},
+    };
+  }
+  return { ok: true, principal };
+}
+
+function describePermission(p: Permission): string {
+  switch (p) {
+    case 'read':
+      return 'read the API';
+    case 'apply':
+      return 'apply rollouts';
+    case 'killswitch':
+      return 'operate the kill switch';
+    case 'manifest':
+      return 'read manifests';
+    default:
+      return `${p} rollouts`;
+  }
+}

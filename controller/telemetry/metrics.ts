@@ -1,0 +1,157 @@
+/**
+ * The controller's own metrics (prom-client), served at GET /metrics.
+ *
+ * `Telemetry` satisfies the runtime's RuntimeObserver (rollout phases, transitions, reconcile duration,
+ * verdicts, kill switch, no-data time) and the API's ApiMetrics (requests by route pattern and code).
+ * Labels stay low-cardinality: route patterns, never raw URLs; transition reasons are the target phase.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ALL_PHASES } from '../engine/state';
+
+/** The route label of the manifest fast path. */
+export const MANIFEST_ROUTE = '/v1/channels/:channel/manifest';
+
+/** The minimum a rollout needs to be shown in the phase/ring gauges. */
+export interface RolloutPhaseSample {
+  name: string;
+  channel: string;
+  phase: { kind: string };
+  exposedRing: number;
+}
+
+export class Telemetry {
+  readonly registry: Registry;
+  private readonly phase: Gauge<'rollout' | 'channel' | 'phase'>;
+  private readonly ring: Gauge<'rollout' | 'channel'>;
+  private readonly killSwitchEngaged: Gauge;
+  private readonly noData: Gauge<'rollout' | 'channel' | 'ring'>;
+  private readonly verdicts: Counter<'rollout' | 'metric' | 'result'>;
+  private readonly verdictLatencySeconds: Histogram;
+  private readonly transitions: Counter<'reason'>;
+  private readonly reconcileSeconds: Histogram;
+  private readonly httpRequests: Counter<'route' | 'code'>;
+  /** Fast-path manifest responses by status code: plain integers, folded into httpRequests on scrape. */
+  private readonly manifestCounts = new Map<number, number>();
+  private readonly manifestFlushed = new Map<number, number>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    this.phase = new Gauge({
+      name: 'ringmaster_rollout_phase',
+      help: 'Phase of each rollout: 1 for the current phase, 0 for the others',
+      labelNames: ['rollout', 'channel', 'phase'],
+      registers,
+    });
+    this.ring = new Gauge({
+      name: 'ringmaster_rollout_ring',
+      help: 'Index of the last ring exposed to agents (-1: none)',
+      labelNames: ['rollout', 'channel'],
+      registers,
+    });
+    this.killSwitchEngaged = new Gauge({ name: 'ringmaster_killswitch_engaged', help: '1 while the global kill switch is engaged', registers });
+    this.noData = new Gauge({
+      name: 'ringmaster_analysis_no_data_seconds',
+      help: 'How long the ring has been without usable analysis data (0 while data flows)',
+      labelNames: ['rollout', 'channel', 'ring'],
+      registers,
+    });
+    this.verdicts = new Counter({
+      name: 'ringmaster_analysis_verdicts_total',
+      help: 'Analysis verdicts per rollout, metric and result',
+      labelNames: ['rollout', 'metric', 'result'],
+      registers,
+    });
+    this.verdictLatencySeconds = new Histogram({
+      name: 'ringmaster_verdict_latency_seconds',
+      help: 'Time from a ring start to its first decisive (pass or fail) verdict',
+      buckets: [60, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400, 172_800],
+      registers,
+    });
+    this.transitions = new Counter({
+      name: 'ringmaster_transitions_total',
+      help: 'Rollout transitions by reason (the phase entered)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.reconcileSeconds = new Histogram({
+      name: 'ringmaster_reconcile_duration_seconds',
+      help: 'Duration of one reconcile pass over all rollouts',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    const counts = this.manifestCounts;
+    const flushed = this.manifestFlushed;
+    this.httpRequests = new Counter({
+      name: 'ringmaster_http_requests_total',
+      help: 'HTTP requests by route pattern and status code',
+      labelNames: ['route', 'code'],
+      registers,
+      collect() {
+        for (const [code, n] of counts) {
+          const delta = n - (flushed.get(code) ?? 0);
+          if (delta > 0) {
+            this.inc({ route: MANIFEST_ROUTE, code: String(code) }, delta);
+            flushed.set(code, n);
+          }
+        }
+      },
+    });
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  // ------------------------------------------------------------------------------------------ runtime
+
+  rolloutPhase(rollout: string, channel: string, phase: string, ring: number): void {
+    for (const p of ALL_PHASES) this.phase.set({ rollout, channel, phase: p }, p === phase ? 1 : 0);
+    this.ring.set({ rollout, channel }, ring);
+  }
+
+  transition(toPhase: string): void {
+    this.transitions.inc({ reason: toPhase });
+  }
+
+  reconcileDuration(seconds: number): void {
+    this.reconcileSeconds.observe(seconds);
+  }
+
+  verdict(rollout: string, metric: string, result: string): void {
+    this.verdicts.inc({ rollout, metric, result });
+  }
+
+  verdictLatency(seconds: number): void {
+    this.verdictLatencySeconds.observe(seconds);
+  }
+
+  killSwitch(engaged: boolean): void {
+    this.killSwitchEngaged.set(engaged ? 1 : 0);
+  }
+
+  noDataSeconds(rollout: string, channel: string, ring: number, seconds: number): void {
+    this.noData.set({ rollout, channel, ring: String(ring) }, seconds);
+  }
+
+  /** Refreshes the phase and ring gauges of every rollout (the API calls it before each scrape). */
+  syncRollouts(rollouts: readonly RolloutPhaseSample[]): void {
+    for (const r of rollouts) this.rolloutPhase(r.name, r.channel, r.phase.kind, r.exposedRing);
+  }
+
+  // ------------------------------------------------------------------------------------------ http
+
+  httpRequest(route: string, code: number): void {
+    this.httpRequests.inc({ route, code: String(code) });
+  }
+
+  /** The manifest fast path: one map update, no label hashing. */
+  manifestRequest(code: number): void {
+    this.manifestCounts.set(code, (this.manifestCounts.get(code) ?? 0) + 1);
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
