@@ -109,8 +109,8 @@ function parseTokensFile(text: string, file: string): Array<TokenEntry & { sha25
   };
   const firstError = doc.errors[0];
   if (firstError) {
-    const p = firstError.linePos?.[0];
-    const pos = p ? `${file}:${p.line}:${p.col}` : file;
+    const p = lc.linePos(firstError.pos[0]);
+    const pos = `${file}:${p.line}:${p.col}`;
     throw new TokensFileError([`${pos}: invalid YAML: ${firstError.message.split('\n')[0] ?? ''}`]);
   }
   const errors: string[] = [];

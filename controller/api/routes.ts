@@ -1,0 +1,321 @@
+/**
+ * The management API (express 5). Handlers stay thin: authorise, read and check the input, call one
+ * service method, render the result. Every failure is an ApiError rendered by one error handler, so no
+ * response ever carries a stack trace, and bad input never turns into a 5xx.
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { RequestVerb } from '../engine/state';
+import type { ControllerService } from '../runtime/service';
+import { NAME_PATTERN } from '../spec/schema';
+import { authorize, type AuthContext, type Permission } from './auth';
+import { readTextBody } from './body';
+import { ApiError, codeForStatus, sendError } from './errors';
+import { BODY_SOURCE, parseRolloutBody } from './rollout-input';
+import type { ApiMetrics } from './server';
+import type { TokenEntry } from './tokens';
+
+export interface AppContext {
+  auth: AuthContext;
+  observer: ApiMetrics;
+  maxBodyBytes: number;
+  log: (line: string) => void;
+}
+
+export const ROLLOUT_MEDIA_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'application/json'] as const;
+const JSON_MEDIA_TYPES = ['application/json'] as const;
+export const VERBS: readonly RequestVerb[] = ['pause', 'resume', 'approve', 'abort', 'rollback'];
+export const MAX_REASON_LENGTH = 512;
+export const MAX_AUDIT_LIMIT = 1000;
+const DEFAULT_AUDIT_LIMIT = 100;
+
+const NAME_RE = new RegExp(NAME_PATTERN);
+
+/** The authenticated caller of a request, set by `need`. */
+interface Locals {
+  principal: TokenEntry | null;
+}
+
+function principalOf(res: Response): TokenEntry | null {
+  return (res.locals as Locals).principal ?? null;
+}
+
+/** The actor recorded in the audit log: the token's name, never the token. */
+function actorOf(res: Response): string {
+  const p = principalOf(res);
+  if (!p) throw new Error('mutation without an authenticated principal'); // authorize() never allows this
+  return p.name;
+}
+
+function requestIdOf(res: Response): string {
+  const v = res.getHeader('X-Request-Id');
+  return typeof v === 'string' ? v : 'unknown';
+}
+
+export function createApp(service: ControllerService, ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    res.on('finish', () => {
+      const route = req.route as { path?: unknown } | undefined;
+      ctx.observer.httpRequest(typeof route?.path === 'string' ? route.path : 'unmatched', res.statusCode);
+    });
+    next();
+  });
+
+  const authorizeOrThrow = (req: Request, res: Response, permission: Permission): void => {
+    const a = authorize(ctx.auth, req.headers.authorization, req.socket.remoteAddress ?? 'unknown', permission);
+    if (!a.ok) throw new ApiError(a.status, a.code, a.message, { headers: a.headers });
+    (res.locals as Locals).principal = a.principal;
+  };
+  const need =
+    (permission: Permission): RequestHandler =>
+    (req, res, next) => {
+      authorizeOrThrow(req, res, permission);
+      next();
+    };
+  const rolloutName = (req: Request): string => {
+    const name = req.params.name;
+    if (typeof name !== 'string' || name.length > 253 || !NAME_RE.test(name)) {
+      throw new ApiError(400, 'invalid_request', 'invalid rollout name (lower-case letters, digits, "-" and ".", at most 253 characters)');
+    }
+    return name;
+  };
+
+  // ---------------------------------------------------------------------------------------- operations
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    if (!service.ready()) throw new ApiError(503, 'not_ready', 'the controller is starting (store or first reconcile not done yet)');
+    res.json({ status: 'ready' });
+  });
+  // Public, like most Prometheus targets: it carries rollout and channel names and counters, never secrets.
+  app.get('/metrics', async (_req, res) => {
+    ctx.observer.syncRollouts?.(service.listRollouts());
+    ctx.observer.killSwitch?.(service.getKillSwitch().engaged);
+    const text = await ctx.observer.metrics();
+    res.setHeader('Content-Type', ctx.observer.contentType);
+    res.send(text);
+  });
+  app.get('/v1/signing-key', (_req, res) => {
+    res.json(service.signingKey());
+  });
+
+  // ---------------------------------------------------------------------------------------- rollouts
+
+  app.post('/v1/rollouts', need('apply'), async (req, res) => {
+    const actor = actorOf(res);
+    const text = await readTextBody(req, res, { accepted: ROLLOUT_MEDIA_TYPES, maxBytes: ctx.maxBodyBytes });
+    const input = parseRolloutBody(text);
+    if (!input.ok) throw invalidRollout(input.lines);
+    const result = await service.applyRollout(input.rollout, actor);
+    switch (result.status) {
+      case 'created':
+        res.status(201).json({ status: 'created', rollout: result.rollout });
+        return;
+      case 'unchanged':
+        res.status(200).json({ status: 'unchanged', rollout: result.rollout });
+        return;
+      case 'conflict':
+        throw new ApiError(409, 'conflict', result.message);
+      case 'invalid':
+        throw invalidRollout(result.errors.map((e) => `${BODY_SOURCE}:${e.line}:${e.col} ${e.path}: ${e.message}`));
+      default: {
+        const _never: never = result;
+        throw new Error(`unknown apply status ${String(_never)}`);
+      }
+    }
+  });
+
+  app.get('/v1/rollouts', need('read'), (_req, res) => {
+    res.json({ rollouts: service.listRollouts() });
+  });
+
+  app.get('/v1/rollouts/:name', need('read'), (req, res) => {
+    const name = rolloutName(req);
+    const rollout = service.getRollout(name);
+    if (!rollout) throw new ApiError(404, 'not_found', `no rollout named "${name}"`);
+    res.json({ rollout });
+  });
+
+  app.post('/v1/rollouts/:name/:verb', async (req, res, next) => {
+    const verb = req.params.verb as RequestVerb;
+    if (!VERBS.includes(verb)) {
+      next();
+      return;
+    }
+    authorizeOrThrow(req, res, verb);
+    const actor = actorOf(res);
+    const name = rolloutName(req);
+    const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: true });
+    checkFields(body, ['reason']);
+    const reason = body.reason === undefined ? `${verb} via API` : checkReason(body.reason, false);
+    const result = await service.request(name, verb, actor, reason);
+    switch (result.status) {
+      case 'applied':
+        res.json({ outcome: 'applied', message: result.message, rollout: result.rollout });
+        return;
+      case 'rejected':
+        throw new ApiError(409, 'conflict', `${verb} refused: ${result.message}`);
+      case 'not-found':
+        throw new ApiError(404, 'not_found', `no rollout named "${name}"`);
+      default: {
+        const _never: never = result;
+        throw new Error(`unknown request status ${String(_never)}`);
+      }
+    }
+  });
+
+  // ---------------------------------------------------------------------------------------- kill switch
+
+  app.get('/v1/killswitch', need('read'), (_req, res) => {
+    res.json(service.getKillSwitch());
+  });
+
+  app.post('/v1/killswitch', need('killswitch'), async (req, res) => {
+    const actor = actorOf(res);
+    const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: false });
+    checkFields(body, ['engaged', 'mode', 'reason']);
+    if (typeof body.engaged !== 'boolean') throw new ApiError(422, 'invalid_request', 'engaged: required, must be true or false');
+    const mode = body.mode === undefined ? 'freeze' : body.mode;
+    if (mode !== 'freeze' && mode !== 'rollback') throw new ApiError(422, 'invalid_request', 'mode: must be "freeze" or "rollback"');
+    if (body.reason === undefined) throw new ApiError(422, 'invalid_request', 'reason: required (say why, it goes to the audit log)');
+    const reason = checkReason(body.reason, true);
+    const state = await service.setKillSwitch({ engaged: body.engaged, mode, reason }, actor);
+    res.json(state);
+  });
+
+  // ---------------------------------------------------------------------------------------- audit
+
+  app.get('/v1/audit', need('read'), (req, res) => {
+    checkQuery(req, ['after', 'limit']);
+    const after = intParam(req.query.after, 'after', 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(req.query.limit, 'limit', 1, MAX_AUDIT_LIMIT) ?? DEFAULT_AUDIT_LIMIT;
+    const entries = service.listAudit(after === undefined ? { limit } : { afterId: after, limit });
+    const last = entries[entries.length - 1];
+    res.json({ entries, next: entries.length === limit && last ? last.id : null });
+  });
+
+  app.get('/v1/audit/verify', need('read'), (_req, res) => {
+    res.json(service.verifyAudit());
+  });
+
+  // ---------------------------------------------------------------------------------------- fallbacks
+
+  const methodsOf: Array<[string, string]> = [
+    ['/healthz', 'GET, HEAD'],
+    ['/readyz', 'GET, HEAD'],
+    ['/metrics', 'GET, HEAD'],
+    ['/v1/signing-key', 'GET, HEAD'],
+    ['/v1/rollouts', 'GET, HEAD, POST'],
+    ['/v1/rollouts/:name', 'GET, HEAD'],
+    ['/v1/killswitch', 'GET, HEAD, POST'],
+    ['/v1/audit', 'GET, HEAD'],
+    ['/v1/audit/verify', 'GET, HEAD'],
+  ];
+  for (const [path, allow] of methodsOf) {
+    app.all(path, () => {
+      throw new ApiError(405, 'method_not_allowed', `${path} supports ${allow}`, { headers: { Allow: allow } });
+    });
+  }
+  app.all('/v1/rollouts/:name/:verb', (req, _res, next) => {
+    if (!VERBS.includes(req.params.verb as RequestVerb)) {
+      next();
+      return;
+    }
+    throw new ApiError(405, 'method_not_allowed', 'rollout verbs support POST', { headers: { Allow: 'POST' } });
+  });
+  app.use(() => {
+    throw new ApiError(404, 'not_found', 'no such endpoint (see docs/api.md)');
+  });
+
+  // The one error handler: expected errors as they are, framework 4xx with generic wording, the rest as 500.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const requestId = requestIdOf(res);
+    if (err instanceof ApiError) {
+      sendError(res, err.status, err.code, err.message, requestId, err.extra);
+      return;
+    }
+    const status = statusOf(err);
+    if (status !== undefined && status >= 400 && status < 500) {
+      const { code, message } = codeForStatus(status);
+      sendError(res, status, code, message, requestId);
+      return;
+    }
+    const e = err instanceof Error ? err : new Error(String(err));
+    const route = req.route as { path?: unknown } | undefined;
+    ctx.log(JSON.stringify({ at: new Date().toISOString(), level: 'error', msg: 'request failed', requestId, method: req.method, route: route?.path ?? 'unmatched', error: e.message, stack: e.stack }));
+    sendError(res, 500, 'internal', 'internal error; the server log has the details under this request id', requestId);
+  });
+  return app;
+}
+
+function invalidRollout(lines: string[]): ApiError {
+  const n = lines.length;
+  return new ApiError(422, 'invalid_rollout', `the rollout is invalid (${n} error${n === 1 ? '' : 's'}): ${lines[0] ?? ''}`, { details: lines });
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const e = err as { status?: unknown; statusCode?: unknown };
+  const s = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  return s !== undefined && Number.isInteger(s) ? s : undefined;
+}
+
+/** A JSON body that must be an object (an empty optional body reads as {}). */
+async function readJsonObject(req: Request, res: Response, maxBytes: number, opts: { optional: boolean }): Promise<Record<string, unknown>> {
+  const text = await readTextBody(req, res, { accepted: JSON_MEDIA_TYPES, maxBytes, optional: opts.optional });
+  if (text === '' && opts.optional) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const pos = err instanceof SyntaxError ? /position (\d+)/.exec(err.message)?.[1] : undefined;
+    throw new ApiError(400, 'malformed_body', `malformed JSON body${pos === undefined ? '' : ` (at byte ${pos})`}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ApiError(422, 'invalid_request', 'the body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkFields(body: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(body).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 3).map((k) => JSON.stringify(k.length > 40 ? `${k.slice(0, 37)}...` : k));
+    throw new ApiError(422, 'invalid_request', `unknown field${unknown.length === 1 ? '' : 's'} ${shown.join(', ')}${unknown.length > 3 ? ', ...' : ''} (expected: ${known.join(', ')})`);
+  }
+}
+
+/** A reason for the audit log: a string of 1..512 characters, no control characters. */
+function checkReason(value: unknown, required: boolean): string {
+  if (typeof value !== 'string') throw new ApiError(422, 'invalid_request', `reason: must be a string of 1-${MAX_REASON_LENGTH} characters`);
+  const reason = value.trim();
+  if (reason === '' && required) throw new ApiError(422, 'invalid_request', 'reason: must not be empty (say why, it goes to the audit log)');
+  if (reason === '') throw new ApiError(422, 'invalid_request', 'reason: must not be empty (leave it out instead)');
+  if ([...reason].length > MAX_REASON_LENGTH) throw new ApiError(422, 'invalid_request', `reason: at most ${MAX_REASON_LENGTH} characters`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(reason)) throw new ApiError(422, 'invalid_request', 'reason: must be one line without control characters');
+  return reason;
+}
+
+function checkQuery(req: Request, known: readonly string[]): void {
+  const q = req.query as Record<string, unknown>;
+  for (const k of Object.keys(q)) {
+    if (!known.includes(k)) throw new ApiError(400, 'invalid_request', `unknown query parameter (expected: ${known.join(', ')})`);
+  }
+}
+
+function intParam(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[0-9]{1,16}$/.test(value)) throw new ApiError(400, 'invalid_request', `${name}: must be an integer between ${min} and ${max}`);
+  const n = Number(value);
+  if (n < min || n > max) throw new ApiError(400, 'invalid_request', `${name}: must be an integer between ${min} and ${max}`);
+  return n;
+}
