@@ -251,4 +251,12 @@ describe('tokens file', () => {
     expect(errorsOf(write('list.yaml', '- a\n- b\n'))).toEqual([`${path.join(dir, 'list.yaml')}:1:1 tokens: the file must be a mapping with a "tokens" list`]);
     expect(errorsOf(write('scalar.yaml', 'tokens: 3\n'))).toEqual([`${path.join(dir, 'scalar.yaml')}:1:9 tokens: must be a list of {name, role, sha256}`]);
   });
+
+  test('examples/tokens.yaml is valid and its documented tokens have the documented roles', () => {
+    const set = TokenSet.fromFile(path.join(__dirname, '..', '..', 'examples', 'tokens.yaml'));
+    for (const role of ['viewer', 'deployer', 'approver', 'sre', 'admin'] as const) {
+      expect(set.authenticate(`ringmaster-example-${role}`)).toEqual({ name: `example-${role}`, role });
+    }
+    expect(set.hasRole('agent')).toBe(false);
+  });
 });
