@@ -55,7 +55,8 @@ export function sendError(
   requestId: string,
   extra: { details?: string[]; headers?: Record<string, string> } = {},
 ): void {
-  if (res.headersSent) {
+  if (res.headersSent || res.destroyed || res.socket?.destroyed === true) {
+    // Nothing can be said any more (the client went away, or a response is under way): just drop it.
     res.destroy();
     return;
   }

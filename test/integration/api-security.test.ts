@@ -3,6 +3,7 @@
  * request ids, the tokens file's one-line errors, and the rollout apply outcomes (201/200/409/422).
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FailedAuthLimiter } from '../../controller/api/ratelimit';
@@ -106,6 +107,23 @@ describe('errors never leak internals', () => {
     expect(bad.status).toBe(400);
     expect(bad.headers.get('x-request-id')).not.toContain(' ');
     expectCleanError(await bad.text(), 400);
+  });
+
+  test('a client that disconnects in the middle of a body leaves the server serving, with nothing logged as a bug', async () => {
+    for (const path of ['/v1/killswitch', '/v1/rollouts']) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect(api.port, '127.0.0.1', () => {
+          s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${api.tokens.admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"engaged":`);
+          setTimeout(() => s.destroy(), 50);
+        });
+        s.on('close', () => resolve());
+        s.on('error', () => undefined);
+      });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+    expect(api.logs.filter((l) => !l.includes('secret.db'))).toEqual([]);
+    expect(service.getKillSwitch().engaged).toBe(false);
   });
 
   test('every response carries a distinct X-Request-Id', async () => {
