@@ -28,5 +28,9 @@ test: build prometheus lint
 test-unit: build
 	npx jest --ci --testPathIgnorePatterns integration
 
+# Benchmarks print a table and write JSON to bench/results/ (ratios against a baseline run in the same session).
+bench: build
+	node dist/bench/manifest-bench.js
+
 clean:
 	rm -rf dist coverage node_modules/.installed
