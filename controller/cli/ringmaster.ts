@@ -1,5 +1,293 @@
-/** ringmaster: the controller daemon. */
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('ringmaster: not yet implemented (the controller service arrives with issue 3)\n');
+/**
+ * ringmaster: the controller daemon.
+ *
+ *   ringmaster serve [--config FILE] [--listen 127.0.0.1:8080] [--data ./data] [--tokens FILE]
+ *                    [--policies ./policies] [--trusted-keys FILE] [--tick 1s]
+ *
+ * The config file is YAML with the same keys (listen, data, tokens, policies, trustedKeys, tick); relative
+ * paths in it are relative to the file; flags override it. Problems with flags or files are one line each
+ * and exit 2; SIGTERM/SIGINT close the server and stop the controller cleanly (exit 0).
+ */
+import * as fs from 'node:fs';
+import type * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { createServer } from '../api/server';
+import { TokenSet, TokensFileError } from '../api/tokens';
+import { KeyFileError } from '../crypto/keys';
+import type { Controller } from '../runtime/controller';
+import { parseDuration } from '../spec/duration';
+import { Telemetry } from '../telemetry/metrics';
+
+export interface ServeSettings {
+  listen: { host: string; port: number };
+  data: string;
+  tokens: string | undefined;
+  policies: string;
+  trustedKeys: string | undefined;
+  tickMs: number;
+}
+
+interface ServeFlags {
+  config?: string;
+  listen?: string;
+  data?: string;
+  tokens?: string;
+  policies?: string;
+  trustedKeys?: string;
+  tick?: string;
+}
+
+const DEFAULTS = { listen: '127.0.0.1:8080', data: './data', policies: './policies', tick: '1s' };
+const CONFIG_KEYS = ['listen', 'data', 'tokens', 'policies', 'trustedKeys', 'tick'] as const;
+type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** Expected startup problems: one line each, exit 2. */
+export class UsageError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exit = 0;
+  const program = new Command('ringmaster')
+    .description('Ringmaster controller: staged rollouts of agent and config updates to fleets of hosts')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      // One line per problem, like every other error of ringmaster: `ringmaster: unknown option '--x'`.
+      outputError: (s, write) => write(`ringmaster: ${s.replace(/^error: /, '').trim().split('\n')[0] ?? ''}\n`),
+    });
+  program
+    .command('serve')
+    .description('run the controller: reconcile loop, HTTP API and signed agent manifests')
+    .option('--config <file>', 'YAML config file with the same keys as the flags (flags override it)')
+    .option('--listen <host:port>', `address to listen on (default ${DEFAULTS.listen})`)
+    .option('--data <dir>', `data directory: SQLite store and signing key (default ${DEFAULTS.data})`)
+    .option('--tokens <file>', 'API tokens file (YAML tokens: [{name, role, sha256}]); without it every change is refused')
+    .option('--policies <dir>', `directory of Policy documents (default ${DEFAULTS.policies})`)
+    .option('--trusted-keys <file>', 'publisher public keys accepted for artifact signatures (YAML keys: [{name, publicKey}])')
+    .option('--tick <duration>', `reconcile interval (default ${DEFAULTS.tick})`)
+    .action(async (flags: ServeFlags) => {
+      exit = await serve(flags);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exit;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    process.stderr.write(`ringmaster: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);
+    return 1;
+  }
+}
+
+function fail(lines: string[]): number {
+  for (const l of lines) process.stderr.write(`ringmaster: ${l}\n`);
   return 2;
+}
+
+async function serve(flags: ServeFlags): Promise<number> {
+  let settings: ServeSettings;
+  let tokens: TokenSet;
+  try {
+    settings = resolveSettings(flags);
+    tokens = settings.tokens === undefined ? TokenSet.empty() : TokenSet.fromFile(settings.tokens);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof TokensFileError) return fail(err.lines);
+    throw err;
+  }
+  if (tokens.size === 0) {
+    process.stderr.write(
+      `ringmaster: warning: ${settings.tokens === undefined ? 'no --tokens file' : `${settings.tokens} has no tokens`}: ` +
+        'every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open\n',
+    );
+  }
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const telemetry = new Telemetry();
+  // Loaded here, after the flags were checked: the runtime pulls in SQLite and the document loaders.
+  const { Controller } = await import('../runtime/controller');
+  const { ConfigError } = await import('../runtime/config');
+  let controller: Controller;
+  try {
+    controller = await Controller.open({
+      dataDir: settings.data,
+      policiesDir: settings.policies,
+      ...(settings.trustedKeys === undefined ? {} : { trustedKeysFile: settings.trustedKeys }),
+      tickMs: settings.tickMs,
+      observer: telemetry,
+      log,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.lines);
+    if (err instanceof KeyFileError) return fail([err.message]);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EACCES' || e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'EROFS') {
+      return fail([`${settings.data}: cannot use the data directory (${e.code})`]);
+    }
+    throw err;
+  }
+
+  const server = createServer(controller, { tokens, observer: telemetry, log });
+  try {
+    await listen(server, settings.listen.host, settings.listen.port);
+  } catch (err) {
+    await controller.stop();
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`ringmaster: cannot listen on ${settings.listen.host}:${settings.listen.port} (${e.code ?? e.message})\n`);
+    return 1;
+  }
+  controller.start();
+  const addr = server.address() as AddressInfo;
+  const key = controller.signingKey();
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  process.stdout.write(`ringmaster: listening on http://${host}:${addr.port}\n`);
+  process.stdout.write(`ringmaster: manifest signing key ed25519 ${key.publicKey} (key id ${key.keyId}); agents pin it, also at GET /v1/signing-key\n`);
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.stderr.write(`ringmaster: ${signal}: shutting down\n`);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await close(server);
+  await controller.stop();
+  process.stderr.write('ringmaster: stopped\n');
+  return 0;
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** Stops accepting, lets requests in flight finish (up to 5 s), then drops what is left. */
+function close(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), 5000);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+// ------------------------------------------------------------------------------------------ settings
+
+/** Flags over the config file over the defaults; every problem found is reported (one line each). */
+export function resolveSettings(flags: ServeFlags): ServeSettings {
+  const fromFile = flags.config === undefined ? {} : readConfig(flags.config);
+  const errors: string[] = [];
+  const pick = (key: ConfigKey, flag: string | undefined): { value: string | undefined; where: string } => {
+    const flagName = `--${key === 'trustedKeys' ? 'trusted-keys' : key}`;
+    if (flag !== undefined || fromFile[key] === undefined) return { value: flag, where: flagName };
+    return { value: fromFile[key], where: `${flags.config}: ${key}` };
+  };
+
+  const listenOpt = pick('listen', flags.listen);
+  const listen = parseListen(listenOpt.value ?? DEFAULTS.listen);
+  if (typeof listen === 'string') errors.push(`${listenOpt.where}: ${listen}`);
+  const tickOpt = pick('tick', flags.tick);
+  const tick = parseDuration(tickOpt.value ?? DEFAULTS.tick);
+  let tickMs = 1000;
+  if (!tick.ok) errors.push(`${tickOpt.where}: ${tick.message}`);
+  else if (tick.ms < 10 || tick.ms > 3_600_000) errors.push(`${tickOpt.where}: must be between 10ms and 1h (got ${tickOpt.value})`);
+  else tickMs = tick.ms;
+  const tokensOpt = pick('tokens', flags.tokens);
+  const trustedOpt = pick('trustedKeys', flags.trustedKeys);
+  const policiesOpt = pick('policies', flags.policies);
+  const tokens = tokensOpt.value;
+  const trustedKeys = trustedOpt.value;
+  const policies = policiesOpt.value ?? DEFAULTS.policies;
+  for (const opt of [tokensOpt, trustedOpt]) {
+    if (opt.value !== undefined && !isFile(opt.value)) errors.push(`${opt.where}: ${opt.value}: no such file`);
+  }
+  if (!isDir(policies)) errors.push(`${policiesOpt.where}: ${policies}: no such directory`);
+  if (errors.length > 0 || typeof listen === 'string') throw new UsageError(errors);
+  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs };
+}
+
+/** `127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:0` (port 0: any free port). */
+export function parseListen(text: string): { host: string; port: number } | string {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(text);
+  if (!m) return `expected host:port, e.g. 127.0.0.1:8080 or [::1]:8080 (got ${JSON.stringify(text)})`;
+  const port = Number(m[3]);
+  if (port > 65535) return `port must be 0-65535 (got ${port})`;
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+function readConfig(file: string): Partial<Record<ConfigKey, string>> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const at = (node: YamlNode | null | undefined): string => {
+    const p = lc.linePos(node?.range?.[0] ?? 0);
+    return `${file}:${p.line}:${p.col}`;
+  };
+  const first = doc.errors[0];
+  if (first) {
+    const p = lc.linePos(first.pos[0]);
+    throw new UsageError([`${file}:${p.line}:${p.col}: invalid YAML: ${first.message.split('\n')[0] ?? ''}`]);
+  }
+  if (doc.contents === null) return {};
+  if (!isMap(doc.contents)) throw new UsageError([`${at(doc.contents)}: the config file must be a mapping of ${CONFIG_KEYS.join(', ')}`]);
+  const base = path.dirname(file);
+  const out: Partial<Record<ConfigKey, string>> = {};
+  const errors: string[] = [];
+  for (const pair of doc.contents.items) {
+    const keyNode = pair.key as YamlNode;
+    const rawKey = isScalar(keyNode) ? String(keyNode.value) : '?';
+    const key = (rawKey === 'trusted-keys' ? 'trustedKeys' : rawKey) as ConfigKey;
+    if (!CONFIG_KEYS.includes(key)) {
+      errors.push(`${at(keyNode)} ${rawKey}: unknown setting (expected ${CONFIG_KEYS.join(', ')})`);
+      continue;
+    }
+    const valueNode = pair.value as YamlNode | null;
+    const value = isScalar(valueNode) ? valueNode.value : undefined;
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      errors.push(`${at(valueNode ?? keyNode)} ${rawKey}: must be a string`);
+      continue;
+    }
+    const text = String(value);
+    out[key] = ['data', 'tokens', 'policies', 'trustedKeys'].includes(key) ? path.resolve(base, text) : text;
+  }
+  if (errors.length > 0) throw new UsageError(errors);
+  return out;
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
