@@ -19,7 +19,7 @@ async function ringmasterService(): Promise<Controller> {
   const c = await Controller.open({
     dataDir,
     policiesDir: '/nonexistent',
-    policies: new Map([['open', { timezone: 'UTC', allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], hours: '00:00-24:00' }], requireSignedArtifacts: false }]]),
+    policies: new Map([['open', { timezone: 'UTC', allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], hours: '00:00-24:00' }], requireSignedArtifacts: false, requireBakeWithinWindow: false, maxConcurrentRolloutsPerChannel: 1 }]]),
     trustedKeys: [],
   });
   const rollout: Rollout = {

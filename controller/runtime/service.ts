@@ -1,0 +1,83 @@
+/**
+ * What the HTTP API (and the simulator) ask of the controller. The runtime implements it; handlers stay
+ * thin: parse and authorise the request, call one method, render the result.
+ */
+import type { SpecError } from '../spec/errors';
+import type { Rollout } from '../spec/types';
+import type { KillSwitchState, Phase, RequestVerb, RingVerdictNote, Transition } from '../engine/state';
+
+export interface RolloutView {
+  name: string;
+  channel: string;
+  version: string;
+  previousVersion: string | null;
+  policy: string;
+  phase: Phase;
+  /** The ring exposed to agents (rings 0..exposedRing are in effect), -1 when none. */
+  exposedRing: number;
+  /** The ring the phase is about (starting, baking or awaiting), null when none. */
+  ring: { index: number; name: string } | null;
+  /** Human explanation of why the rollout is not moving, null when it is. */
+  waitingReason: string | null;
+  bake: { startedAt: string; minEndsAt: string; maxEndsAt: string | null } | null;
+  lastVerdict: RingVerdictNote | null;
+  history: Transition[];
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+  spec: Rollout;
+}
+
+export type ApplyResult =
+  | { status: 'created' | 'unchanged'; rollout: RolloutView }
+  /** Same name, different spec: rollouts are immutable once accepted. */
+  | { status: 'conflict'; message: string }
+  /** Failed validation (schema, semantics, unknown policy, signature): 422. */
+  | { status: 'invalid'; errors: SpecError[] };
+
+export type RequestResult =
+  | { status: 'applied'; message: string; rollout: RolloutView }
+  | { status: 'rejected'; message: string; rollout: RolloutView }
+  | { status: 'not-found' };
+
+export interface SignedManifest {
+  channel: string;
+  revision: number;
+  /** The exact bytes served; the signature covers them. */
+  body: Buffer;
+  /** base64 ed25519 signature of body. */
+  signature: string;
+  /** Strong ETag, quoted. */
+  etag: string;
+}
+
+export interface AuditEntryView {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  reason: string;
+  payload?: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+export interface ControllerService {
+  /** `rollout` has passed schema/semantic validation already; the service checks policy, signature and conflicts. */
+  applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult>;
+  listRollouts(): RolloutView[];
+  getRollout(name: string): RolloutView | undefined;
+  /** Enqueues the request and reconciles the rollout at once, so the answer says what happened. */
+  request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult>;
+  getKillSwitch(): KillSwitchState;
+  /** Persisted and audited; takes effect on the next tick (which it triggers at once). */
+  setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState>;
+  listAudit(opts: { afterId?: number; limit?: number }): AuditEntryView[];
+  verifyAudit(): { ok: true; entries: number; head: string } | { ok: false; entries: number; brokenAt: number; message: string };
+  /** Hot path: the precomputed signed manifest of a channel, or undefined. Synchronous, no I/O. */
+  manifest(channel: string): SignedManifest | undefined;
+  signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string };
+  /** True once the store is open and the first reconcile has run. */
+  ready(): boolean;
+}

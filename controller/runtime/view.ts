@@ -1,0 +1,84 @@
+/** The rollout as users see it (API, ringctl status): phase, ring, why it waits, bake times, verdict, history. */
+import type { KillSwitchState, Phase, Transition } from '../engine/state';
+import { durationMs } from '../spec/duration';
+import type { RolloutRecord } from '../store/store';
+import type { RolloutView } from './service';
+
+function phaseRing(phase: Phase): number | null {
+  switch (phase.kind) {
+    case 'waiting-for-window':
+    case 'progressing':
+    case 'awaiting-approval':
+    case 'halted':
+      return phase.ring;
+    case 'paused':
+      return phase.from.ring;
+    case 'pending':
+    case 'rolling-back':
+    case 'rolled-back':
+    case 'succeeded':
+    case 'aborted':
+      return null;
+  }
+}
+
+export function waitingReason(phase: Phase, killSwitch: KillSwitchState): string | null {
+  const ks = killSwitch.engaged ? `kill switch engaged (${killSwitch.mode}): ${killSwitch.reason}` : null;
+  switch (phase.kind) {
+    case 'pending':
+      return ks ?? phase.reason;
+    case 'waiting-for-window':
+      return ks ?? (phase.reasons.map((r) => r.message).join('; ') || 'waiting for the policy window');
+    case 'awaiting-approval':
+      return phase.reason;
+    case 'paused':
+      return `paused: ${phase.reason}`;
+    case 'halted':
+      return `halted (${phase.reason}): ${phase.message}`;
+    case 'rolling-back':
+      return `rolling back: ${phase.reason}`;
+    case 'progressing':
+      return ks;
+    case 'rolled-back':
+    case 'succeeded':
+    case 'aborted':
+      return null;
+  }
+}
+
+export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch: KillSwitchState): RolloutView {
+  const spec = r.spec.spec;
+  const idx = phaseRing(r.state.phase);
+  const ringSpec = idx === null ? undefined : spec.rings[idx];
+  let bake: RolloutView['bake'] = null;
+  const p = r.state.phase.kind === 'paused' ? r.state.phase.from : r.state.phase;
+  if (p.kind === 'progressing') {
+    const ring = spec.rings[p.ring];
+    if (ring) {
+      const start = Date.parse(p.bakeStartedAt);
+      bake = {
+        startedAt: p.bakeStartedAt,
+        minEndsAt: new Date(start + durationMs(ring.bake)).toISOString(),
+        maxEndsAt: ring.maxBake ? new Date(start + durationMs(ring.maxBake)).toISOString() : null,
+      };
+    }
+  }
+  return {
+    name: r.name,
+    channel: r.channel,
+    version: spec.version,
+    previousVersion: spec.previousVersion ?? null,
+    policy: r.policy,
+    phase: r.state.phase,
+    exposedRing: r.state.exposedRing,
+    ring: idx === null || ringSpec === undefined ? null : { index: idx, name: ringSpec.name },
+    waitingReason: waitingReason(r.state.phase, killSwitch),
+    bake,
+    lastVerdict: r.state.lastVerdict,
+    history,
+    revision: r.revision,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    spec: r.spec,
+  };
+}

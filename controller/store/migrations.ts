@@ -1,0 +1,90 @@
+/** Versioned schema migrations, applied in order, each in its own transaction, recorded in schema_migrations. */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE rollouts (
+        name TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        spec_hash TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        state_json TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX rollouts_channel ON rollouts(channel, seq);
+      CREATE TABLE transitions (
+        rollout TEXT NOT NULL REFERENCES rollouts(name),
+        n INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        from_phase TEXT NOT NULL,
+        to_phase TEXT NOT NULL,
+        exposed_ring INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (rollout, n)
+      );
+      CREATE TABLE requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rollout TEXT NOT NULL REFERENCES rollouts(name),
+        verb TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        consumed_at TEXT,
+        applied INTEGER,
+        outcome_message TEXT
+      );
+      CREATE INDEX requests_pending ON requests(rollout, consumed_at);
+      CREATE TABLE kill_switch (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        engaged INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        since TEXT,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE manifests (
+        channel TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        signature TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        PRIMARY KEY (channel, revision)
+      );
+      CREATE TABLE manifest_heads (
+        channel TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL
+      );
+      CREATE TABLE outbox (
+        key TEXT PRIMARY KEY,
+        rollout TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        done_at TEXT
+      );
+      CREATE INDEX outbox_pending ON outbox(done_at);
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    `,
+  },
+];
