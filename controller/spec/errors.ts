@@ -1,0 +1,84 @@
+/**
+ * Validation errors of Ringmaster documents, as values.
+ *
+ * A `Problem` is what a check finds: where in the document (a path of keys and indices) and what is
+ * wrong. The loader turns it into a `SpecError` by finding the YAML node of that path, so an
+ * operator reads one compiler-like line per mistake:
+ *
+ *   examples/invalid/x.yaml:14:7 spec.rings[2].percent: must be <= 100 (got 150)
+ */
+
+/** One mistake in one document, with its 1-based source position (0:0 when there is no source text). */
+export interface SpecError {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted/indexed path of the offending field, e.g. `spec.rings[2].percent`; empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+/** A step of a path into a document: a mapping key or a list index. */
+export type PathSegment = string | number;
+
+/**
+ * What a check reports before positions are known.
+ * `at: 'key'` points the position at the mapping key of the last segment (unknown fields, duplicate
+ * names) rather than at its value.
+ */
+export interface Problem {
+  path: PathSegment[];
+  message: string;
+  at?: 'key' | 'value';
+}
+
+/** `file:line:col path: message`, always exactly one line. */
+export function formatSpecError(e: SpecError): string {
+  return `${e.file}:${e.line}:${e.col} ${oneLine(e.path)}: ${oneLine(e.message)}`;
+}
+
+/** `['spec', 'rings', 2, 'percent']` -> `spec.rings[2].percent`; odd keys are quoted: `matchLabels["a/b"]`. */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** How a value reads in a message: `150`, `Fri day`, `"" (empty)`, `a list`; long text is shortened. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'an empty value';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') {
+    if (value === '') return 'an empty string';
+    const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    // Plain text reads best unquoted; quote it when whitespace at the ends or control characters would hide.
+    return /^\S(.*\S)?$/.test(short) && !/[\u0000-\u001f]/.test(short) ? short : JSON.stringify(short);
+  }
+  return String(value);
+}
+
+/** Sort by position, then drop exact repeats (the same mistake found twice). */
+export function sortAndDedupe(errors: SpecError[]): SpecError[] {
+  const seen = new Set<string>();
+  const out: SpecError[] = [];
+  const sorted = errors
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.line - b.e.line || a.e.col - b.e.col || a.i - b.i)
+    .map((x) => x.e);
+  for (const e of sorted) {
+    const key = formatSpecError(e);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return out;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}

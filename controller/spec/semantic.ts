@@ -1,0 +1,250 @@
+/**
+ * Rules of Rollout and Policy documents that a JSON Schema cannot express: ring order, semver order,
+ * time zones that exist, freezes that end after they start, template variables of custom queries...
+ *
+ * The checks run even when the schema found mistakes, so that a user sees every mistake of a file at
+ * once. They therefore read the document defensively and skip any value the schema already rejects
+ * (a percent of 150 is the schema's to report, not a reason to complain about ring order as well).
+ */
+import { DateTime, IANAZone } from 'luxon';
+import * as semver from 'semver';
+import { parseDuration } from './duration';
+import { DATETIME_PATTERN, DURATION_PATTERN, HOURS_PATTERN } from './schema';
+import { describeValue, formatPath, type PathSegment, type Problem } from './errors';
+
+/** Variables a custom metric's PromQL template may use; the analysis provider substitutes them. */
+export const QUERY_TEMPLATE_VARIABLES = ['channel', 'version', 'baselineVersion', 'window'] as const;
+
+export function rolloutProblems(doc: unknown): Problem[] {
+  const spec = record(record(doc)?.spec);
+  if (!spec) return [];
+  return [...versionProblems(spec), ...ringProblems(spec), ...analysisProblems(spec)];
+}
+
+export function policyProblems(doc: unknown): Problem[] {
+  const spec = record(record(doc)?.spec);
+  if (!spec) return [];
+  const problems: Problem[] = [];
+  const zone = typeof spec.timezone === 'string' ? spec.timezone : undefined;
+  const zoneValid = zone !== undefined && IANAZone.isValidZone(zone);
+  if (zone !== undefined && zone !== '' && !zoneValid) {
+    problems.push({
+      path: ['spec', 'timezone'],
+      message: `unknown time zone ${describeValue(zone)} (use an IANA name like America/New_York, Europe/Berlin or UTC)`,
+    });
+  }
+
+  list(spec.allow).forEach((window, i) => {
+    const hours = record(window)?.hours;
+    if (typeof hours !== 'string' || !new RegExp(HOURS_PATTERN).test(hours)) return;
+    const [start, end] = hours.split('-').map(minutesOfDay) as [number, number];
+    if (start >= end) {
+      problems.push({
+        path: ['spec', 'allow', i, 'hours'],
+        message: `start must be before end; split a window across midnight in two (got ${hours})`,
+      });
+    }
+  });
+
+  // Local freeze times are read in the policy's zone; with an unknown zone (reported above) UTC keeps the order check useful.
+  const freezeZone = zoneValid ? (zone as string) : 'UTC';
+  list(spec.freezes).forEach((freeze, i) => {
+    const f = record(freeze);
+    if (!f) return;
+    const from = instant(f.from, freezeZone, ['spec', 'freezes', i, 'from'], problems);
+    const to = instant(f.to, freezeZone, ['spec', 'freezes', i, 'to'], problems);
+    if (from && to && from.toMillis() >= to.toMillis()) {
+      problems.push({
+        path: ['spec', 'freezes', i, 'to'],
+        message: `must be after from ${describeValue(f.from)} (got ${describeValue(f.to)})`,
+      });
+    }
+  });
+
+  problems.push(...duplicateNames(list(spec.tenants), ['spec', 'tenants'], 'tenant'));
+  return problems;
+}
+
+function versionProblems(spec: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
+  const valid: Partial<Record<'version' | 'previousVersion', string>> = {};
+  for (const field of ['version', 'previousVersion'] as const) {
+    const v = spec[field];
+    if (typeof v !== 'string' || v === '') continue;
+    if (semver.valid(v) === null) {
+      problems.push({
+        path: ['spec', field],
+        message: `must be a semantic version like 7.16.291 or 2.0.0-rc.1 (got ${describeValue(v)})`,
+      });
+    } else {
+      valid[field] = v;
+    }
+  }
+  if (valid.version !== undefined && valid.previousVersion !== undefined && !semver.gt(valid.version, valid.previousVersion)) {
+    problems.push({
+      path: ['spec', 'version'],
+      message: `must be greater than previousVersion ${valid.previousVersion} (got ${valid.version})`,
+    });
+  }
+  return problems;
+}
+
+function ringProblems(spec: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
+  const rings = list(spec.rings);
+  problems.push(...duplicateNames(rings, ['spec', 'rings'], 'ring'));
+
+  const lastIndex = rings.length - 1;
+  const last = record(rings[lastIndex]);
+  const lastPercent = validPercent(last?.percent);
+
+  let previous: { percent: number; name: string } | undefined;
+  rings.forEach((ring, i) => {
+    const r = record(ring);
+    if (!r) return;
+    const at = (...rest: PathSegment[]): PathSegment[] => ['spec', 'rings', i, ...rest];
+
+    const percent = validPercent(r.percent);
+    if (percent !== undefined) {
+      // A last ring below 100 gets the one message that says what to do (reach 100), not two.
+      const lastBelowFull = i === lastIndex && percent !== 100;
+      if (previous && percent <= previous.percent && !lastBelowFull) {
+        problems.push({
+          path: at('percent'),
+          message: `percent rings must strictly increase: must be > ${previous.percent}, the percent of ring ${describeValue(previous.name)} before it (got ${percent})`,
+        });
+      }
+      if (!previous || percent > previous.percent) previous = { percent, name: String(r.name) };
+    }
+
+    const bake = duration(r.bake, at('bake'), problems);
+    const maxBake = duration(r.maxBake, at('maxBake'), problems);
+    if (bake !== undefined && maxBake !== undefined && bake > maxBake) {
+      problems.push({ path: at('bake'), message: `must be <= maxBake ${String(r.maxBake)} (got ${String(r.bake)})` });
+    }
+  });
+
+  if (last) {
+    const isSelectorRing = last.selector !== undefined && last.percent === undefined;
+    if (lastPercent !== undefined && lastPercent !== 100) {
+      problems.push({
+        path: ['spec', 'rings', lastIndex, 'percent'],
+        message: `the last ring must reach the whole fleet: must be 100 (got ${lastPercent})`,
+      });
+    } else if (isSelectorRing) {
+      problems.push({
+        path: ['spec', 'rings', lastIndex],
+        message: 'the last ring must reach the whole fleet (percent: 100), but this is a selector ring',
+      });
+    }
+  }
+  return problems;
+}
+
+function analysisProblems(spec: Record<string, unknown>): Problem[] {
+  const analysis = record(spec.analysis);
+  if (!analysis) return [];
+  const problems: Problem[] = [];
+  const interval = duration(analysis.interval, ['spec', 'analysis', 'interval'], problems);
+  const grace = duration(analysis.noDataGrace, ['spec', 'analysis', 'noDataGrace'], problems);
+  if (interval !== undefined && interval <= 0) {
+    problems.push({ path: ['spec', 'analysis', 'interval'], message: `must be > 0 (got ${String(analysis.interval)})` });
+  }
+  if (interval !== undefined && interval > 0 && grace !== undefined && grace < interval) {
+    problems.push({
+      path: ['spec', 'analysis', 'noDataGrace'],
+      message: `must be >= interval ${String(analysis.interval)} (got ${String(analysis.noDataGrace)})`,
+    });
+  }
+
+  const metrics = list(analysis.metrics);
+  problems.push(...duplicateNames(metrics, ['spec', 'analysis', 'metrics'], 'metric'));
+  metrics.forEach((metric, i) => {
+    const query = record(record(metric)?.query);
+    if (!query) return;
+    for (const side of ['candidate', 'baseline'] as const) {
+      const text = query[side];
+      if (typeof text === 'string') {
+        problems.push(...templateProblems(text, ['spec', 'analysis', 'metrics', i, 'query', side]));
+      }
+    }
+  });
+  return problems;
+}
+
+/** Only {{channel}}, {{version}}, {{baselineVersion}} and {{window}} may appear in a query template. */
+function templateProblems(text: string, path: PathSegment[]): Problem[] {
+  const problems: Problem[] = [];
+  const known: readonly string[] = QUERY_TEMPLATE_VARIABLES;
+  const knownList = QUERY_TEMPLATE_VARIABLES.map((v) => `{{${v}}}`).join(', ');
+  for (const m of text.matchAll(/\{\{\s*([^{}]*?)\s*\}\}/g)) {
+    const name = m[1] ?? '';
+    if (!known.includes(name)) {
+      problems.push({ path, message: `unknown template variable ${m[0]} (known: ${knownList})` });
+    }
+  }
+  const rest = text.replace(/\{\{[^{}]*\}\}/g, '');
+  if (rest.includes('{{') || rest.includes('}}')) {
+    problems.push({ path, message: `unbalanced {{ or }} in the query template (variables are written like {{channel}})` });
+  }
+  return problems;
+}
+
+/** Second and later items whose `name` repeats an earlier one. */
+function duplicateNames(items: unknown[], listPath: PathSegment[], noun: string): Problem[] {
+  const problems: Problem[] = [];
+  const firstIndex = new Map<string, number>();
+  items.forEach((item, i) => {
+    const name = record(item)?.name;
+    if (typeof name !== 'string') return;
+    const first = firstIndex.get(name);
+    if (first === undefined) {
+      firstIndex.set(name, i);
+      return;
+    }
+    problems.push({
+      path: [...listPath, i, 'name'],
+      message: `duplicate ${noun} name ${describeValue(name)} (already used by ${formatPath([...listPath, first])})`,
+    });
+  });
+  return problems;
+}
+
+/** Milliseconds of a duration the schema accepts; a well-formed but unusable one (too large) is a problem. */
+function duration(value: unknown, path: PathSegment[], problems: Problem[]): number | undefined {
+  if (typeof value !== 'string' || !new RegExp(DURATION_PATTERN).test(value)) return undefined;
+  const parsed = parseDuration(value);
+  if (!parsed.ok) {
+    problems.push({ path, message: parsed.message });
+    return undefined;
+  }
+  return parsed.ms;
+}
+
+/** A local date-time is read in `zone`; one with Z or an offset stands for itself. */
+function instant(value: unknown, zone: string, path: PathSegment[], problems: Problem[]): DateTime | undefined {
+  if (typeof value !== 'string' || !new RegExp(DATETIME_PATTERN).test(value)) return undefined;
+  const dt = DateTime.fromISO(value, { zone });
+  if (!dt.isValid) {
+    problems.push({ path, message: `not a real date-time: ${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'} (got ${value})` });
+    return undefined;
+  }
+  return dt;
+}
+
+function validPercent(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 100 ? value : undefined;
+}
+
+function minutesOfDay(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  return h * 60 + m;
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
