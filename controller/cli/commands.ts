@@ -1,6 +1,7 @@
 /** The list of ringctl verbs. Add a verb by writing commands/<verb>.ts and registering it here. */
 import type { Command } from 'commander';
+import { registerValidate } from './commands/validate';
 
-export function registerCommands(_program: Command): void {
-  // verbs are registered by their modules
+export function registerCommands(program: Command): void {
+  registerValidate(program);
 }

@@ -1,0 +1,29 @@
+/** `ringctl validate FILE...`: every mistake of every file, one line each; exit 0 when all are valid, 1 otherwise. */
+import type { Command } from 'commander';
+import { formatSpecError, loadFiles } from '../../spec/load';
+
+export function validateFiles(files: string[], out: (line: string) => void, err: (line: string) => void): number {
+  const { docs, errors } = loadFiles(files);
+  for (const e of errors) err(formatSpecError(e));
+  if (errors.length > 0) {
+    const bad = new Set(errors.map((e) => e.file)).size;
+    err(`invalid: ${errors.length} error${errors.length === 1 ? '' : 's'} in ${bad} of ${files.length} file${files.length === 1 ? '' : 's'}`);
+    return 1;
+  }
+  out(`ok: ${docs.length} document${docs.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}`);
+  return 0;
+}
+
+export function registerValidate(program: Command): void {
+  program
+    .command('validate')
+    .description('check Rollout and Policy documents; prints every error as file:line:col path: message')
+    .argument('<files...>', 'YAML files (multi-document files are fine)')
+    .action((files: string[]) => {
+      process.exitCode = validateFiles(
+        files,
+        (l) => process.stdout.write(`${l}\n`),
+        (l) => process.stdout.write(`${l}\n`),
+      );
+    });
+}
