@@ -1,7 +1,9 @@
 /** The list of ringctl verbs. Add a verb by writing commands/<verb>.ts and registering it here. */
 import type { Command } from 'commander';
 import { registerValidate } from './commands/validate';
+import { registerPlan } from './commands/plan';
 
 export function registerCommands(program: Command): void {
   registerValidate(program);
+  registerPlan(program);
 }

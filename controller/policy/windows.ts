@@ -6,8 +6,8 @@
  * Semantics (the tests in test/unit/windows*.test.ts pin each of these down):
  * - Allow windows are read in the policy's IANA time zone. `hours: "09:00-16:00"` on a listed day means a
  *   ring may start at any instant in [09:00, 16:00) local time. `24:00` as the end means midnight at the end
- *   of that day. An end at or before the start (`22:00-02:00`) is an overnight window that ends on the next
- *   day; `days` name the day on which the window opens.
+ *   of that day. Documents must have start < end (spec/semantic.ts); this module also reads an end before
+ *   the start (`22:00-02:00`) as an overnight window opening on the listed day and ending the next day.
  * - Local times are turned into instants like this:
  *   - a local time that does not exist (skipped by a spring-forward transition) maps to the first instant
  *     after the gap, i.e. the transition itself: a window 02:30-04:00 on the New York spring-forward day

@@ -1,0 +1,187 @@
+/**
+ * `ringctl plan ROLLOUT.yaml --policy POLICY.yaml [--start WHEN] [--json]`
+ *
+ * Shows when each ring of a rollout would start and end under a policy, if every ring passed its health
+ * checks at the end of its minimum bake and approvals came in time, and why a ring has to wait.
+ *
+ * --json prints one line: {"rings":[{"name":"canary","start":"2026-11-30T09:00:00.000-05:00",
+ *   "end":"2026-11-30T09:30:00.000-05:00","waitReasons":[{"kind":"outside-window","message":"..."}]}]}
+ * Times are ISO 8601 in the policy's zone with its offset; null when a ring cannot start within the search
+ * horizon. Each wait reason is an object {kind, message}; kinds: outside-window, freeze,
+ * bake-ends-outside-window, no-allowed-start, approval-required, previous-ring-unscheduled.
+ *
+ * Exit codes: 0 planned; 1 a document is invalid (its errors are printed, one per line); 2 bad usage,
+ * e.g. an unreadable --start.
+ */
+import type { Command } from 'commander';
+import { DateTime } from 'luxon';
+import { formatSpecError } from '../../spec/errors';
+import { loadPolicyFile, loadRolloutFile } from '../../spec/load';
+import { planRollout, type RolloutPlan } from '../../policy/plan';
+import { describePolicyWindows, policyTimeErrors } from '../../policy/windows';
+import type { PolicySpec } from '../../spec/types';
+
+export interface PlanOptions {
+  policy: string;
+  start?: string;
+  json?: boolean;
+}
+
+/** What --start may say, before the policy's zone is known. */
+export type StartSpec =
+  | { kind: 'now' }
+  | { kind: 'iso'; text: string; hasOffset: boolean }
+  | { kind: 'weekday'; weekday: number; hour: number; minute: number };
+
+const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+const START_HELP = 'use ISO 8601 (2026-11-27T15:00:00-05:00), "now" or "<weekday> HH:MM" (Friday 15:00)';
+
+/** Reads --start: ISO 8601 (with an offset: absolute; without: local to the policy zone), `now`, `Friday 15:00`. */
+export function parseStart(text: string): { ok: true; start: StartSpec } | { ok: false; message: string } {
+  const trimmed = text.trim();
+  if (trimmed.toLowerCase() === 'now') return { ok: true, start: { kind: 'now' } };
+  const wd = /^([A-Za-z]+)\s+([01]?[0-9]|2[0-3]):([0-5][0-9])$/.exec(trimmed);
+  if (wd) {
+    const name = (wd[1] as string).toLowerCase();
+    const index = name.length >= 3 ? WEEKDAYS.findIndex((d) => d.startsWith(name)) : -1;
+    if (index >= 0) {
+      return { ok: true, start: { kind: 'weekday', weekday: index + 1, hour: Number(wd[2]), minute: Number(wd[3]) } };
+    }
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed) && DateTime.fromISO(trimmed, { zone: 'UTC' }).isValid) {
+    const hasOffset = /(Z|[+-]\d{2}(:?\d{2})?)$/i.test(trimmed) && trimmed.includes('T');
+    return { ok: true, start: { kind: 'iso', text: trimmed, hasOffset } };
+  }
+  return { ok: false, message: `invalid --start ${JSON.stringify(text)}: ${START_HELP}` };
+}
+
+/** The instant of a parsed --start in the policy's zone, relative to `now` for `now` and weekdays. */
+export function resolveStart(start: StartSpec, timezone: string, now: Date): Date {
+  switch (start.kind) {
+    case 'now':
+      return now;
+    case 'iso': {
+      const dt = start.hasOffset ? DateTime.fromISO(start.text, { setZone: true }) : DateTime.fromISO(start.text, { zone: timezone });
+      return dt.toJSDate();
+    }
+    case 'weekday': {
+      const base = DateTime.fromJSDate(now, { zone: timezone }).startOf('minute');
+      for (let d = 0; d <= 7; d++) {
+        const candidate = base.plus({ days: d }).set({ hour: start.hour, minute: start.minute, second: 0, millisecond: 0 });
+        if (candidate.weekday === start.weekday && candidate >= base) return candidate.toJSDate();
+      }
+      throw new Error('unreachable: a weekday recurs within 8 days');
+    }
+    default: {
+      const unknown: never = start;
+      throw new Error(`unknown start ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** The --json document: waitReasons reduced to {kind, message}. */
+export function planJson(plan: RolloutPlan): string {
+  return JSON.stringify({
+    rings: plan.rings.map((r) => ({
+      name: r.name,
+      start: r.start,
+      end: r.end,
+      waitReasons: r.waitReasons.map((w) => ({ kind: w.kind, message: w.message })),
+    })),
+  });
+}
+
+function humanTime(iso: string | null, timezone: string): string {
+  if (iso === null) return 'never';
+  return DateTime.fromISO(iso, { zone: timezone }).setLocale('en-US').toFormat('ccc yyyy-MM-dd HH:mm ZZ');
+}
+
+/** The human table: one row per ring, extra lines for further reasons. */
+export function renderPlanTable(plan: RolloutPlan, policy: PolicySpec): string {
+  const header = ['RING', `START (${policy.timezone})`, 'END', 'WAITS FOR'];
+  const rows: string[][] = [];
+  for (const ring of plan.rings) {
+    const reasons = ring.waitReasons.map((w) => w.message);
+    rows.push([ring.name, humanTime(ring.start, policy.timezone), humanTime(ring.end, policy.timezone), reasons[0] ?? '-']);
+    for (const more of reasons.slice(1)) rows.push(['', '', '', more]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function describeFreezes(policy: PolicySpec): string {
+  const freezes = policy.freezes ?? [];
+  if (freezes.length === 0) return 'none';
+  return freezes.map((f) => `${f.reason} ${f.from} .. ${f.to}`).join('; ');
+}
+
+export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new Date()): number {
+  const err = (text: string): void => {
+    process.stderr.write(`${text}\n`);
+  };
+  const parsedStart = opts.start === undefined ? ({ ok: true, start: { kind: 'now' } } as const) : parseStart(opts.start);
+  if (!parsedStart.ok) {
+    err(`ringctl plan: ${parsedStart.message}`);
+    return 2;
+  }
+  const rollout = loadRolloutFile(rolloutFile);
+  const policy = loadPolicyFile(opts.policy);
+  let invalid = false;
+  for (const loaded of [rollout, policy]) {
+    if (!loaded.ok) {
+      for (const e of loaded.errors) err(formatSpecError(e));
+      invalid = true;
+    }
+  }
+  if (!rollout.ok || !policy.ok || invalid) return 1;
+  const timeErrors = policyTimeErrors(policy.doc.spec);
+  if (timeErrors.length > 0) {
+    for (const e of timeErrors) err(`${opts.policy}: ${e}`);
+    return 1;
+  }
+  const policySpec = policy.doc.spec;
+  const spec = rollout.doc.spec;
+  if (spec.policy !== undefined && spec.policy !== policy.doc.metadata.name) {
+    err(`note: the rollout names policy "${spec.policy}"; planning with "${policy.doc.metadata.name}" (${opts.policy})`);
+  }
+  const start = resolveStart(parsedStart.start, policySpec.timezone, now);
+  const plan = planRollout(spec, policySpec, start);
+  if (opts.json) {
+    process.stdout.write(`${planJson(plan)}\n`);
+    return 0;
+  }
+  const startText = DateTime.fromJSDate(start, { zone: policySpec.timezone })
+    .setLocale('en-US')
+    .toFormat('ccc yyyy-MM-dd HH:mm ZZ');
+  process.stdout.write(
+    [
+      `Plan for rollout ${rollout.doc.metadata.name} (${spec.channel} ${spec.version}) under policy ${policy.doc.metadata.name}`,
+      `Windows: ${describePolicyWindows(policySpec)} ${policySpec.timezone}; freezes: ${describeFreezes(policySpec)}`,
+      `Requested start: ${startText}`,
+      '',
+      renderPlanTable(plan, policySpec),
+      '',
+      'Assumes each ring passes its health checks when its minimum bake ends and approvals come in time.',
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
+
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .description('show when each ring of a rollout would start under a policy, and why it waits')
+    .argument('<rollout>', 'rollout YAML file')
+    .requiredOption('--policy <file>', 'policy YAML file')
+    .option('--start <when>', `when the rollout would begin (default: now); ${START_HELP}`)
+    .option('--json', 'print the plan as one JSON document')
+    .action((rolloutFile: string, opts: PlanOptions) => {
+      process.exitCode = runPlan(rolloutFile, opts);
+    });
+}
