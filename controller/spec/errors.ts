@@ -57,6 +57,7 @@ export function describeValue(value: unknown): string {
     if (value === '') return 'an empty string';
     const short = value.length > 60 ? `${value.slice(0, 57)}...` : value;
     // Plain text reads best unquoted; quote it when whitespace at the ends or control characters would hide.
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what must be quoted
     return /^\S(.*\S)?$/.test(short) && !/[\u0000-\u001f]/.test(short) ? short : JSON.stringify(short);
   }
   return String(value);

@@ -104,7 +104,8 @@ export function parseDocuments(text: string, file: string): LoadResult {
       }
       return;
     }
-    if (doc.contents === null) return; // an empty document (e.g. a trailing ---)
+    // An empty document (e.g. after a trailing ---) is not a mistake.
+    if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) return;
     let data: unknown;
     try {
       data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
