@@ -8,6 +8,7 @@ import type { ControllerService } from '../../controller/runtime/service';
 import { parseRolloutBody } from '../../controller/api/rollout-input';
 import { expectCleanError, startApi, type Api } from '../helpers/api-harness';
 import { rolloutYaml, snapshot } from '../helpers/api-fixtures';
+import { openController } from '../helpers/api-controller';
 import { FakeService } from '../helpers/fake-service';
 
 type Cred = { kind: 'none' } | { kind: 'bad'; header: string } | { kind: 'role'; role: Role };
@@ -66,15 +67,21 @@ function label(cred: Cred): string {
   return cred.kind === 'role' ? cred.role : cred.kind === 'bad' ? `bad(${cred.header})` : 'no token';
 }
 
-describe.each([['fake service', () => new FakeService() as ControllerService]])('authz matrix (%s)', (_kind, makeService) => {
+describe('authz matrix (real controller, SQLite)', () => {
   let service: ControllerService;
+  let closeService: () => Promise<void>;
   let api: Api;
   beforeAll(async () => {
-    service = makeService();
+    const c = await openController();
+    service = c.controller;
+    closeService = c.close;
     // The failed-auth limiter has its own test; here every bad credential must reach the 401 check.
     api = await startApi(service, { roles: ROLES, server: { failedAuthLimit: { perMinute: 60_000, burst: 100_000, maxClients: 100 } } });
   });
-  afterAll(() => api.close());
+  afterAll(async () => {
+    await api.close();
+    await closeService();
+  });
 
   for (const route of Object.keys(ALLOWED)) {
     test.each(CREDS.map((c) => [label(c), c] as const))(`${route} with %s`, async (_l, cred) => {
@@ -148,14 +155,20 @@ describe('reads and the public endpoints', () => {
   });
 });
 
-describe('without a tokens file', () => {
-  let service: FakeService;
+describe('without a tokens file (real controller)', () => {
+  let service: ControllerService;
+  let closeService: () => Promise<void>;
   let api: Api;
   beforeAll(async () => {
-    service = new FakeService();
+    const c = await openController();
+    service = c.controller;
+    closeService = c.close;
     api = await startApi(service, { roles: [] });
   });
-  afterAll(() => api.close());
+  afterAll(async () => {
+    await api.close();
+    await closeService();
+  });
 
   test('every mutation is refused with 401 and reads stay open', async () => {
     const before = snapshot(service);

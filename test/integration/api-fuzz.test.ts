@@ -8,7 +8,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../../controller/api/body';
 import { expectCleanError, rawRequest, startApi, type Api } from '../helpers/api-harness';
 import { rolloutYaml, snapshot } from '../helpers/api-fixtures';
 import { generateCases, hugeCases, type FuzzCase, type FuzzTargets } from '../helpers/api-fuzz';
-import { FakeService } from '../helpers/fake-service';
+import { openController } from '../helpers/api-controller';
 
 const SEED = 20261130;
 const CHANNEL = 'fuzz-channel';
@@ -40,13 +40,16 @@ async function runCases(api: Api, cases: FuzzCase[], concurrency: number): Promi
   return { failures, statuses };
 }
 
-describe.each([['fake service', () => new FakeService() as ControllerService]])('malformed requests (%s)', (_kind, makeService) => {
+describe('malformed requests (real controller, SQLite)', () => {
   let service: ControllerService;
+  let closeService: () => Promise<void>;
   let api: Api;
   let targets: FuzzTargets;
 
   beforeAll(async () => {
-    service = makeService();
+    const c = await openController();
+    service = c.controller;
+    closeService = c.close;
     api = await startApi(service, {
       roles: ['viewer', 'deployer', 'approver', 'sre', 'admin'],
       // The limiter has its own test; here every bad credential must reach the 401 check.
@@ -65,7 +68,10 @@ describe.each([['fake service', () => new FakeService() as ControllerService]])(
     };
     expect(service.manifest(CHANNEL)).toBeDefined();
   });
-  afterAll(() => api.close());
+  afterAll(async () => {
+    await api.close();
+    await closeService();
+  });
 
   test('at least 2,000 generated malformed bodies and headers are all refused with a clean 4xx and change nothing', async () => {
     const cases = generateCases(SEED, targets);

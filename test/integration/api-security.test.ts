@@ -182,10 +182,12 @@ describe('POST /v1/rollouts', () => {
     expect(res.status).toBe(422);
     const body = (await res.json()) as { error: { code: string; message: string; details: string[] } };
     expect(body.error.code).toBe('invalid_rollout');
-    expect(body.error.details.length).toBeGreaterThanOrEqual(2);
-    expect(body.error.details.some((l) => /percent/.test(l))).toBe(true);
-    expect(body.error.details.some((l) => /bake/.test(l))).toBe(true);
-    for (const line of body.error.details) expect(line).toMatch(/^request:\d+:\d+ /);
+    // Exactly what `ringctl validate` prints for the same text, with positions into the request body.
+    expect(body.error.details).toEqual([
+      'request:16:13 spec.rings[0].bake: must be a duration like 30s, 30m, 2h, 1d or 1h30m (got soon)',
+      'request:18:16 spec.rings[1].percent: must be <= 100 (got 150)',
+    ]);
+    expect(body.error.message).toBe(`the rollout is invalid (2 errors): ${body.error.details[0]}`);
     expect(service.getRollout('bad-one')).toBeUndefined();
   });
 
