@@ -143,14 +143,14 @@ describe('kill -9 at random moments', () => {
       kills++;
       child = await startServe();
       const r = await fetch(`${base()}/v1/rollouts/crashy`, { headers: auth });
-      phase = ((await r.json()) as { phase: { kind: string } }).phase.kind;
+      phase = ((await r.json()) as { rollout: { phase: { kind: string } } }).rollout.phase.kind;
     }
     // Let it finish (each ring bakes 6 s; at most 30 s of bake in total).
     const deadline = Date.now() + 40_000;
     type View = { phase: { kind: string }; history: Array<{ n: number; to: string; exposedRing: number }> };
     let view: View | null = null as View | null;
     while (Date.now() < deadline) {
-      view = (await (await fetch(`${base()}/v1/rollouts/crashy`, { headers: auth })).json()) as View;
+      view = ((await (await fetch(`${base()}/v1/rollouts/crashy`, { headers: auth })).json()) as { rollout: View }).rollout;
       const m = await fetch(`${base()}/v1/channels/crash-test/manifest`);
       revisions.push(Number(JSON.parse(await m.text()).revision));
       if (view?.phase.kind === 'succeeded') break;
