@@ -6,6 +6,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { RequestVerb } from '../engine/state';
 import type { ControllerService } from '../runtime/service';
+import { formatSpecError } from '../spec/errors';
 import { NAME_PATTERN } from '../spec/schema';
 import { authorize, type AuthContext, type Permission } from './auth';
 import { readTextBody } from './body';
@@ -125,7 +126,8 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
       case 'conflict':
         throw new ApiError(409, 'conflict', result.message);
       case 'invalid':
-        throw invalidRollout(result.errors.map((e) => `${BODY_SOURCE}:${e.line}:${e.col} ${e.path}: ${e.message}`));
+        // Same line format as the loader's; the file is always the request body, never a server path.
+        throw invalidRollout(result.errors.map((e) => formatSpecError({ ...e, file: BODY_SOURCE })));
       default: {
         const _never: never = result;
         throw new Error(`unknown apply status ${String(_never)}`);
