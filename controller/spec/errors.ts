@@ -34,7 +34,8 @@ export interface Problem {
 
 /** `file:line:col path: message`, always exactly one line. */
 export function formatSpecError(e: SpecError): string {
-  return `${e.file}:${e.line}:${e.col} ${oneLine(e.path)}: ${oneLine(e.message)}`;
+  // A document-level error (YAML syntax, a file that cannot be read) has no field path: name the document.
+  return `${e.file}:${e.line}:${e.col} ${oneLine(e.path) || '(document)'}: ${oneLine(e.message)}`;
 }
 
 /** `['spec', 'rings', 2, 'percent']` -> `spec.rings[2].percent`; odd keys are quoted: `matchLabels["a/b"]`. */

@@ -65,7 +65,7 @@ describe('loading documents', () => {
   });
 
   it('unreadable files, wrong kinds and hostile YAML are one-line errors, never exceptions', () => {
-    expect(lines([path.join(ROOT, 'does-not-exist.yaml')])).toEqual(['does-not-exist.yaml:0:0 : cannot read file (ENOENT)']);
+    expect(lines([path.join(ROOT, 'does-not-exist.yaml')])).toEqual(['does-not-exist.yaml:0:0 (document): cannot read file (ENOENT)']);
     expect(parseDocuments('apiVersion: ringmaster.dev/v1alpha1\nkind: Deployment\n', 'k.yaml').errors.map(formatSpecError)).toEqual(['k.yaml:2:7 kind: kind must be Rollout or Policy (got "Deployment")']);
     const bomb = 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
     expect(parseDocuments(bomb, 'bomb.yaml').errors[0]?.message).toMatch(/aliases/);
