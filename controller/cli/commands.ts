@@ -2,8 +2,12 @@
 import type { Command } from 'commander';
 import { registerValidate } from './commands/validate';
 import { registerPlan } from './commands/plan';
+import { registerRemote } from './commands/remote';
+import { registerKeys } from './commands/keys';
 
 export function registerCommands(program: Command): void {
   registerValidate(program);
   registerPlan(program);
+  registerRemote(program);
+  registerKeys(program);
 }

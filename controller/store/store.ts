@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { KillSwitchState, Request, RequestVerb, RolloutState, Transition } from '../engine/state';
 import type { Rollout } from '../spec/types';
-import { auditHash, GENESIS_HASH } from './canonical';
+import { AuditChainVerifier, auditHash, GENESIS_HASH, type AuditChainResult } from './canonical';
 import { MIGRATIONS } from './migrations';
 
 export interface RolloutRecord {
@@ -383,20 +383,12 @@ export class Store {
     return rows.map(fromAuditRow);
   }
 
-  verifyAudit(): { ok: true; entries: number; head: string } | { ok: false; entries: number; brokenAt: number; message: string } {
-    let prev = GENESIS_HASH;
-    let expectedId = 1;
-    let entries = 0;
+  verifyAudit(): AuditChainResult {
+    const chain = new AuditChainVerifier();
     for (const row of this.stmts.iterAudit.iterate() as IterableIterator<AuditRow>) {
-      entries++;
-      const e = fromAuditRow(row);
-      if (e.id !== expectedId) return { ok: false, entries, brokenAt: e.id, message: `entry ${e.id}: expected id ${expectedId} (an entry is missing)` };
-      if (e.prevHash !== prev) return { ok: false, entries, brokenAt: e.id, message: `entry ${e.id}: prevHash does not match the hash of entry ${e.id - 1}` };
-      if (auditHash(e) !== e.hash) return { ok: false, entries, brokenAt: e.id, message: `entry ${e.id}: content does not match its hash (modified)` };
-      prev = e.hash;
-      expectedId++;
+      if (!chain.add(fromAuditRow(row))) break;
     }
-    return { ok: true, entries, head: prev };
+    return chain.result();
   }
 }
 

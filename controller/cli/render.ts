@@ -1,0 +1,106 @@
+/**
+ * Text rendering of rollouts for ringctl get/status (pure: view + now in, text out, so it is unit-tested).
+ */
+import type { Phase } from '../engine/state';
+import type { MetricVerdict } from '../engine/judge';
+import type { RolloutView } from '../runtime/service';
+import { formatDuration as formatSpecDuration } from '../spec/duration';
+
+/** Bake times to the second: "1h29m5s". */
+function formatDuration(ms: number): string {
+  return formatSpecDuration(Math.max(0, Math.round(ms / 1000) * 1000));
+}
+
+export function phaseLabel(phase: Phase): string {
+  switch (phase.kind) {
+    case 'halted':
+      return `halted (${phase.reason})`;
+    case 'rolling-back':
+      return `rolling-back (${phase.end})`;
+    case 'paused':
+      return `paused (was ${phase.from.kind})`;
+    case 'pending':
+    case 'waiting-for-window':
+    case 'progressing':
+    case 'awaiting-approval':
+    case 'rolled-back':
+    case 'succeeded':
+    case 'aborted':
+      return phase.kind;
+    default: {
+      const never: never = phase;
+      return String(never);
+    }
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** `ringctl get`: one line per rollout. */
+export function renderList(views: RolloutView[]): string {
+  if (views.length === 0) return 'no rollouts';
+  const rows = [['NAME', 'CHANNEL', 'VERSION', 'PHASE', 'RING', 'WAITING']];
+  for (const v of views) {
+    rows.push([v.name, v.channel, v.version, phaseLabel(v.phase), v.ring ? `${v.ring.index}:${v.ring.name}` : '-', v.waitingReason ?? '']);
+  }
+  return table(rows);
+}
+
+function num(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
+  return Math.abs(x) >= 1000 ? String(Math.round(x)) : String(Number(x.toPrecision(4)));
+}
+
+function metricLine(m: MetricVerdict): string {
+  const parts = [`${m.metric} ${m.result}`];
+  if (m.candidate) parts.push(`candidate ${m.candidate.events} events / ${num(m.candidate.exposureHours)} host-h (${m.candidate.hosts} hosts)`);
+  if (m.baseline) parts.push(`baseline ${m.baseline.events} / ${num(m.baseline.exposureHours)} host-h`);
+  if (m.ratio !== null) parts.push(`ratio ${num(m.ratio)}`);
+  if (m.sprt) parts.push(`llr ${num(m.sprt.llr)} in [${num(m.sprt.lower)}, ${num(m.sprt.upper)}]`);
+  for (const g of m.guards) if (g.breached) parts.push(`${g.guard} ${num(g.observed)} > ${num(g.limit)}`);
+  if (m.value) parts.push(`value ${num(m.value.candidate)}${m.value.baseline === null ? '' : ` vs ${num(m.value.baseline)}`}`);
+  return `${parts.join(', ')}: ${m.reason}`;
+}
+
+/** `ringctl status`: phase, rings with progress, bake time left, waiting reason, verdict, recent history. */
+export function renderStatus(v: RolloutView, now: Date): string {
+  const lines: string[] = [];
+  lines.push(`${v.name}  ${v.channel} ${v.previousVersion ?? '?'} -> ${v.version}  policy ${v.policy}  revision ${v.revision}`);
+  lines.push(`phase: ${phaseLabel(v.phase)}`);
+  if (v.waitingReason) lines.push(`waiting: ${v.waitingReason}`);
+  if (v.phase.kind === 'halted') lines.push(`halt: ${v.phase.message}`);
+  const rings = v.spec.spec.rings;
+  const done = v.phase.kind === 'succeeded';
+  rings.forEach((ring, i) => {
+    const target = 'percent' in ring && ring.percent !== undefined ? `${ring.percent}%` : `selector ${JSON.stringify(ring.selector?.matchLabels ?? {})}`;
+    let mark = '[ ]';
+    let note = `bake ${ring.bake}${ring.approval === 'required' ? ', approval required' : ''}`;
+    if (done || i < v.exposedRing) mark = '[x]';
+    else if (i === v.exposedRing) {
+      mark = '[>]';
+      if (v.bake && v.ring?.index === i) {
+        const elapsed = now.getTime() - Date.parse(v.bake.startedAt);
+        const left = Date.parse(v.bake.minEndsAt) - now.getTime();
+        note = `baked ${formatDuration(elapsed)}, ${left > 0 ? `${formatDuration(left)} of minimum bake left` : 'minimum bake done'}`;
+        if (v.bake.maxEndsAt) note += `, maxBake in ${formatDuration(Date.parse(v.bake.maxEndsAt) - now.getTime())}`;
+      } else note = 'exposed';
+    }
+    if (v.phase.kind === 'rolling-back' || v.phase.kind === 'rolled-back') mark = i <= v.exposedRing ? '[<]' : '[ ]';
+    lines.push(`  ${mark} ${i} ${ring.name.padEnd(10)} ${target.padEnd(10)} ${note}`);
+  });
+  if (v.lastVerdict) {
+    const lv = v.lastVerdict;
+    lines.push(`verdict (ring ${lv.ring}, ${lv.at}): ${lv.result}: ${lv.reason}`);
+    for (const m of lv.metrics as MetricVerdict[]) lines.push(`  ${metricLine(m)}`);
+  }
+  const recent = v.history.slice(-5);
+  if (recent.length) {
+    lines.push('history:');
+    for (const t of recent) lines.push(`  #${t.n} ${t.at} ${t.from} -> ${t.to} (${t.actor}): ${t.reason}`);
+  }
+  return lines.join('\n');
+}
