@@ -3,8 +3,11 @@
  *
  *   ringmaster serve [--config FILE] [--listen 127.0.0.1:8080] [--data ./data] [--tokens FILE]
  *                    [--policies ./policies] [--trusted-keys FILE] [--tick 1s]
+ *                    [--prometheus-url URL [--prometheus-timeout 5s] [--prometheus-bearer-token-file FILE]
+ *                     [--prometheus-ca-file FILE] [--prometheus-insecure-skip-verify] [--prometheus-min-window 60s]]
  *
- * The config file is YAML with the same keys (listen, data, tokens, policies, trustedKeys, tick); relative
+ * The config file is YAML with the same keys in camelCase or kebab-case (listen, data, tokens, policies,
+ * trustedKeys, tick, prometheusUrl, ...); relative
  * paths in it are relative to the file; flags override it. Problems with flags or files are one line each
  * and exit 2; SIGTERM/SIGINT close the server and stop the controller cleanly (exit 0).
  */
@@ -17,7 +20,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } fr
 import { createServer } from '../api/server';
 import { TokenSet, TokensFileError } from '../api/tokens';
 import { KeyFileError } from '../crypto/keys';
-import type { Controller } from '../runtime/controller';
+import type { Analyzer, Controller } from '../runtime/controller';
 import { parseDuration } from '../spec/duration';
 import { Telemetry } from '../telemetry/metrics';
 
@@ -28,6 +31,16 @@ export interface ServeSettings {
   policies: string;
   trustedKeys: string | undefined;
   tickMs: number;
+  prometheus: PrometheusSettings | undefined;
+}
+
+export interface PrometheusSettings {
+  url: string;
+  timeoutMs: number;
+  bearerTokenFile: string | undefined;
+  caFile: string | undefined;
+  insecureSkipVerify: boolean;
+  minWindowSeconds: number;
 }
 
 interface ServeFlags {
@@ -38,10 +51,31 @@ interface ServeFlags {
   policies?: string;
   trustedKeys?: string;
   tick?: string;
+  prometheusUrl?: string;
+  prometheusTimeout?: string;
+  prometheusBearerTokenFile?: string;
+  prometheusCaFile?: string;
+  prometheusInsecureSkipVerify?: string | boolean;
+  prometheusMinWindow?: string;
 }
 
 const DEFAULTS = { listen: '127.0.0.1:8080', data: './data', policies: './policies', tick: '1s' };
-const CONFIG_KEYS = ['listen', 'data', 'tokens', 'policies', 'trustedKeys', 'tick'] as const;
+const CONFIG_KEYS = [
+  'listen',
+  'data',
+  'tokens',
+  'policies',
+  'trustedKeys',
+  'tick',
+  'prometheusUrl',
+  'prometheusTimeout',
+  'prometheusBearerTokenFile',
+  'prometheusCaFile',
+  'prometheusInsecureSkipVerify',
+  'prometheusMinWindow',
+] as const;
+const PATH_KEYS: readonly string[] = ['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile'];
+const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 /** Expected startup problems: one line each, exit 2. */
@@ -72,6 +106,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--policies <dir>', `directory of Policy documents (default ${DEFAULTS.policies})`)
     .option('--trusted-keys <file>', 'publisher public keys accepted for artifact signatures (YAML keys: [{name, publicKey}])')
     .option('--tick <duration>', `reconcile interval (default ${DEFAULTS.tick})`)
+    .option('--prometheus-url <url>', 'Prometheus for health analysis; without it, rollouts with metrics halt (provider-error)')
+    .option('--prometheus-timeout <duration>', 'per-query timeout (default 5s)')
+    .option('--prometheus-bearer-token-file <file>', 'file holding a bearer token for Prometheus')
+    .option('--prometheus-ca-file <file>', 'PEM CA bundle for an https Prometheus')
+    .option('--prometheus-insecure-skip-verify', 'do not verify the Prometheus TLS certificate (tests only)')
+    .option('--prometheus-min-window <duration>', 'shortest increase() range, about 2 scrape intervals (default 60s)')
     .action(async (flags: ServeFlags) => {
       exit = await serve(flags);
     });
@@ -120,6 +160,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       policiesDir: settings.policies,
       ...(settings.trustedKeys === undefined ? {} : { trustedKeysFile: settings.trustedKeys }),
       tickMs: settings.tickMs,
+      analyzer: await analyzerFor(settings.prometheus, log),
       observer: telemetry,
       log,
     });
@@ -165,6 +206,30 @@ async function serve(flags: ServeFlags): Promise<number> {
   return 0;
 }
 
+/**
+ * The health analysis: Prometheus when configured. Without a provider, rollouts that declare metrics get an
+ * error verdict on every interval and halt with provider-error: missing data is never treated as healthy.
+ */
+async function analyzerFor(p: PrometheusSettings | undefined, log: (line: string) => void): Promise<Analyzer> {
+  const { MetricsAnalyzer } = await import('../runtime/analysis');
+  if (p === undefined) {
+    log('ringmaster: warning: no --prometheus-url: rollouts with analysis metrics will halt (provider-error); rollouts without metrics advance on bake time');
+    return new MetricsAnalyzer(async (_metric, ctx) => ({ kind: 'error', at: ctx.now.toISOString(), message: 'no metrics provider configured (start ringmaster serve with --prometheus-url)' }));
+  }
+  const { PrometheusProvider } = await import('../analysis/prometheus');
+  const { prometheusObserver } = await import('../analysis/observe');
+  const provider = new PrometheusProvider({
+    url: p.url,
+    timeoutMs: p.timeoutMs,
+    ...(p.bearerTokenFile === undefined ? {} : { bearerToken: fs.readFileSync(p.bearerTokenFile, 'utf8').trim() }),
+    ...(p.caFile === undefined ? {} : { ca: fs.readFileSync(p.caFile) }),
+    insecureSkipVerify: p.insecureSkipVerify,
+  });
+  const online = await provider.isOnline();
+  log(online === true ? `ringmaster: metrics from Prometheus at ${provider.endpoint}` : `ringmaster: warning: Prometheus at ${provider.endpoint} is not ready yet: ${online}`);
+  return new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds }));
+}
+
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
@@ -195,7 +260,7 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   const fromFile = flags.config === undefined ? {} : readConfig(flags.config);
   const errors: string[] = [];
   const pick = (key: ConfigKey, flag: string | undefined): { value: string | undefined; where: string } => {
-    const flagName = `--${key === 'trustedKeys' ? 'trusted-keys' : key}`;
+    const flagName = `--${kebab(key)}`;
     if (flag !== undefined || fromFile[key] === undefined) return { value: flag, where: flagName };
     return { value: fromFile[key], where: `${flags.config}: ${key}` };
   };
@@ -209,6 +274,7 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   if (!tick.ok) errors.push(`${tickOpt.where}: ${tick.message}`);
   else if (tick.ms < 10 || tick.ms > 3_600_000) errors.push(`${tickOpt.where}: must be between 10ms and 1h (got ${tickOpt.value})`);
   else tickMs = tick.ms;
+  const prometheus = resolvePrometheus(flags, pick, errors);
   const tokensOpt = pick('tokens', flags.tokens);
   const trustedOpt = pick('trustedKeys', flags.trustedKeys);
   const policiesOpt = pick('policies', flags.policies);
@@ -220,7 +286,42 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   }
   if (!isDir(policies)) errors.push(`${policiesOpt.where}: ${policies}: no such directory`);
   if (errors.length > 0 || typeof listen === 'string') throw new UsageError(errors);
-  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs };
+  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, prometheus };
+}
+
+type Pick = (key: ConfigKey, flag: string | undefined) => { value: string | undefined; where: string };
+
+function resolvePrometheus(flags: ServeFlags, pick: Pick, errors: string[]): PrometheusSettings | undefined {
+  const urlOpt = pick('prometheusUrl', flags.prometheusUrl);
+  const others = (['prometheusTimeout', 'prometheusBearerTokenFile', 'prometheusCaFile', 'prometheusMinWindow'] as const).map((k) => pick(k, flags[k]));
+  const skipOpt = pick('prometheusInsecureSkipVerify', flags.prometheusInsecureSkipVerify === true ? 'true' : (flags.prometheusInsecureSkipVerify as string | undefined));
+  if (urlOpt.value === undefined) {
+    for (const o of [...others, skipOpt]) if (o.value !== undefined) errors.push(`${o.where}: needs --prometheus-url`);
+    return undefined;
+  }
+  let url = urlOpt.value;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') errors.push(`${urlOpt.where}: must be an http:// or https:// URL`);
+    if (u.username || u.password) errors.push(`${urlOpt.where}: do not put credentials in the URL (use --prometheus-bearer-token-file)`);
+    url = u.href;
+  } catch {
+    errors.push(`${urlOpt.where}: not a URL`);
+  }
+  const [timeoutOpt, tokenOpt, caOpt, windowOpt] = others as [ReturnType<Pick>, ReturnType<Pick>, ReturnType<Pick>, ReturnType<Pick>];
+  const durationIn = (o: ReturnType<Pick>, def: number, min: number, max: number): number => {
+    if (o.value === undefined) return def;
+    const d = parseDuration(o.value);
+    if (!d.ok) errors.push(`${o.where}: ${d.message}`);
+    else if (d.ms < min || d.ms > max) errors.push(`${o.where}: must be between ${min}ms and ${max / 1000}s (got ${o.value})`);
+    else return d.ms;
+    return def;
+  };
+  const timeoutMs = durationIn(timeoutOpt, 5000, 100, 120_000);
+  const minWindowSeconds = durationIn(windowOpt, 60_000, 1000, 3_600_000) / 1000;
+  for (const o of [tokenOpt, caOpt]) if (o.value !== undefined && !isFile(o.value)) errors.push(`${o.where}: ${o.value}: no such file`);
+  if (skipOpt.value !== undefined && skipOpt.value !== 'true' && skipOpt.value !== 'false') errors.push(`${skipOpt.where}: must be true or false`);
+  return { url, timeoutMs, bearerTokenFile: tokenOpt.value, caFile: caOpt.value, insecureSkipVerify: skipOpt.value === 'true', minWindowSeconds };
 }
 
 /** `127.0.0.1:8080`, `[::1]:8080`, `0.0.0.0:0` (port 0: any free port). */
@@ -258,7 +359,7 @@ function readConfig(file: string): Partial<Record<ConfigKey, string>> {
   for (const pair of doc.contents.items) {
     const keyNode = pair.key as YamlNode;
     const rawKey = isScalar(keyNode) ? String(keyNode.value) : '?';
-    const key = (rawKey === 'trusted-keys' ? 'trustedKeys' : rawKey) as ConfigKey;
+    const key = rawKey.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as ConfigKey;
     if (!CONFIG_KEYS.includes(key)) {
       errors.push(`${at(keyNode)} ${rawKey}: unknown setting (expected ${CONFIG_KEYS.join(', ')})`);
       continue;
@@ -270,7 +371,7 @@ function readConfig(file: string): Partial<Record<ConfigKey, string>> {
       continue;
     }
     const text = String(value);
-    out[key] = ['data', 'tokens', 'policies', 'trustedKeys'].includes(key) ? path.resolve(base, text) : text;
+    out[key] = PATH_KEYS.includes(key) ? path.resolve(base, text) : text;
   }
   if (errors.length > 0) throw new UsageError(errors);
   return out;
