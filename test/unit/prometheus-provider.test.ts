@@ -1,0 +1,218 @@
+/**
+ * PrometheusProvider and observeMetric against a loopback fake of the Prometheus HTTP API: parsing, no-data vs
+ * error, retries (5xx and network, never 4xx), timeouts, size limits, auth, and credentials kept out of errors.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { builtinQueries, observeMetric, renderTemplate } from '../../controller/analysis/observe';
+import { PrometheusProvider } from '../../controller/analysis/prometheus';
+import type { RingContext } from '../../controller/analysis/types';
+
+type Handler = (req: http.IncomingMessage, body: string, res: http.ServerResponse) => void;
+
+async function fake(handler: Handler): Promise<{ url: string; calls: Array<{ url: string; body: string; auth: string | undefined }>; close: () => Promise<void> }> {
+  const calls: Array<{ url: string; body: string; auth: string | undefined }> = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      calls.push({ url: req.url ?? '', body, auth: req.headers.authorization });
+      handler(req, body, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+const json = (res: http.ServerResponse, status: number, body: unknown): void => {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(body));
+};
+const vector = (values: string[]) => ({ status: 'success', data: { resultType: 'vector', result: values.map((v) => ({ metric: {}, value: [1, v] })) } });
+const AT = new Date('2026-11-30T14:10:00Z');
+
+describe('PrometheusProvider.query', () => {
+  test.each([
+    ['one sample', vector(['12.5']), { kind: 'value', value: 12.5 }],
+    ['empty vector', vector([]), { kind: 'no-data', reason: 'empty vector (no series matched)' }],
+    ['NaN', vector(['NaN']), { kind: 'no-data', reason: 'the query returned NaN' }],
+    ['+Inf', vector(['+Inf']), { kind: 'no-data', reason: 'the query returned +Inf' }],
+    ['scalar', { status: 'success', data: { resultType: 'scalar', result: [1, '3'] } }, { kind: 'value', value: 3 }],
+    ['two series', vector(['1', '2']), { kind: 'error', message: expect.stringMatching(/2 series, expected 1/) }],
+    ['a matrix', { status: 'success', data: { resultType: 'matrix', result: [] } }, { kind: 'error', message: expect.stringMatching(/unsupported result type "matrix"/) }],
+    ['garbage value', vector(['abc']), { kind: 'error', message: expect.stringMatching(/not a number/) }],
+  ])('%s', async (_name, body, expected) => {
+    const f = await fake((_req, _b, res) => json(res, 200, body));
+    const p = new PrometheusProvider({ url: f.url });
+    try {
+      expect(await p.query('up', AT)).toEqual(expected);
+      expect(f.calls[0]?.body).toBe(`query=up&time=${AT.getTime() / 1000}.000`);
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('retries a 503 and a dropped connection, then succeeds', async () => {
+    let n = 0;
+    const f = await fake((req, _b, res) => {
+      n++;
+      if (n === 1) json(res, 503, { status: 'error', error: 'overloaded' });
+      else if (n === 2) req.socket.destroy();
+      else json(res, 200, vector(['1']));
+    });
+    const p = new PrometheusProvider({ url: f.url, retries: 2, retryBackoffMs: 10 });
+    try {
+      expect(await p.query('up', AT)).toEqual({ kind: 'value', value: 1 });
+      expect(n).toBe(3);
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('a 400 is not retried and carries Prometheus’s message', async () => {
+    const f = await fake((_req, _b, res) => json(res, 400, { status: 'error', errorType: 'bad_data', error: 'parse error at char 5: unexpected "}"' }));
+    const p = new PrometheusProvider({ url: f.url, retries: 3, retryBackoffMs: 10 });
+    try {
+      expect(await p.query('sum(}', AT)).toEqual({ kind: 'error', message: 'prometheus: bad_data: parse error at char 5: unexpected "}"' });
+      expect(f.calls).toHaveLength(1);
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('gives up after the retries on persistent 5xx', async () => {
+    const f = await fake((_req, _b, res) => json(res, 502, {}));
+    const p = new PrometheusProvider({ url: f.url, retries: 2, retryBackoffMs: 5 });
+    try {
+      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: 'prometheus: HTTP 502 after 3 attempts' });
+      expect(f.calls).toHaveLength(3);
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('times out, and does not wait forever', async () => {
+    const f = await fake(() => undefined);
+    const p = new PrometheusProvider({ url: f.url, timeoutMs: 150, retries: 1, retryBackoffMs: 10 });
+    const t0 = Date.now();
+    try {
+      const r = await p.query('up', AT);
+      expect(r).toEqual({ kind: 'error', message: expect.stringMatching(/no answer from .* within 150 ms \(after 2 attempts\)/) });
+      expect(Date.now() - t0).toBeLessThan(3000);
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('garbage and oversized bodies are errors', async () => {
+    const f = await fake((req, _b, res) => (req.url?.startsWith('/big') ? res.end('x'.repeat(5000)) : res.end('<html>')));
+    const p = new PrometheusProvider({ url: f.url, retries: 0 });
+    const big = new PrometheusProvider({ url: `${f.url}/big`, retries: 0, maxResponseBytes: 1000 });
+    try {
+      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: 'prometheus: HTTP 200 with a body that is not JSON' });
+      expect(await big.query('up', AT)).toEqual({ kind: 'error', message: 'prometheus: response larger than 1000 bytes' });
+      expect(f.calls.some((c) => c.url === '/big/api/v1/query')).toBe(true);
+    } finally {
+      p.close();
+      big.close();
+      await f.close();
+    }
+  });
+
+  test('sends bearer or basic credentials and never puts them in an error', async () => {
+    const f = await fake((_req, _b, res) => json(res, 500, { status: 'error', error: 'boom' }));
+    const bearer = new PrometheusProvider({ url: f.url, bearerToken: 's3cret-token', retries: 0 });
+    const basic = new PrometheusProvider({ url: f.url, basicAuth: { username: 'ops', password: 'hunter2' }, retries: 0 });
+    try {
+      const r1 = await bearer.query('up', AT);
+      const r2 = await basic.query('up', AT);
+      expect(f.calls.map((c) => c.auth)).toEqual(['Bearer s3cret-token', `Basic ${Buffer.from('ops:hunter2').toString('base64')}`]);
+      for (const r of [r1, r2]) expect(JSON.stringify(r)).not.toMatch(/s3cret|hunter2|b3Bz/);
+    } finally {
+      bearer.close();
+      basic.close();
+      await f.close();
+    }
+    expect(() => new PrometheusProvider({ url: 'http://user:pw@127.0.0.1:9090' })).toThrow(/not in the URL/);
+    expect(() => new PrometheusProvider({ url: 'http://127.0.0.1:1', bearerToken: 'a', basicAuth: { username: 'b', password: 'c' } })).toThrow(/not both/);
+  });
+
+  test('an unreachable server is an error, isOnline says why', async () => {
+    const f = await fake(() => undefined);
+    const url = f.url;
+    await f.close();
+    const p = new PrometheusProvider({ url, retries: 1, retryBackoffMs: 5 });
+    try {
+      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: `prometheus: cannot reach ${url}: ECONNREFUSED (after 2 attempts)` });
+      expect(await p.isOnline()).toMatch(/ECONNREFUSED/);
+    } finally {
+      p.close();
+    }
+  });
+
+  test('queryRange parses a matrix, NaN included', async () => {
+    const f = await fake((_req, _b, res) =>
+      json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [{ metric: { version: '2.0.0' }, values: [[1, '1'], [2, 'NaN']] }] } }),
+    );
+    const p = new PrometheusProvider({ url: f.url });
+    try {
+      const r = await p.queryRange('x', new Date(1000), new Date(2000), 1);
+      expect(r.kind).toBe('series');
+      if (r.kind === 'series') {
+        expect(r.series[0]?.labels).toEqual({ version: '2.0.0' });
+        expect(r.series[0]?.points[0]).toEqual([1, 1]);
+        expect(Number.isNaN(r.series[0]?.points[1]?.[1])).toBe(true);
+      }
+      expect(f.calls[0]?.body).toBe('query=x&start=1.000&end=2.000&step=1');
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+});
+
+describe('observeMetric', () => {
+  const ctx: RingContext = { channel: 'sensor-content', version: '7.16.291', baselineVersion: '7.16.290', ringStartedAt: new Date(AT.getTime() - 600_000), now: AT };
+
+  test('built-in metrics: six queries over the window since the ring started; counts rounded; absent baseline is zero', async () => {
+    const answers = new Map<string, string[]>();
+    const q = builtinQueries('crash', 'sensor-content', '7.16.291', '600s');
+    const b = builtinQueries('crash', 'sensor-content', '7.16.290', '600s');
+    expect(q.events).toBe('sum(increase(ringmaster_agent_crashes_total{channel="sensor-content",version="7.16.291",kind="crash"}[600s]))');
+    answers.set(q.events, ['2.9']).set(q.exposure, ['150.5']).set(q.hosts, ['900']).set(b.events, []).set(b.exposure, []).set(b.hosts, []);
+    const f = await fake((_req, body, res) => json(res, 200, vector(answers.get(new URLSearchParams(body).get('query') ?? '') ?? ['NaN'])));
+    const p = new PrometheusProvider({ url: f.url });
+    try {
+      const obs = await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx);
+      expect(obs).toEqual({ kind: 'counts', at: AT.toISOString(), candidate: { events: 3, exposureHours: 150.5, hosts: 900 }, baseline: { events: 0, exposureHours: 0, hosts: 0 } });
+      answers.set(q.hosts, ['NaN']);
+      expect(await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx)).toEqual({ kind: 'no-data', at: AT.toISOString(), reason: 'candidate hosts: the query returned NaN' });
+      answers.set(q.hosts, []);
+      expect(await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx)).toMatchObject({ kind: 'no-data', reason: 'candidate hosts: empty vector (no series matched)' });
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('custom templates get escaped values and the window', () => {
+    const evil = { ...ctx, version: '1"} or vector(1) #' };
+    expect(renderTemplate('x{channel="{{channel}}",version="{{ version }}"}[{{window}}] / y{version="{{baselineVersion}}"}', evil, '600s')).toBe(
+      'x{channel="sensor-content",version="1\\"} or vector(1) #"}[600s] / y{version="7.16.290"}',
+    );
+  });
+});
