@@ -1,5 +1,145 @@
-/** agent-sim: the fleet simulator. */
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('agent-sim: not yet implemented (the fleet simulator arrives with issue 5)\n');
-  return 2;
+/**
+ * agent-sim: the fleet simulator.
+ *
+ *   agent-sim --scenario FILE [--clock virtual] [--hosts N] [--seed S] [--json] [--plot FILE.svg] [--no-compare]
+ *
+ * Virtual clock: plays the scenario against the real controller runtime in process and prints the story and a
+ * summary table, with the same scenario and seed "all at once" (no rings) for comparison. --json prints one
+ * JSON object instead (outcome, numbers, wall time, peak RSS). Exit codes: 0 the run matched the scenario's
+ * `expect` block (or it has none); 1 it did not; 2 bad usage or an invalid scenario.
+ */
+import * as fs from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { plotSvg } from './plot';
+import { loadScenario, ScenarioError, type Scenario } from './scenario';
+import { runAllAtOnce, runVirtual, type AllAtOnceResult, type RunResult } from './virtual';
+
+interface Flags {
+  scenario: string;
+  clock: 'virtual' | 'live';
+  hosts?: string;
+  seed?: string;
+  json?: boolean;
+  plot?: string;
+  compare: boolean;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exit = 0;
+  const program = new Command('agent-sim')
+    .description('Ringmaster fleet simulator: plays a scenario against the controller')
+    .requiredOption('--scenario <file>', 'scenario YAML (examples/scenarios/*.yaml)')
+    .addOption(new Option('--clock <clock>', 'virtual: discrete events in process; live: real time over HTTP').choices(['virtual', 'live']).default('virtual'))
+    .option('--hosts <n>', 'fleet size (overrides the scenario)')
+    .option('--seed <n>', 'random seed (overrides the scenario)')
+    .option('--json', 'print one JSON object')
+    .option('--plot <file.svg>', 'write an SVG of exposure and crashes over time')
+    .option('--no-compare', 'skip the "all at once" comparison run')
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(`agent-sim: ${s.replace(/^error: /, '').trim().split('\n')[0] ?? ''}\n`) })
+    .action(async (flags: Flags) => {
+      exit = await run(flags);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exit;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+}
+
+function intFlag(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < min || n > max) throw new ScenarioError([`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`]);
+  return n;
+}
+
+async function run(flags: Flags): Promise<number> {
+  const wall0 = process.hrtime.bigint();
+  let sc: Scenario;
+  try {
+    const hosts = intFlag('hosts', flags.hosts, 100, 5_000_000);
+    const seed = intFlag('seed', flags.seed, 0, 2 ** 31);
+    sc = loadScenario(flags.scenario, { ...(hosts === undefined ? {} : { hosts }), ...(seed === undefined ? {} : { seed }) });
+  } catch (err) {
+    if (err instanceof ScenarioError) {
+      for (const l of err.lines) process.stderr.write(`agent-sim: ${l}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (flags.clock === 'live') {
+    const { runLive } = await import('./live');
+    return runLive(sc, flags);
+  }
+  let result: RunResult;
+  let allAtOnce: AllAtOnceResult | undefined;
+  try {
+    result = await runVirtual(sc, flags.json ? undefined : (line) => process.stdout.write(`${line}\n`));
+    if (flags.compare) allAtOnce = runAllAtOnce(sc);
+  } catch (err) {
+    if (err instanceof ScenarioError) {
+      for (const l of err.lines) process.stderr.write(`agent-sim: ${l}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
+  const peakRssMB = process.resourceUsage().maxRSS / 1024;
+  if (flags.plot) fs.writeFileSync(flags.plot, plotSvg(result, `${sc.name}: ${sc.fleet.hosts.toLocaleString('en-US')} hosts`));
+  const problems = checkExpectations(sc, result);
+  if (flags.json) {
+    const { timeline: _t, transitions, ...rest } = result;
+    process.stdout.write(
+      `${JSON.stringify({ ...rest, transitions: transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason })), allAtOnce: allAtOnce ?? null, wallTimeMs: Math.round(wallMs), peakRssMB: Math.round(peakRssMB), expectationsMet: problems.length === 0, problems })}\n`,
+    );
+  } else {
+    process.stdout.write(`\n${summaryTable(result, allAtOnce)}\n`);
+    process.stdout.write(`wall time ${(wallMs / 1000).toFixed(1)} s, peak RSS ${Math.round(peakRssMB)} MB${flags.plot ? `, plot written to ${flags.plot}` : ''}\n`);
+    for (const p of problems) process.stdout.write(`UNEXPECTED: ${p}\n`);
+  }
+  return problems.length === 0 ? 0 : 1;
+}
+
+export function checkExpectations(sc: Scenario, r: RunResult): string[] {
+  const e = sc.expect;
+  const out: string[] = [];
+  if (e.outcome !== undefined && e.outcome !== r.outcome) out.push(`outcome ${r.outcome}, expected ${e.outcome}`);
+  if (e.haltReason !== undefined && e.haltReason !== r.haltReason && !r.transitions.some((t) => t.reason.includes(e.haltReason as string))) out.push(`halt reason ${r.haltReason ?? 'none'}, expected ${e.haltReason}`);
+  if (e.lastRing !== undefined && e.lastRing !== r.lastRing) out.push(`last ring exposed ${r.lastRing}, expected ${e.lastRing}`);
+  if (e.maxHostsOutsideCanary !== undefined && r.hostsUpdatedOutsideCanary > e.maxHostsOutsideCanary) out.push(`${r.hostsUpdatedOutsideCanary} hosts outside the canary ring took the update, expected at most ${e.maxHostsOutsideCanary}`);
+  if (e.maxHostsUpdated !== undefined && r.hostsUpdated > e.maxHostsUpdated) out.push(`${r.hostsUpdated} hosts took the update, expected at most ${e.maxHostsUpdated}`);
+  if (e.firstRingStart !== undefined && (r.firstRingStart === null || Date.parse(r.firstRingStart) !== Date.parse(e.firstRingStart))) out.push(`first ring started ${r.firstRingStart ?? 'never'}, expected ${e.firstRingStart}`);
+  return out;
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+const pct = (n: number, of: number): string => (of > 0 ? `${((100 * n) / of).toFixed(n / of < 0.01 ? 3 : 1)}%` : '-');
+
+export function summaryTable(r: RunResult, all: AllAtOnceResult | undefined): string {
+  const rows: Array<[string, string, string]> = [
+    ['', 'with rings (Ringmaster)', 'all at once'],
+    ['outcome', `${r.outcome}${r.haltReason ? ` (${r.haltReason})` : ''}`, all ? 'no gate' : '-'],
+    ['furthest ring exposed', r.lastRingName === null ? 'none' : `${r.lastRing} (${r.lastRingName})`, all ? '100%' : '-'],
+    ['hosts that took the update', `${fmt(r.hostsUpdated)} (${pct(r.hostsUpdated, r.hosts)})`, all ? `${fmt(all.hostsUpdated)} (${pct(all.hostsUpdated, r.hosts)})` : '-'],
+    ['  of them outside the canary ring', fmt(r.hostsUpdatedOutsideCanary), all ? fmt(all.hostsUpdatedOutsideCanary) : '-'],
+    ['hosts bricked (boot loop)', `${fmt(r.hostsBricked)} (${pct(r.hostsBricked, r.hosts)})`, all ? `${fmt(all.hostsBricked)} (${pct(all.hostsBricked, r.hosts)})` : '-'],
+    ['first crash -> halt', r.firstCrashToHaltSeconds === null ? '-' : `${Math.round(r.firstCrashToHaltSeconds)} s`, '-'],
+    ['manifest revision that rolled back', r.rollbackRevision === null ? '-' : String(r.rollbackRevision), '-'],
+    ['update failures (signature/hash/apply)', `${r.updateFailures.signature ?? 0}/${r.updateFailures.hash ?? 0}/${r.updateFailures.apply ?? 0}`, '-'],
+    ['virtual time played', `${r.virtualDurationHours.toFixed(1)} h`, '-'],
+  ];
+  const w0 = Math.max(...rows.map((x) => x[0].length));
+  const w1 = Math.max(...rows.map((x) => x[1].length));
+  const w2 = Math.max(...rows.map((x) => x[2].length));
+  const sep = `+-${'-'.repeat(w0)}-+-${'-'.repeat(w1)}-+-${'-'.repeat(w2)}-+`;
+  const lines = [`${r.scenario}: ${fmt(r.hosts)} hosts, ${fmt(r.canaryHosts)} in the canary ring`, sep];
+  rows.forEach((x, i) => {
+    lines.push(`| ${x[0].padEnd(w0)} | ${x[1].padEnd(w1)} | ${x[2].padEnd(w2)} |`);
+    if (i === 0) lines.push(sep);
+  });
+  lines.push(sep);
+  return lines.join('\n');
 }

@@ -1,0 +1,65 @@
+/**
+ * A small SVG of a run: hosts on the candidate (left axis) and cumulative candidate crashes/BSODs (right axis)
+ * over virtual time, with the halt marked. Hand-written SVG, no dependency.
+ */
+import type { RunResult } from './virtual';
+
+export function plotSvg(r: RunResult, title: string): string {
+  const W = 760;
+  const H = 360;
+  const L = 70;
+  const R = 70;
+  const T = 40;
+  const B = 50;
+  const pts = r.timeline;
+  const tMax = Math.max(1, pts[pts.length - 1]?.t ?? 1);
+  const hostMax = Math.max(1, ...pts.map((p) => p.onCandidate));
+  const crashMax = Math.max(1, ...pts.map((p) => p.candidateCrashes));
+  const x = (t: number): number => L + ((W - L - R) * t) / tMax;
+  const yH = (v: number): number => H - B - ((H - T - B) * v) / hostMax;
+  const yC = (v: number): number => H - B - ((H - T - B) * v) / crashMax;
+  const step = Math.max(1, Math.floor(pts.length / 600));
+  const sampled = pts.filter((_, i) => i % step === 0 || i === pts.length - 1);
+  const line = (y: (v: number) => number, get: (p: (typeof pts)[number]) => number): string =>
+    sampled.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.t).toFixed(1)},${y(get(p)).toFixed(1)}`).join(' ');
+  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const hours = tMax / 3_600_000;
+  const ticks: string[] = [];
+  for (let i = 0; i <= 4; i++) {
+    const t = (tMax * i) / 4;
+    ticks.push(`<text x="${x(t).toFixed(1)}" y="${H - B + 18}" text-anchor="middle">${((hours * i) / 4).toFixed(hours < 4 ? 1 : 0)}h</text>`);
+  }
+  let halt = '';
+  const ht = haltOffset(r);
+  if (ht !== null && ht >= 0) {
+    halt = `<line x1="${x(ht).toFixed(1)}" x2="${x(ht).toFixed(1)}" y1="${T}" y2="${H - B}" stroke="#c00" stroke-dasharray="4 3"/>` +
+      `<text x="${(x(ht) + 4).toFixed(1)}" y="${T + 48}" fill="#c00">halt (${esc(r.haltReason ?? r.outcome)})</text>`;
+  }
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/>`,
+    `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#1f77b4"/>`,
+    `<line x1="${W - R}" y1="${T}" x2="${W - R}" y2="${H - B}" stroke="#d62728"/>`,
+    `<text x="${L - 6}" y="${T + 4}" text-anchor="end" fill="#1f77b4">${hostMax.toLocaleString('en-US')}</text>`,
+    `<text x="${L - 6}" y="${H - B}" text-anchor="end" fill="#1f77b4">0</text>`,
+    `<text x="${W - R + 6}" y="${T + 4}" fill="#d62728">${crashMax.toLocaleString('en-US')}</text>`,
+    `<text x="${W - R + 6}" y="${H - B}" fill="#d62728">0</text>`,
+    ...ticks,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">virtual time since the rollout was applied</text>`,
+    `<path d="${line(yH, (p) => p.onCandidate)}" fill="none" stroke="#1f77b4" stroke-width="2"/>`,
+    `<path d="${line(yC, (p) => p.candidateCrashes)}" fill="none" stroke="#d62728" stroke-width="2"/>`,
+    halt,
+    `<text x="${L + 8}" y="${T + 14}" fill="#1f77b4">hosts on the candidate</text>`,
+    `<text x="${L + 8}" y="${T + 30}" fill="#d62728">crashes + BSODs on the candidate (cumulative)</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/** The halt as an offset from the start of the run (the timeline's origin). */
+function haltOffset(r: RunResult): number | null {
+  if (r.haltAt === null) return null;
+  return Date.parse(r.haltAt) - Date.parse(r.startedAt);
+}
