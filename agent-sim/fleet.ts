@@ -66,6 +66,9 @@ export class Fleet {
   private takes: Uint8Array = new Uint8Array(0);
   private tableRevision = -1;
   private sweepUntil = -Infinity;
+  /** Hosts whose install failed: they try again at their next poll (one poll interval later). */
+  private retry: number[] = [];
+  private retryAt = Infinity;
   private readonly hazardSum: [number, number] = [0, 0];
   readonly hostsOn: [number, number] = [0, 0];
   private readonly cum: Snapshot;
@@ -142,14 +145,26 @@ export class Fleet {
 
   /** One step [t, t + dt): agents whose poll falls due see `manifest`; then exposure and crashes accrue. */
   step(t: number, dt: number, manifest: ManifestView | undefined): void {
+    const period = this.sc.fleet.pollIntervalMs;
     if (manifest && manifest.revision !== this.tableRevision) {
       this.buildTable(manifest);
       this.tableRevision = manifest.revision;
-      this.sweepUntil = t + this.sc.fleet.pollIntervalMs;
+      this.sweepUntil = t + period;
+      // The sweep reaches every host, the ones waiting to retry included.
+      this.retry = [];
+      this.retryAt = Infinity;
     }
     if (manifest && t < this.sweepUntil) {
-      const retry = this.polls(t, dt, manifest);
-      if (retry) this.sweepUntil = Math.max(this.sweepUntil, t + dt + this.sc.fleet.pollIntervalMs);
+      const failed = this.polls(t, dt, manifest);
+      if (failed.length > 0) {
+        for (const i of failed) this.retry.push(i);
+        this.retryAt = Math.min(this.retryAt, t + period);
+      }
+    } else if (manifest && this.retry.length > 0 && t >= this.retryAt) {
+      const again = this.retry;
+      this.retry = [];
+      for (const i of again) if (this.pollHost(i, manifest)) this.retry.push(i);
+      this.retryAt = this.retry.length > 0 ? t + period : Infinity;
     }
     this.accrue(t, dt);
   }
@@ -172,15 +187,16 @@ export class Fleet {
     }
   }
 
-  /** The hosts whose poll phase falls in [t, t+dt) act on the manifest. Returns whether an install failed. */
-  private polls(t: number, dt: number, m: ManifestView): boolean {
+  /** The hosts whose poll phase falls in [t, t+dt) act on the manifest. Returns the hosts whose install failed. */
+  private polls(t: number, dt: number, m: ManifestView): number[] {
     const period = this.sc.fleet.pollIntervalMs;
     const from = t % period;
     const to = from + Math.min(dt, period);
-    let failed = false;
+    const failed: number[] = [];
     const visit = (lo: number, hi: number): void => {
       for (let k = lowerBound(this.sortedPhase, lo); k < this.n && (this.sortedPhase[k] as number) < hi; k++) {
-        if (this.pollHost(this.order[k] as number, m)) failed = true;
+        const i = this.order[k] as number;
+        if (this.pollHost(i, m)) failed.push(i);
       }
     };
     visit(from, Math.min(to, period));

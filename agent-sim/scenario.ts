@@ -94,7 +94,7 @@ export const scenarioSchema = {
           type: 'object',
           additionalProperties: false,
           properties: {
-            outcome: { enum: ['succeeded', 'rolled-back', 'halted', 'aborted', 'running'] },
+            outcome: { enum: ['succeeded', 'rolled-back', 'halted', 'aborted', 'awaiting-approval', 'running'] },
             haltReason: { type: 'string' },
             /** Index of the last ring exposed when the run ended (for halts: the ring that was stopped). */
             lastRing: { type: 'integer', minimum: -1 },

@@ -146,6 +146,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     let phase = 'pending';
     let haltReason: string | null = null;
     let tamperedChecked = false;
+    let waitingSince: number | null = null;
     while (t < end) {
       clock.advanceTo(t);
       await c.reconcileAll();
@@ -160,7 +161,9 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       }
       seenTransitions = view.history.length;
       if (view.phase.kind === 'halted') haltReason = view.phase.reason;
-      if (view.phase.kind === 'awaiting-approval' && sc.approvals === 'auto') {
+      // The auto-approver gives the approvals the rollout plans for (rings with approval: required); a ring
+      // escalated for a human because it reached maxBake undecided is left waiting, as it should be.
+      if (view.phase.kind === 'awaiting-approval' && sc.approvals === 'auto' && spec.rings[view.phase.ring]?.approval === 'required' && !/maxBake/.test(view.phase.reason)) {
         approvalSince ??= t;
         if (t - approvalSince >= sc.approvalDelayMs) {
           const r = await c.request(rollout.metadata.name, 'approve', 'sim-approver', 'scenario: an approver approves after approvalDelay');
@@ -199,8 +202,12 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       }
       timeline.push({ t: t + sc.tickMs - start, onCandidate: fleet.hostsOn[CANDIDATE], candidateCrashes: candCrashes, bricked: 0, ring: view.exposedRing });
       if (phase === 'succeeded' || phase === 'aborted' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
-      // A halt without automatic rollback waits for a human: the run ends an hour later.
+      // A halt, or a ring escalated to a human, waits for someone: the run ends an hour later.
       if (phase === 'halted' && haltAt !== null && t - haltAt >= 3_600_000) break;
+      if (phase === 'awaiting-approval' && approvalSince === null) {
+        waitingSince ??= t;
+        if (t - waitingSince >= 3_600_000) break;
+      } else waitingSince = null;
       t += sc.tickMs;
     }
     const counts = fleet.counts();
@@ -214,7 +221,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       startedAt: iso(start),
       hosts: sc.fleet.hosts,
       canaryHosts: fleet.canaryCount,
-      outcome: t >= end && !['succeeded', 'rolled-back', 'aborted', 'halted'].includes(phase) ? 'running' : phase,
+      outcome: t >= end && !['succeeded', 'rolled-back', 'aborted', 'halted', 'awaiting-approval'].includes(phase) ? 'running' : phase,
       haltReason,
       lastRing,
       lastRingName: lastRing >= 0 ? (spec.rings[lastRing]?.name ?? null) : null,
