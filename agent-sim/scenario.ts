@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
-import { isNode, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, LineCounter, parseDocument } from 'yaml';
 import { parseDuration } from '../controller/spec/duration';
 import { formatPath, formatSpecError, type SpecError } from '../controller/spec/errors';
 
@@ -203,7 +203,10 @@ export function loadScenario(file: string, overrides: { hosts?: number; seed?: n
     const lines = (validate.errors ?? []).map((e) => {
       const segs = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
       const extra = e.keyword === 'additionalProperties' ? (e.params as { additionalProperty: string }).additionalProperty : undefined;
-      const node = doc.getIn(extra ? [...segs, extra] : segs, true);
+      // An unknown field points at its key; other problems at the value.
+      const parent = extra ? doc.getIn(segs, true) : undefined;
+      const keyNode = isMap(parent) ? parent.items.find((it) => isScalar(it.key) && it.key.value === extra)?.key : undefined;
+      const node = keyNode ?? doc.getIn(extra ? [...segs, extra] : segs, true);
       const offset = isNode(node) && node.range ? node.range[0] : 0;
       const message = extra ? `unknown field "${extra}"` : e.keyword === 'required' ? `missing required field "${(e.params as { missingProperty: string }).missingProperty}"` : (e.message ?? 'invalid');
       return err(offset, formatPath(extra ? [...segs, extra] : segs), message);
