@@ -32,5 +32,13 @@ test-unit: build
 bench: build
 	node dist/bench/manifest-bench.js
 
+# The README's first command: a bad content update to a million hosts, stopped in the canary ring (virtual time).
+demo: build
+	node bin/agent-sim.js --scenario examples/scenarios/bad-content-update.yaml --clock virtual --plot demo-bad-content-update.svg
+
+# Real time: Prometheus + ringmaster serve + agent-sim live; watch with ringctl status --watch. Ctrl-C stops it.
+demo-live: build prometheus
+	./scripts/demo-live.sh
+
 clean:
 	rm -rf dist coverage node_modules/.installed

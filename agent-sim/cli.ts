@@ -2,6 +2,8 @@
  * agent-sim: the fleet simulator.
  *
  *   agent-sim --scenario FILE [--clock virtual] [--hosts N] [--seed S] [--json] [--plot FILE.svg] [--no-compare]
+ *   agent-sim --scenario FILE --clock live [--controller URL] [--metrics-listen HOST:PORT] [--duration D] [--hosts N]
+ *   agent-sim --scenario FILE --clock live --pollers K [--duration 10s]      (load mode)
  *
  * Virtual clock: plays the scenario against the real controller runtime in process and prints the story and a
  * summary table, with the same scenario and seed "all at once" (no rings) for comparison. --json prints one
@@ -22,6 +24,11 @@ interface Flags {
   json?: boolean;
   plot?: string;
   compare: boolean;
+  controller?: string;
+  metricsListen?: string;
+  duration?: string;
+  pinKey?: string;
+  pollers?: string;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,6 +42,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON object')
     .option('--plot <file.svg>', 'write an SVG of exposure and crashes over time')
     .option('--no-compare', 'skip the "all at once" comparison run')
+    .option('--controller <url>', 'live/load: controller URL, loopback only (default http://127.0.0.1:8080)')
+    .option('--metrics-listen <host:port>', 'live: where to serve the agent metrics (default 127.0.0.1:9464)')
+    .option('--duration <duration>', 'live: stop after this long (default: until Ctrl-C); load: default 10s, max 120s')
+    .option('--pin-key <base64>', "live: the controller's manifest public key (default: fetched at start)")
+    .option('--pollers <k>', 'load mode: K real HTTP pollers against the manifest endpoint (with --clock live)')
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(`agent-sim: ${s.replace(/^error: /, '').trim().split('\n')[0] ?? ''}\n`) })
     .action(async (flags: Flags) => {

@@ -94,7 +94,7 @@ export function renderStatus(v: RolloutView, now: Date): string {
   });
   if (v.lastVerdict) {
     const lv = v.lastVerdict;
-    lines.push(`verdict (ring ${lv.ring}, ${lv.at}): ${lv.result}: ${lv.reason}`);
+    lines.push(`verdict (ring ${lv.ring}, ${lv.at}): ${lv.reason.startsWith(`${lv.result}:`) ? lv.reason : `${lv.result}: ${lv.reason}`}`);
     for (const m of lv.metrics as MetricVerdict[]) lines.push(`  ${metricLine(m)}`);
   }
   const recent = v.history.slice(-5);

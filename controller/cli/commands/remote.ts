@@ -162,8 +162,10 @@ async function forEachAuditEntry(client: Client, fn: (e: AuditEntryView) => bool
 async function watch(fetchView: () => Promise<RolloutView>, intervalMs: number, json: boolean): Promise<void> {
   const tty = process.stdout.isTTY === true && !json;
   let stopped = false;
+  let wake: (() => void) | undefined;
   const onSigint = (): void => {
     stopped = true;
+    wake?.();
   };
   process.once('SIGINT', onSigint);
   let lastKey = '';
@@ -177,10 +179,10 @@ async function watch(fetchView: () => Promise<RolloutView>, intervalMs: number, 
       if (TERMINAL.has(v.phase.kind)) return;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, intervalMs);
-        process.once('SIGINT', () => {
+        wake = () => {
           clearTimeout(t);
           resolve();
-        });
+        };
       });
     }
   } finally {
