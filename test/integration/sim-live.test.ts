@@ -78,6 +78,20 @@ test('a real Prometheus scrapes agent-sim and the controller halts the bad updat
     expect(summary.hostsUpdatedOutsideCanary).toBe(0);
     expect(summary.hostsUpdated).toBeLessThanOrEqual(summary.canaryHosts);
     expect(summary.onCandidate).toBe(0);
+
+    // Load mode: K real HTTP pollers with ETags against the same controller, bounded in time.
+    const load = start(['bin/agent-sim.js', '--scenario', 'examples/scenarios/live-bad-update.yaml', '--clock', 'live', '--controller', url, '--pollers', '20', '--duration', '2s', '--json']);
+    const code = await new Promise<number | null>((r) => load.child.once('exit', (c) => r(c)));
+    const report = JSON.parse(load.out().trim().split('\n').pop() as string) as { requests: number; codes: Record<string, number>; errors: number; seconds: number };
+    console.log(`live: load mode ${JSON.stringify(report)}`);
+    expect(code).toBe(0);
+    expect(report.errors).toBe(0);
+    expect(report.requests).toBeGreaterThan(100);
+    expect(Object.keys(report.codes).sort()).toEqual(['200', '304']);
+    expect(report.seconds).toBeLessThan(5);
+    const remote = start(['bin/agent-sim.js', '--scenario', 'examples/scenarios/live-bad-update.yaml', '--clock', 'live', '--controller', 'http://10.0.0.1:8080', '--pollers', '1']);
+    expect(await new Promise<number | null>((r) => remote.child.once('exit', (c) => r(c)))).toBe(2);
+    expect(remote.out()).toMatch(/loopback only/);
   } finally {
     for (const p of procs) await stop(p);
     await prom?.stop();
