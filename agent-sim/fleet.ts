@@ -6,11 +6,13 @@
  * gamma distribution (mean 1), the installed version, whether it ever took the candidate, whether it is bricked
  * (crashed on boot into a boot loop: it cannot poll, report or roll back), and its poll phase in the interval.
  *
- * Agents poll every pollInterval at their own phase (the phases spread polls across the interval: that is the
- * jitter). A poll of an unchanged manifest is a 304 and changes nothing, so the fleet only walks the hosts whose
- * poll falls in the step while a manifest change (or a failed install to retry) is pending: each host then sees
- * the manifest as of its own poll. Membership is the engine's takesCandidate, evaluated once per manifest
- * revision for every (label combination, bucket) pair and looked up per host.
+ * Agents poll every pollInterval at their own phase, each poll delayed by a uniform jitter in [0, pollJitter).
+ * A poll of an unchanged manifest is a 304 and changes nothing, so the fleet only walks the hosts whose poll falls
+ * in the step while a manifest change (or a failed install to retry) is pending: when a new revision appears, each
+ * host's next poll time is computed once (phase + fresh jitter draw), the hosts are counting-sorted by it, and a
+ * cursor walks them as virtual time passes; each host sees the manifest as of its own poll. Membership is the
+ * engine's takesCandidate, evaluated once per manifest revision for every (label combination, bucket) pair and
+ * looked up per host.
  *
  * Crashes and BSODs are drawn per step and version from Poisson(rate x sum of host hazards x time x day/night
  * cycle x optional overdispersion noise); a crash on boot is drawn per installing host.
@@ -56,21 +58,26 @@ export class Fleet {
   readonly version: Uint8Array;
   readonly bricked: Uint8Array;
   readonly took: Uint8Array;
+  /** Poll phase within the interval, ms. */
   private readonly phase: Float64Array;
-  /** Host indices sorted by poll phase. */
-  private readonly order: Uint32Array;
-  private readonly sortedPhase: Float64Array;
+  /** The current sweep (since the last manifest revision): host indices by their next poll, and that poll's offset. */
+  private readonly dueOrder: Uint32Array;
+  private readonly dueOffset: Uint32Array;
+  private sweepStart = 0;
+  private cursor = 0;
   readonly comboLabels: Array<Record<string, string>>;
   readonly canaryCount: number;
 
   private takes: Uint8Array = new Uint8Array(0);
   private tableRevision = -1;
-  private sweepUntil = -Infinity;
   /** Hosts whose install failed: they try again at their next poll (one poll interval later). */
   private retry: number[] = [];
   private retryAt = Infinity;
   private readonly hazardSum: [number, number] = [0, 0];
   readonly hostsOn: [number, number] = [0, 0];
+  /** Hosts that ever installed the candidate, and hosts bricked: running totals. */
+  tookTotal = 0;
+  brickedTotal = 0;
   private readonly cum: Snapshot;
   private readonly history: Snapshot[] = [];
   readonly failures: Record<FailureReason, number> = { signature: 0, hash: 0, download: 0, apply: 0 };
@@ -130,11 +137,9 @@ export class Fleet {
     }
     this.canaryCount = canaries;
     this.hostsOn[BASELINE] = n;
-    this.order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) this.order[i] = i;
-    this.order.sort((a, b) => (this.phase[a] as number) - (this.phase[b] as number));
-    this.sortedPhase = new Float64Array(n);
-    for (let k = 0; k < n; k++) this.sortedPhase[k] = this.phase[this.order[k] as number] as number;
+    this.dueOrder = new Uint32Array(n);
+    this.dueOffset = new Uint32Array(n);
+    this.cursor = n;
     this.cum = { t: startMs, events: [[0, 0, 0], [0, 0, 0]], hostSeconds: [0, 0], hosts: [n, 0] };
     this.history.push(structuredClone(this.cum));
   }
@@ -149,13 +154,13 @@ export class Fleet {
     if (manifest && manifest.revision !== this.tableRevision) {
       this.buildTable(manifest);
       this.tableRevision = manifest.revision;
-      this.sweepUntil = t + period;
+      this.startSweep(t);
       // The sweep reaches every host, the ones waiting to retry included.
       this.retry = [];
       this.retryAt = Infinity;
     }
-    if (manifest && t < this.sweepUntil) {
-      const failed = this.polls(t, dt, manifest);
+    if (manifest && this.cursor < this.n) {
+      const failed = this.polls(t + dt, manifest);
       if (failed.length > 0) {
         for (const i of failed) this.retry.push(i);
         this.retryAt = Math.min(this.retryAt, t + period);
@@ -187,20 +192,46 @@ export class Fleet {
     }
   }
 
-  /** The hosts whose poll phase falls in [t, t+dt) act on the manifest. Returns the hosts whose install failed. */
-  private polls(t: number, dt: number, m: ManifestView): number[] {
-    const period = this.sc.fleet.pollIntervalMs;
-    const from = t % period;
-    const to = from + Math.min(dt, period);
+  /**
+   * A new revision at t: every host's next poll is at t + (its phase - t mod interval) + a fresh jitter draw.
+   * Counting sort by that offset (ms), so a sweep costs O(hosts) once per revision and O(polls) per step.
+   */
+  private startSweep(t: number): void {
+    const { pollIntervalMs: period, pollJitterMs: jitter } = this.sc.fleet;
+    const n = this.n;
+    const span = Math.ceil(period + jitter) + 1;
+    const count = new Uint32Array(span + 1);
+    const rel = ((t % period) + period) % period;
+    for (let i = 0; i < n; i++) {
+      let d = (this.phase[i] as number) - rel;
+      if (d < 0) d += period;
+      const off = Math.floor(d + (jitter > 0 ? this.rng.next() * jitter : 0));
+      this.dueOffset[i] = off;
+      (count[off + 1] as number)++;
+    }
+    for (let k = 1; k <= span; k++) count[k] = (count[k] as number) + (count[k - 1] as number);
+    const sortedOffset = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const off = this.dueOffset[i] as number;
+      const at = (count[off] as number)++;
+      this.dueOrder[at] = i;
+      sortedOffset[at] = off;
+    }
+    this.dueOffset.set(sortedOffset);
+    this.sweepStart = t;
+    this.cursor = 0;
+  }
+
+  /** The hosts whose poll falls before `until` act on the manifest. Returns the hosts whose install failed. */
+  private polls(until: number, m: ManifestView): number[] {
     const failed: number[] = [];
-    const visit = (lo: number, hi: number): void => {
-      for (let k = lowerBound(this.sortedPhase, lo); k < this.n && (this.sortedPhase[k] as number) < hi; k++) {
-        const i = this.order[k] as number;
-        if (this.pollHost(i, m)) failed.push(i);
-      }
-    };
-    visit(from, Math.min(to, period));
-    if (to > period) visit(0, to - period);
+    const limit = until - this.sweepStart;
+    let k = this.cursor;
+    for (; k < this.n && (this.dueOffset[k] as number) < limit; k++) {
+      const i = this.dueOrder[k] as number;
+      if (this.pollHost(i, m)) failed.push(i);
+    }
+    this.cursor = k;
     return failed;
   }
 
@@ -230,10 +261,12 @@ export class Fleet {
       return true;
     }
     this.move(i, BASELINE, CANDIDATE);
+    if (!this.took[i]) this.tookTotal++;
     this.took[i] = 1;
     if (sc.candidate.crashOnBoot > 0 && this.rng.next() < sc.candidate.crashOnBoot) {
       // Crash on boot: a BSOD, then a boot loop. The host stops reporting and cannot take a rollback.
       this.bricked[i] = 1;
+      this.brickedTotal++;
       this.hostsOn[CANDIDATE]--;
       this.hazardSum[CANDIDATE] -= this.hazard[i] as number;
       (this.cum.events[CANDIDATE] as number[])[1]! += 1;
@@ -309,13 +342,3 @@ export class Fleet {
 
 export const KIND_INDEX: Record<EventKind, number> = { crash: 0, bsod: 1, 'update-failure': 2 };
 
-function lowerBound(a: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((a[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

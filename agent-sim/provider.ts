@@ -1,7 +1,11 @@
 /**
- * The simulator's in-process MetricsProvider: it answers the built-in metric queries of the agent metrics
- * contract (exactly the PromQL that controller/analysis/observe.ts sends to Prometheus) from the fleet's
- * counters, so the controller's analysis runs the same code path in virtual time as against Prometheus.
+ * The simulator's in-process metrics: the fleet's counters of the agent metrics contract, answered two ways.
+ *
+ * - As a CountsSource (`counts(channel, version, kind, since, now)`): events, host-hours and hosts of one version
+ *   since the ring started. Virtual mode wires this into the controller through observeFromCounts, exactly.
+ * - As a MetricsProvider: it answers the built-in metric queries of the contract (exactly the PromQL that
+ *   controller/analysis/observe.ts sends to Prometheus), so the Prometheus code path can be checked against the
+ *   same counters (the unit tests compare both):
  *
  *   sum(increase(ringmaster_agent_crashes_total{channel,version,kind}[Ws]))  -> events in (now - W, now]
  *   sum(increase(ringmaster_agent_update_failures_total{channel,version}[Ws]))
@@ -12,7 +16,8 @@
  * nothing). Other PromQL is an error: custom metrics need a real Prometheus (live mode).
  */
 import type { MetricsProvider, RangeResult } from '../controller/analysis/provider';
-import type { QueryResult } from '../controller/analysis/types';
+import type { CountsSource, EventKind } from '../controller/analysis/observe';
+import type { Counts, QueryResult } from '../controller/analysis/types';
 import { CANDIDATE, BASELINE, KIND_INDEX, type Fleet } from './fleet';
 
 const LABELS = String.raw`\{channel="([^"]*)",version="([^"]*)"(?:,kind="(crash|bsod)")?\}`;
@@ -20,7 +25,7 @@ const EVENTS = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_(crashes|u
 const EXPOSURE = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_host_seconds_total${LABELS}\[(\d+)s\]\)\) / 3600$`);
 const HOSTS = new RegExp(String.raw`^sum\(ringmaster_agent_hosts${LABELS}\)$`);
 
-export class SimMetricsProvider implements MetricsProvider {
+export class SimMetricsProvider implements MetricsProvider, CountsSource {
   queries = 0;
 
   constructor(
@@ -38,10 +43,31 @@ export class SimMetricsProvider implements MetricsProvider {
     return undefined;
   }
 
+  private inGap(now: number): boolean {
+    return this.gaps.some((g) => now >= g.from && now < g.to);
+  }
+
+  /** Events, exposure and hosts of one version over [since, now]; undefined in a metrics gap or for an unknown series. */
+  counts(channel: string, version: string, kind: EventKind, since: Date, now: Date): Counts | undefined {
+    this.queries++;
+    const at = now.getTime();
+    if (this.inGap(at)) return undefined;
+    const v = this.versionIndex(channel, version);
+    if (v === undefined) return undefined;
+    const k = KIND_INDEX[kind];
+    const nowS = this.fleet.at(at);
+    const thenS = this.fleet.at(since.getTime());
+    return {
+      events: (nowS.events[v as 0 | 1][k] as number) - (thenS.events[v as 0 | 1][k] as number),
+      exposureHours: (nowS.hostSeconds[v as 0 | 1] - thenS.hostSeconds[v as 0 | 1]) / 3600,
+      hosts: nowS.hosts[v as 0 | 1],
+    };
+  }
+
   query(promql: string, at: Date): Promise<QueryResult> {
     this.queries++;
     const now = at.getTime();
-    if (this.gaps.some((g) => now >= g.from && now < g.to)) return Promise.resolve({ kind: 'no-data', reason: 'empty vector (no series matched): metrics gap' });
+    if (this.inGap(now)) return Promise.resolve({ kind: 'no-data', reason: 'empty vector (no series matched): metrics gap' });
     let m = EVENTS.exec(promql);
     if (m) {
       const v = this.versionIndex(m[2] as string, m[3] as string);

@@ -46,6 +46,8 @@ export const scenarioSchema = {
             /** Hosts labelled ring: canary (the dogfood set). */
             canaryHosts: { type: 'integer', minimum: 0 },
             pollInterval: { type: 'string', pattern: DURATION },
+            /** Each poll is delayed by a uniform draw in [0, pollJitter) (on top of each host's random phase). */
+            pollJitter: { type: 'string', pattern: DURATION },
             regions: { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', minLength: 1 } },
             oses: { type: 'array', minItems: 1, maxItems: 8, items: { type: 'string', minLength: 1 } },
             tenants: {
@@ -124,6 +126,7 @@ export interface Scenario {
     hosts: number;
     canaryHosts: number;
     pollIntervalMs: number;
+    pollJitterMs: number;
     regions: string[];
     oses: string[];
     tenants: Array<{ name: string; share: number }>;
@@ -246,6 +249,7 @@ export function loadScenario(file: string, overrides: { hosts?: number; seed?: n
       hosts,
       canaryHosts,
       pollIntervalMs: ms((f.pollInterval as string | undefined) ?? '60s'),
+      pollJitterMs: ms((f.pollJitter as string | undefined) ?? '0s'),
       regions: (f.regions as string[] | undefined) ?? ['us-east', 'us-west', 'eu-west', 'ap-south'],
       oses: (f.oses as string[] | undefined) ?? ['windows', 'linux', 'macos'],
       tenants,

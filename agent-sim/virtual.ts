@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { prometheusObserver } from '../controller/analysis/observe';
+import { observeFromCounts } from '../controller/analysis/observe';
 import { parsePublicKey, verify } from '../controller/crypto/keys';
 import type { Exposure } from '../controller/engine/membership';
 import type { Transition } from '../controller/engine/state';
@@ -27,10 +27,17 @@ export interface TimelinePoint {
   /** ms since the scenario start */
   t: number;
   onCandidate: number;
+  /** Hosts that ever took the candidate (bricked ones included). */
+  took: number;
   /** Cumulative crashes + BSODs on the candidate. */
   candidateCrashes: number;
+  /** Hosts in a boot loop so far. */
   bricked: number;
+  /** The furthest ring exposed (-1: none yet). */
   ring: number;
+  /** The manifest revision the fleet was served. */
+  revision: number;
+  phase: string;
 }
 
 export interface RunResult {
@@ -116,7 +123,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     clock,
     tickMs: sc.tickMs,
     rollbackDrainMs: 10 * 60_000,
-    analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: Math.ceil(sc.tickMs / 1000) * 2 })),
+    analyzer: new MetricsAnalyzer((metric, ctx) => Promise.resolve(observeFromCounts(provider, metric, ctx))),
   });
   const off = (ms: number): string => {
     const m = Math.round((ms - start) / 60_000);
@@ -200,7 +207,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         firstCrashAt = t + sc.tickMs;
         log(`${off(firstCrashAt)} first crash on ${spec.version}: ${candCrashes} crash/BSOD events, ${fleet.hostsOn[CANDIDATE]} hosts reporting on it`);
       }
-      timeline.push({ t: t + sc.tickMs - start, onCandidate: fleet.hostsOn[CANDIDATE], candidateCrashes: candCrashes, bricked: 0, ring: view.exposedRing });
+      timeline.push({ t: t + sc.tickMs - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, ring: view.exposedRing, revision: viewRevision, phase });
       if (phase === 'succeeded' || phase === 'aborted' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
       // A halt, or a ring escalated to a human, waits for someone: the run ends an hour later.
       if (phase === 'halted' && haltAt !== null && t - haltAt >= 3_600_000) break;
@@ -211,10 +218,6 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       t += sc.tickMs;
     }
     const counts = fleet.counts();
-    // Bricked over time, for the plot: cumulative BSODs on boot are not separable from ordinary ones, so
-    // count them from the final tally proportionally to candidate crashes (exact at the end of the run).
-    const last = timeline[timeline.length - 1];
-    for (const p of timeline) p.bricked = last && last.candidateCrashes > 0 ? Math.round((counts.bricked * p.candidateCrashes) / last.candidateCrashes) : 0;
     const finalView = c.getRollout(rollout.metadata.name);
     return {
       scenario: sc.name,
