@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { parseDocument } from 'yaml';
 import { parsePublicKey, type TrustedKey } from '../crypto/keys';
 import type { EngineConfig } from '../engine/state';
+import { ANALYSIS_DEFAULTS } from '../spec/defaults';
 import { durationMs } from '../spec/duration';
 import type { Rollout } from '../spec/types';
 
@@ -44,9 +45,9 @@ export function loadTrustedKeys(file: string | undefined): TrustedKey[] {
 }
 
 export const DEFAULTS = {
-  analysisInterval: '1m',
-  noDataGrace: '10m',
-  maxConsecutiveErrors: 5,
+  analysisInterval: ANALYSIS_DEFAULTS.interval,
+  noDataGrace: ANALYSIS_DEFAULTS.noDataGrace,
+  maxConsecutiveErrors: ANALYSIS_DEFAULTS.maxConsecutiveErrors,
   rollbackDrainMs: 2 * 60_000,
 };
 

@@ -8,7 +8,10 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import * as semver from 'semver';
+import { validateMetricForJudge } from '../engine/judge';
+import { ANALYSIS_DEFAULTS } from './defaults';
 import { parseDuration } from './duration';
+import type { MetricSpec } from './types';
 import { DATETIME_PATTERN, DURATION_PATTERN, HOURS_PATTERN } from './schema';
 import { describeValue, formatPath, type PathSegment, type Problem } from './errors';
 
@@ -145,21 +148,39 @@ function analysisProblems(spec: Record<string, unknown>): Problem[] {
   const analysis = record(spec.analysis);
   if (!analysis) return [];
   const problems: Problem[] = [];
-  const interval = duration(analysis.interval, ['spec', 'analysis', 'interval'], problems);
-  const grace = duration(analysis.noDataGrace, ['spec', 'analysis', 'noDataGrace'], problems);
+  // An absent interval or grace takes its default, and the pair must still make sense.
+  const intervalText = analysis.interval ?? ANALYSIS_DEFAULTS.interval;
+  const graceText = analysis.noDataGrace ?? ANALYSIS_DEFAULTS.noDataGrace;
+  const interval = duration(intervalText, ['spec', 'analysis', 'interval'], problems);
+  const grace = duration(graceText, ['spec', 'analysis', 'noDataGrace'], problems);
   if (interval !== undefined && interval <= 0) {
-    problems.push({ path: ['spec', 'analysis', 'interval'], message: `must be > 0 (got ${String(analysis.interval)})` });
+    problems.push({ path: ['spec', 'analysis', 'interval'], message: `must be > 0 (got ${String(intervalText)})` });
   }
   if (interval !== undefined && interval > 0 && grace !== undefined && grace < interval) {
+    const blame = analysis.noDataGrace === undefined ? 'interval' : 'noDataGrace';
     problems.push({
-      path: ['spec', 'analysis', 'noDataGrace'],
-      message: `must be >= interval ${String(analysis.interval)} (got ${String(analysis.noDataGrace)})`,
+      path: ['spec', 'analysis', blame],
+      message:
+        blame === 'noDataGrace'
+          ? `must be >= interval ${String(intervalText)} (got ${String(graceText)})`
+          : `must be <= noDataGrace (default ${ANALYSIS_DEFAULTS.noDataGrace}); set a longer noDataGrace (got ${String(intervalText)})`,
     });
   }
 
   const metrics = list(analysis.metrics);
   problems.push(...duplicateNames(metrics, ['spec', 'analysis', 'metrics'], 'metric'));
+  if (metrics.length > 0 && spec.previousVersion === undefined) {
+    problems.push({ path: ['spec', 'analysis', 'metrics'], message: 'analysis compares the candidate with the baseline: spec.previousVersion is required when metrics are set' });
+  }
   metrics.forEach((metric, i) => {
+    const m = record(metric);
+    if (m && typeof m.type === 'string' && m.type !== 'custom') {
+      // The judge's own check (detectRatio > maxRatio, defaults included), so that validate catches what would
+      // otherwise be an error verdict at run time.
+      for (const message of validateMetricForJudge(m as unknown as MetricSpec)) {
+        problems.push({ path: ['spec', 'analysis', 'metrics', i, m.detectRatio === undefined && m.maxRatio !== undefined ? 'maxRatio' : 'detectRatio'], message: message.replace(/^metric [^:]+: /, '') });
+      }
+    }
     const query = record(record(metric)?.query);
     if (!query) return;
     for (const side of ['candidate', 'baseline'] as const) {

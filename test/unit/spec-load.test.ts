@@ -89,3 +89,16 @@ describe('ringctl validate', () => {
     }
   });
 });
+
+describe('analysis rules that involve defaults', () => {
+  const doc = (analysis: string, previous = '  previousVersion: 1.0.0\n') =>
+    `apiVersion: ringmaster.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: a\nspec:\n  channel: c\n  version: 2.0.0\n${previous}  artifact: {url: "https://x/y", sha256: "${'a'.repeat(64)}"}\n  policy: default\n  rings:\n    - {name: all, percent: 100, bake: 1h}\n  analysis:\n${analysis}`;
+  const errors = (text: string) => parseDocuments(text, 'r.yaml').errors.map(formatSpecError);
+
+  it('an interval longer than the default noDataGrace, a maxRatio above the default detectRatio, and metrics without a baseline are errors', () => {
+    expect(errors(doc('    interval: 20m\n'))).toEqual(['r.yaml:14:15 spec.analysis.interval: must be <= noDataGrace (default 10m); set a longer noDataGrace (got 20m)']);
+    expect(errors(doc('    metrics:\n      - {name: crashes, type: crash-rate, maxRatio: 3}\n'))).toEqual(['r.yaml:15:53 spec.analysis.metrics[0].maxRatio: detectRatio (2, default) must be greater than maxRatio (3)']);
+    expect(errors(doc('    metrics:\n      - {name: crashes, type: crash-rate}\n', ''))).toEqual(['r.yaml:14:7 spec.analysis.metrics: analysis compares the candidate with the baseline: spec.previousVersion is required when metrics are set']);
+    expect(errors(doc('    interval: 20m\n    noDataGrace: 1h\n    metrics:\n      - {name: crashes, type: crash-rate, maxRatio: 1.5, detectRatio: 3}\n'))).toEqual([]);
+  });
+});
