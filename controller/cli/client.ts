@@ -16,15 +16,27 @@ export interface RemoteOptions {
   token?: string;
 }
 
-/** An expected failure of a verb: printed as one line, exit code 1 (the server refused or failed) or 2 (usage). */
+/**
+ * An expected failure of a verb: printed as one line, exit code 1 (the server refused or failed) or 2 (usage).
+ * `status` is the HTTP status of a refusal, 0 when the server could not be reached, undefined otherwise.
+ */
 export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: 1 | 2 = 1,
+    readonly status?: number,
   ) {
     super(message);
   }
 }
+
+/** Writes one block of output, with exactly one trailing newline. */
+export function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** A rollout name as a URL path segment. */
+export const enc = encodeURIComponent;
 
 /** Adds --server and --token to a verb that talks to the controller. */
 export function remoteOptions(cmd: Command): Command {
@@ -58,24 +70,26 @@ export class Client {
     this.token = token === undefined || token === '' ? undefined : token;
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.call<T>('GET', path);
+  get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.call<T>('GET', path, undefined, undefined, signal);
   }
 
   post<T>(path: string, body: unknown, contentType = 'application/json'): Promise<T> {
     return this.call<T>('POST', path, typeof body === 'string' ? body : JSON.stringify(body), contentType);
   }
 
-  private async call<T>(method: string, path: string, body?: string, contentType?: string): Promise<T> {
+  private async call<T>(method: string, path: string, body?: string, contentType?: string, signal?: AbortSignal): Promise<T> {
     const url = new URL(path.replace(/^\//, ''), this.base.href.endsWith('/') ? this.base : new URL(`${this.base.href}/`));
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`;
     if (contentType !== undefined) headers['Content-Type'] = contentType;
     let res: { status: number; text: string };
     try {
-      res = await request(url, method, headers, body);
+      res = await request(url, method, headers, body, signal);
     } catch (err) {
-      throw new CliError(`ringctl ${this.verb}: cannot reach ${this.base.origin}: ${networkReason(err)} (set RINGMASTER_URL or --server)`);
+      if (signal?.aborted) throw new Aborted();
+      // Not the verb's fault: the line names the server, which is what the user has to fix.
+      throw new CliError(`ringctl: cannot reach ${this.base.origin}: ${networkReason(err)} (set RINGMASTER_URL or --server)`, 1, 0);
     }
     const text = res.text;
     let json: unknown;
@@ -84,19 +98,28 @@ export class Client {
     } catch {
       json = undefined;
     }
-    if (res.status < 200 || res.status > 299) throw new CliError(`ringctl ${this.verb}: ${describeError(res.status, json, text)}`);
-    if (json === undefined) throw new CliError(`ringctl ${this.verb}: ${res.status} from ${this.base.origin} is not JSON`);
+    if (res.status < 200 || res.status > 299) throw new CliError(`ringctl ${this.verb}: ${describeError(res.status, json, text)}`, 1, res.status);
+    if (json === undefined) throw new CliError(`ringctl ${this.verb}: ${res.status} from ${this.base.origin} is not JSON`, 1, res.status);
     return json as T;
+  }
+}
+
+/** A request given up because its AbortSignal fired (Ctrl-C during status --watch). */
+export class Aborted extends Error {
+  constructor() {
+    super('aborted');
   }
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** node:http rather than fetch: fetch refuses some ports outright ("bad port") and hides error codes. */
-function request(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string }> {
+function request(url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: TIMEOUT_MS }, (res) => {
+    const options: http.RequestOptions = { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: TIMEOUT_MS };
+    if (signal) options.signal = signal;
+    const req = mod.request(url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

@@ -2,12 +2,36 @@
 import type { Command } from 'commander';
 import { registerValidate } from './commands/validate';
 import { registerPlan } from './commands/plan';
-import { registerRemote } from './commands/remote';
-import { registerKeys } from './commands/keys';
+import { registerApply } from './commands/apply';
+import { registerGet } from './commands/get';
+import { registerStatus } from './commands/status';
+import { registerPause } from './commands/pause';
+import { registerResume } from './commands/resume';
+import { registerApprove } from './commands/approve';
+import { registerAbort } from './commands/abort';
+import { registerRollback } from './commands/rollback';
+import { registerKill } from './commands/kill';
+import { registerUnkill } from './commands/unkill';
+import { registerAudit } from './commands/audit';
+import { registerKeygen } from './commands/keygen';
+import { registerSign } from './commands/sign';
 
 export function registerCommands(program: Command): void {
+  // Offline: documents and keys.
   registerValidate(program);
   registerPlan(program);
-  registerRemote(program);
-  registerKeys(program);
+  registerKeygen(program);
+  registerSign(program);
+  // Against a controller (--server/--token or RINGMASTER_URL/RINGMASTER_TOKEN).
+  registerApply(program);
+  registerGet(program);
+  registerStatus(program);
+  registerPause(program);
+  registerResume(program);
+  registerApprove(program);
+  registerAbort(program);
+  registerRollback(program);
+  registerKill(program);
+  registerUnkill(program);
+  registerAudit(program);
 }

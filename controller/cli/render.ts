@@ -66,31 +66,73 @@ function metricLine(m: MetricVerdict): string {
   return `${parts.join(', ')}: ${m.reason}`;
 }
 
-/** `ringctl status`: phase, rings with progress, bake time left, waiting reason, verdict, recent history. */
+/** Progress of one ring, as `ringctl status` marks it. */
+export type RingProgress = 'done' | 'active' | 'halted' | 'next' | 'pending' | 'withdrawn';
+
+export const RING_MARK: Record<RingProgress, string> = { done: '[x]', active: '[>]', halted: '[!]', next: '[ ]', pending: '[ ]', withdrawn: '[<]' };
+
+/**
+ * Where each ring stands. Rings 0..exposedRing are exposed; the one the phase is about is active (baking),
+ * halted, or next (waiting for its window or an approval). Once the candidate is withdrawn, every ring that
+ * had been exposed (the highest exposure in the history) is withdrawn.
+ */
+export function ringProgress(v: RolloutView): RingProgress[] {
+  const n = v.spec.spec.rings.length;
+  const reached = Math.max(v.exposedRing, ...v.history.map((t) => t.exposedRing));
+  const about = v.ring?.index;
+  const out: RingProgress[] = [];
+  for (let i = 0; i < n; i++) {
+    if (v.phase.kind === 'succeeded') out.push('done');
+    else if (v.phase.kind === 'rolling-back' || v.phase.kind === 'rolled-back' || v.phase.kind === 'aborted') out.push(i <= reached ? 'withdrawn' : 'pending');
+    else if (v.phase.kind === 'halted' && i === v.phase.ring) out.push('halted');
+    else if (i < v.exposedRing) out.push('done');
+    else if (i === v.exposedRing) out.push(about === i ? 'active' : 'done');
+    else if (i === about) out.push('next');
+    else out.push('pending');
+  }
+  return out;
+}
+
+/** `ringctl status`: phase, rings with progress, bake time elapsed and left, waiting reason, verdict, recent history. */
 export function renderStatus(v: RolloutView, now: Date): string {
   const lines: string[] = [];
   lines.push(`${v.name}  ${v.channel} ${v.previousVersion ?? '?'} -> ${v.version}  policy ${v.policy}  revision ${v.revision}`);
   lines.push(`phase: ${phaseLabel(v.phase)}`);
   if (v.waitingReason) lines.push(`waiting: ${v.waitingReason}`);
-  if (v.phase.kind === 'halted') lines.push(`halt: ${v.phase.message}`);
   const rings = v.spec.spec.rings;
-  const done = v.phase.kind === 'succeeded';
+  const progress = ringProgress(v);
+  lines.push('rings: [x] done  [>] active  [!] halted  [<] withdrawn  [ ] not started');
   rings.forEach((ring, i) => {
     const target = 'percent' in ring && ring.percent !== undefined ? `${ring.percent}%` : `selector ${JSON.stringify(ring.selector?.matchLabels ?? {})}`;
-    let mark = '[ ]';
-    let note = `bake ${ring.bake}${ring.approval === 'required' ? ', approval required' : ''}`;
-    if (done || i < v.exposedRing) mark = '[x]';
-    else if (i === v.exposedRing) {
-      mark = '[>]';
-      if (v.bake && v.ring?.index === i) {
-        const elapsed = now.getTime() - Date.parse(v.bake.startedAt);
-        const left = Date.parse(v.bake.minEndsAt) - now.getTime();
-        note = `baked ${formatDuration(elapsed)}, ${left > 0 ? `${formatDuration(left)} of minimum bake left` : 'minimum bake done'}`;
-        if (v.bake.maxEndsAt) note += `, maxBake in ${formatDuration(Date.parse(v.bake.maxEndsAt) - now.getTime())}`;
-      } else note = 'exposed';
+    const p = progress[i] ?? 'pending';
+    const plan = `bake ${ring.bake}${ring.maxBake ? `, maxBake ${ring.maxBake}` : ''}${ring.approval === 'required' ? ', approval required' : ''}`;
+    let note: string;
+    switch (p) {
+      case 'active':
+        if (v.bake) {
+          const elapsed = now.getTime() - Date.parse(v.bake.startedAt);
+          const left = Date.parse(v.bake.minEndsAt) - now.getTime();
+          note = `active: baked ${formatDuration(elapsed)} of ${ring.bake}, ${left > 0 ? `${formatDuration(left)} left` : 'minimum bake done, waiting for a verdict'}`;
+          if (v.bake.maxEndsAt) note += `, maxBake in ${formatDuration(Date.parse(v.bake.maxEndsAt) - now.getTime())}`;
+        } else note = 'active';
+        break;
+      case 'halted':
+        note = 'halted: exposure frozen';
+        break;
+      case 'next': {
+        const waits = v.phase.kind === 'paused' ? v.phase.from.kind : v.phase.kind;
+        note = `next: ${waits === 'awaiting-approval' ? 'awaiting approval' : waits === 'waiting-for-window' ? 'waiting for the policy window' : waits}; ${plan}`;
+        break;
+      }
+      case 'pending':
+        note = plan;
+        break;
+      case 'done':
+      case 'withdrawn':
+        note = p;
+        break;
     }
-    if (v.phase.kind === 'rolling-back' || v.phase.kind === 'rolled-back') mark = i <= v.exposedRing ? '[<]' : '[ ]';
-    lines.push(`  ${mark} ${i} ${ring.name.padEnd(10)} ${target.padEnd(10)} ${note}`);
+    lines.push(`  ${RING_MARK[p]} ${i} ${ring.name.padEnd(10)} ${target.padEnd(10)} ${note}`);
   });
   if (v.lastVerdict) {
     const lv = v.lastVerdict;

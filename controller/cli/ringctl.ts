@@ -1,27 +1,47 @@
 /**
  * ringctl: the Ringmaster command line. Each verb lives in its own module under commands/ and
  * registers itself on the program; this file only wires them together.
+ *
+ * Exit codes: 0 done; 1 the controller refused or failed, or a check failed; 2 bad usage. Every error is one
+ * line on stderr that starts with `ringctl <verb>:` (or `ringctl:` when no verb is involved), never a stack
+ * trace and never the token.
  */
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands';
+
+const QUIET_CODES = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);
 
 export function buildProgram(): Command {
   const program = new Command('ringctl')
     .description('Ringmaster: staged rollouts of agent and config updates to fleets of hosts')
     .version('0.1.0')
-    .showHelpAfterError()
+    // Usage errors are printed by main() as one line that names the verb; settings here are inherited by every verb.
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
   registerCommands(program);
   return program;
 }
 
+/** `error: unknown option '--bogus'` for `ringctl get --bogus` as `ringctl get: unknown option '--bogus' (see ringctl get --help)`. */
+export function usageLine(program: Command, argv: string[], message: string): string {
+  const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  const verb = argv.find((a) => names.has(a));
+  const what = message.replace(/^error: /, '').split('\n')[0];
+  return verb === undefined ? `ringctl: ${what} (see ringctl --help)` : `ringctl ${verb}: ${what} (see ringctl ${verb} --help)`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0;
+      if (!QUIET_CODES.has(err.code)) process.stderr.write(`${usageLine(program, argv, err.message)}\n`);
+      return 2;
+    }
     // Expected failures are printed by the commands themselves; anything here is a bug, shown in one line.
     process.stderr.write(`ringctl: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

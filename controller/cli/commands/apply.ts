@@ -1,0 +1,44 @@
+/**
+ * `ringctl apply -f FILE [--json]`: submits a Rollout document (YAML or JSON, `-` for stdin) with
+ * POST /v1/rollouts. The controller validates it exactly like `ringctl validate` and checks its policy and
+ * artifact signature. Prints `rollout/NAME created` or `rollout/NAME unchanged` (the same name and spec again);
+ * a different spec under an existing name is a 409. Role deployer.
+ */
+import * as fs from 'node:fs';
+import type { Command } from 'commander';
+import type { RolloutView } from '../../runtime/service';
+import { CliError, Client, out, remoteOptions, runVerb, type RemoteOptions } from '../client';
+import { phaseLabel } from '../render';
+
+export interface ApplyResponse {
+  status: 'created' | 'unchanged';
+  rollout: RolloutView;
+}
+
+export function renderApplyResult(res: ApplyResponse): string {
+  const v = res.rollout;
+  return `rollout/${v.name} ${res.status} (phase ${phaseLabel(v.phase)}, channel ${v.channel}, ${v.version})`;
+}
+
+export function registerApply(program: Command): void {
+  remoteOptions(
+    program
+      .command('apply')
+      .description('submit a Rollout (YAML or JSON); idempotent for the same name and spec')
+      .requiredOption('-f, --file <file>', 'rollout document ("-" reads stdin)'),
+  )
+    .option('--json', 'print the server response as JSON')
+    .action((opts: RemoteOptions & { file: string; json?: boolean }) =>
+      runVerb(async () => {
+        let text: string;
+        try {
+          text = fs.readFileSync(opts.file === '-' ? 0 : opts.file, 'utf8');
+        } catch (err) {
+          throw new CliError(`ringctl apply: ${opts.file}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 2);
+        }
+        const client = new Client('apply', opts);
+        const res = await client.post<ApplyResponse>('/v1/rollouts', text, 'application/yaml');
+        out(opts.json ? JSON.stringify(res) : renderApplyResult(res));
+      }),
+    );
+}

@@ -1,0 +1,253 @@
+/**
+ * The pure parts of ringctl status and status --watch: the status text, the ring progress markers, the
+ * watch frames, and the watch loop driven by a fake clock, a fake server and a fake terminal.
+ */
+import { renderList, renderStatus, ringProgress } from '../../controller/cli/render';
+import { CliError, Client } from '../../controller/cli/client';
+import { CLEAR, renderWatchFrame, watchKey, watchRollout, type WatchIO } from '../../controller/cli/watch';
+import type { Phase, Transition } from '../../controller/engine/state';
+import type { RolloutView } from '../../controller/runtime/service';
+
+const T0 = '2026-11-30T14:00:00.000Z';
+
+function view(over: Partial<RolloutView> = {}): RolloutView {
+  const spec = {
+    apiVersion: 'ringmaster.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'r' },
+    spec: {
+      channel: 'c',
+      version: '2.0.0',
+      rings: [
+        { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '30m' },
+        { name: 'one', percent: 1, bake: '2h', maxBake: '4h' },
+        { name: 'ten', percent: 10, bake: '24h', approval: 'required' },
+        { name: 'all', percent: 100, bake: '1h' },
+      ],
+    },
+  };
+  return {
+    name: 'r',
+    channel: 'c',
+    version: '2.0.0',
+    previousVersion: '1.0.0',
+    policy: 'default',
+    phase: { kind: 'progressing', ring: 1, bakeStartedAt: T0 },
+    exposedRing: 1,
+    ring: { index: 1, name: 'one' },
+    waitingReason: null,
+    bake: { startedAt: T0, minEndsAt: '2026-11-30T16:00:00.000Z', maxEndsAt: '2026-11-30T18:00:00.000Z' },
+    lastVerdict: null,
+    history: [
+      { n: 1, at: T0, from: 'pending', to: 'progressing', exposedRing: 0, reason: 'ring canary started', actor: 'controller' },
+      { n: 2, at: T0, from: 'progressing', to: 'progressing', exposedRing: 1, reason: 'ring one started', actor: 'controller' },
+    ],
+    revision: 4,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+    spec: spec as unknown as RolloutView['spec'],
+  };
+}
+
+const ringLine = (text: string, i: number): string => text.split('\n').find((l) => new RegExp(`^  \\[.\\] ${i} `).test(l)) ?? '';
+
+describe('renderStatus', () => {
+  test('marks done, active and pending rings and shows the bake time elapsed and left', () => {
+    const text = renderStatus(view(), new Date('2026-11-30T14:30:00.000Z'));
+    expect(text.split('\n').slice(0, 2)).toEqual(['r  c 1.0.0 -> 2.0.0  policy default  revision 4', 'phase: progressing']);
+    expect(ringLine(text, 0)).toMatch(/^ {2}\[x\] 0 canary\s+selector \{"ring":"canary"\} done$/);
+    expect(ringLine(text, 1)).toBe('  [>] 1 one        1%         active: baked 30m of 2h, 1h30m left, maxBake in 3h30m');
+    expect(ringLine(text, 2)).toMatch(/^ {2}\[ \] 2 ten\s+10%\s+bake 24h, approval required$/);
+    expect(ringLine(text, 3)).toMatch(/^ {2}\[ \] 3 all\s+100%\s+bake 1h$/);
+    expect(text).not.toMatch(/^waiting:/m);
+    expect(text).toMatch(/^history:\n {2}#1 .*\n {2}#2 2026-11-30T14:00:00\.000Z progressing -> progressing \(controller\): ring one started$/m);
+  });
+
+  test('the bake clock moves with now, and says when the minimum bake is over', () => {
+    expect(ringLine(renderStatus(view(), new Date('2026-11-30T15:59:59.000Z')), 1)).toMatch(/baked 1h59m59s of 2h, 1s left/);
+    expect(ringLine(renderStatus(view(), new Date('2026-11-30T16:10:00.000Z')), 1)).toMatch(/baked 2h10m of 2h, minimum bake done, waiting for a verdict, maxBake in 1h50m/);
+  });
+
+  test('the last verdict with its numbers per metric, breached guards included', () => {
+    const text = renderStatus(
+      view({
+        lastVerdict: {
+          ring: 1,
+          at: '2026-11-30T14:30:00.000Z',
+          result: 'fail',
+          reason: 'fail: crashes: candidate crash rate 3.1x the baseline',
+          metrics: [
+            { metric: 'crashes', type: 'crash-rate', result: 'fail', reason: 'rate ratio above 1.2', at: T0, sample: null, candidate: { events: 31, exposureHours: 120.5, hosts: 9000, rate: 0.257 }, baseline: { events: 300, exposureHours: 12000, hosts: 990000, rate: 0.025 }, ratio: 10.29, guards: [{ guard: 'maxRatio', limit: 1.2, observed: 10.29, statistic: null, threshold: null, breached: true }], sprt: { llr: 7.5, lower: -2.94, upper: 4.6 }, value: null, notes: [] },
+            { metric: 'bsod', type: 'bsod-rate', result: 'inconclusive', reason: 'needs 500 host-hours', at: T0, sample: null, candidate: { events: 0, exposureHours: 120.5, hosts: 9000, rate: 0 }, baseline: { events: 2, exposureHours: 12000, hosts: 990000, rate: 0 }, ratio: 0, guards: [], sprt: null, value: null, notes: [] },
+          ],
+        },
+      }),
+      new Date('2026-11-30T14:30:00.000Z'),
+    );
+    // The reason already starts with the result: not repeated.
+    expect(text).toMatch(/^verdict \(ring 1, 2026-11-30T14:30:00\.000Z\): fail: crashes: candidate crash rate 3\.1x the baseline$/m);
+    expect(text).toMatch(/^ {2}crashes fail, candidate 31 events \/ 120\.5 host-h \(9000 hosts\), baseline 300 \/ 12000 host-h, ratio 10\.29, llr 7\.5 in \[-2\.94, 4\.6\], maxRatio 10\.29 > 1\.2: rate ratio above 1\.2$/m);
+    expect(text).toMatch(/^ {2}bsod inconclusive, candidate 0 events \/ 120\.5 host-h \(9000 hosts\), baseline 2 \/ 12000 host-h, ratio 0: needs 500 host-hours$/m);
+  });
+
+  test('a ring waiting for its window or an approval is next; the ring before it is done', () => {
+    const waiting = view({ phase: { kind: 'awaiting-approval', ring: 2, reason: 'ring ten requires approval' }, ring: { index: 2, name: 'ten' }, bake: null, waitingReason: 'ring ten requires approval' });
+    const text = renderStatus(waiting, new Date(T0));
+    expect(text).toMatch(/^waiting: ring ten requires approval$/m);
+    expect(ringProgress(waiting)).toEqual(['done', 'done', 'next', 'pending']);
+    expect(ringLine(text, 2)).toMatch(/\[ \] 2 ten\s+10%\s+next: awaiting approval; bake 24h, approval required$/);
+    const paused = view({ phase: { kind: 'paused', from: { kind: 'waiting-for-window', ring: 0, reasons: [] }, reason: 'x' }, exposedRing: -1, ring: { index: 0, name: 'canary' }, bake: null, history: [] });
+    expect(ringLine(renderStatus(paused, new Date(T0)), 0)).toMatch(/next: waiting for the policy window; bake 30m$/);
+    expect(renderStatus(paused, new Date(T0))).toMatch(/^phase: paused \(was waiting-for-window\)$/m);
+  });
+
+  test('halted, withdrawn and succeeded rollouts', () => {
+    const halted = view({ phase: { kind: 'halted', ring: 1, reason: 'kill-switch', message: 'kill switch engaged' }, bake: null });
+    expect(ringProgress(halted)).toEqual(['done', 'halted', 'pending', 'pending']);
+    expect(ringLine(renderStatus(halted, new Date(T0)), 1)).toMatch(/^ {2}\[!\] 1 one .*halted: exposure frozen$/);
+    // After a rollback exposedRing is -1: the history says how far the candidate got.
+    const history: Transition[] = [...view().history, { n: 3, at: T0, from: 'progressing', to: 'rolling-back', exposedRing: -1, reason: 'fail', actor: 'controller' }, { n: 4, at: T0, from: 'rolling-back', to: 'rolled-back', exposedRing: -1, reason: 'drained', actor: 'controller' }];
+    const rolledBack = view({ phase: { kind: 'rolled-back', reason: 'fail' }, exposedRing: -1, ring: null, bake: null, history });
+    expect(ringProgress(rolledBack)).toEqual(['withdrawn', 'withdrawn', 'pending', 'pending']);
+    expect(ringLine(renderStatus(rolledBack, new Date(T0)), 1)).toMatch(/^ {2}\[<\] 1 one\s+1%\s+withdrawn$/);
+    expect(ringProgress(view({ phase: { kind: 'succeeded' }, exposedRing: 3, ring: null, bake: null }))).toEqual(['done', 'done', 'done', 'done']);
+  });
+
+  test('renderList: one row per rollout, aligned', () => {
+    const rows = renderList([view(), view({ name: 'other-rollout', phase: { kind: 'waiting-for-window', ring: 0, reasons: [] }, exposedRing: -1, ring: { index: 0, name: 'canary' }, waitingReason: 'outside the window' })]).split('\n');
+    expect(rows).toEqual([
+      'NAME           CHANNEL  VERSION  PHASE               RING      WAITING',
+      'r              c        2.0.0    progressing         1:one     ',
+      'other-rollout  c        2.0.0    waiting-for-window  0:canary  outside the window',
+    ]);
+    expect(renderList([])).toBe('no rollouts');
+  });
+});
+
+describe('renderWatchFrame', () => {
+  const now = new Date('2026-11-30T14:30:00.000Z');
+  test('on a terminal: clear screen, the status, a footer; elsewhere: a timestamped block', () => {
+    const tty = renderWatchFrame(view(), now, { tty: true, intervalMs: 2000 });
+    expect(tty.startsWith(CLEAR)).toBe(true);
+    expect(tty).toContain(renderStatus(view(), now));
+    expect(tty.endsWith('\n\n(refreshed 2026-11-30T14:30:00Z, every 2s; Ctrl-C to stop)\n')).toBe(true);
+    const log = renderWatchFrame(view(), now, { tty: false, intervalMs: 2000 });
+    expect(log).toBe(`== 2026-11-30T14:30:00Z ==\n${renderStatus(view(), now)}\n\n`);
+    expect(log).not.toContain('\x1b');
+  });
+
+  test('a terminal phase ends the footer; a failed refresh is shown over the last good view', () => {
+    expect(renderWatchFrame(view({ phase: { kind: 'succeeded' } }), now, { tty: true, intervalMs: 2000 })).toMatch(/\(rollout succeeded; watch ended\)\n$/);
+    expect(renderWatchFrame(view(), now, { tty: true, intervalMs: 500, error: 'ringctl: cannot reach http://x: connection refused' })).toMatch(/\nrefresh failed at 2026-11-30T14:30:00Z: ringctl: cannot reach http:\/\/x: connection refused \(retrying\)\n/);
+  });
+
+  test('watchKey ignores the passing of time but not a new verdict or transition', () => {
+    const a = view();
+    expect(watchKey(view())).toBe(watchKey(a));
+    expect(watchKey(view({ revision: 5 }))).not.toBe(watchKey(a));
+    expect(watchKey(view({ lastVerdict: { ring: 1, at: T0, result: 'pass', reason: 'ok', metrics: [] } }))).not.toBe(watchKey(a));
+    expect(watchKey(view({ waitingReason: 'kill switch engaged' }))).not.toBe(watchKey(a));
+  });
+});
+
+describe('watchRollout', () => {
+  /** A fake server answering with the given views (or errors) in turn, a fake clock that sleeps instantly. */
+  function harness(answers: Array<RolloutView | Error>, opts: { tty: boolean; json?: boolean; abortAfterFetches?: number }) {
+    const writes: string[] = [];
+    const errors: string[] = [];
+    const sleeps: number[] = [];
+    const stop = new AbortController();
+    let fetches = 0;
+    let clock = Date.parse(T0);
+    const io: WatchIO = {
+      fetch: async () => {
+        fetches++;
+        if (opts.abortAfterFetches !== undefined && fetches > opts.abortAfterFetches) {
+          stop.abort();
+          throw new CliError('aborted mid-request', 1, 0);
+        }
+        const a = answers.shift();
+        if (a === undefined) throw new Error('the watch fetched after the end of the script');
+        if (a instanceof Error) throw a;
+        return a;
+      },
+      write: (t) => writes.push(t),
+      writeError: (l) => errors.push(l),
+      now: () => new Date(clock),
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        clock += ms;
+      },
+      tty: opts.tty,
+      json: opts.json ?? false,
+      intervalMs: 2000,
+      signal: stop.signal,
+    };
+    return { io, writes, errors, sleeps, fetches: () => fetches };
+  }
+
+  const progressing = view();
+  const verdict = view({ revision: 5, lastVerdict: { ring: 1, at: '2026-11-30T14:00:04.000Z', result: 'inconclusive', reason: 'needs exposure', metrics: [] } });
+  const done = view({ revision: 9, phase: { kind: 'succeeded' } as Phase, exposedRing: 3, ring: null, bake: null });
+
+  test('not on a terminal: a block only when something changed, and the watch ends at a terminal phase', async () => {
+    const h = harness([progressing, progressing, progressing, verdict, verdict, done], { tty: false });
+    await expect(watchRollout(h.io)).resolves.toEqual({ end: 'terminal', phase: 'succeeded' });
+    expect(h.fetches()).toBe(6);
+    expect(h.writes).toHaveLength(3);
+    expect(h.writes.map((w) => /^phase: (.*)$/m.exec(w)?.[1])).toEqual(['progressing', 'progressing', 'succeeded']);
+    expect(h.writes[1]).toMatch(/^== 2026-11-30T14:00:06Z ==\n/);
+    expect(h.writes.join('')).not.toContain('\x1b');
+    expect(h.sleeps).toEqual([2000, 2000, 2000, 2000, 2000]);
+  });
+
+  test('on a terminal: every refresh redraws the screen (the bake clock ticks)', async () => {
+    const h = harness([progressing, progressing, done], { tty: true });
+    await watchRollout(h.io);
+    expect(h.writes).toHaveLength(3);
+    for (const w of h.writes) expect(w.startsWith(CLEAR)).toBe(true);
+    expect(h.writes[0]).toMatch(/baked 0s of 2h, 2h left/);
+    expect(h.writes[1]).toMatch(/baked 2s of 2h, 1h59m58s left/);
+    expect(h.writes[2]).toMatch(/watch ended/);
+  });
+
+  test('--json: one JSON line per change', async () => {
+    const h = harness([progressing, progressing, done], { tty: true, json: true });
+    await watchRollout(h.io);
+    expect(h.writes.map((w) => (JSON.parse(w) as { rollout: RolloutView }).rollout.phase.kind)).toEqual(['progressing', 'succeeded']);
+  });
+
+  test('an outage after the first refresh is reported once and ridden out; a 404 or a first failure ends the watch', async () => {
+    const down = new CliError('ringctl: cannot reach http://127.0.0.1:1: connection refused (set RINGMASTER_URL or --server)', 1, 0);
+    const h = harness([progressing, down, down, new CliError('ringctl status: 503 unavailable: x', 1, 503), progressing, done], { tty: false });
+    await expect(watchRollout(h.io)).resolves.toEqual({ end: 'terminal', phase: 'succeeded' });
+    expect(h.errors).toEqual(['ringctl: cannot reach http://127.0.0.1:1: connection refused (set RINGMASTER_URL or --server) (retrying every 2s)', 'ringctl status: 503 unavailable: x (retrying every 2s)']);
+    expect(h.writes).toHaveLength(2);
+
+    const tty = harness([progressing, down, done], { tty: true });
+    await watchRollout(tty.io);
+    expect(tty.writes[1]?.startsWith(CLEAR)).toBe(true);
+    expect(tty.writes[1]).toMatch(/refresh failed at .*connection refused/);
+
+    const gone = new CliError('ringctl status: 404 not_found: no rollout named "r" (request 1)', 1, 404);
+    await expect(watchRollout(harness([progressing, gone], { tty: false }).io)).rejects.toBe(gone);
+    await expect(watchRollout(harness([down], { tty: false }).io)).rejects.toBe(down);
+  });
+
+  test('Ctrl-C (the signal) ends the watch as interrupted, without an error', async () => {
+    const h = harness([progressing, progressing, progressing], { tty: false, abortAfterFetches: 2 });
+    await expect(watchRollout(h.io)).resolves.toEqual({ end: 'interrupted' });
+    expect(h.errors).toEqual([]);
+    expect(h.writes).toHaveLength(1);
+  });
+});
+
+describe('Client settings', () => {
+  test('flags win over RINGMASTER_URL, which wins over the default http://127.0.0.1:8080', () => {
+    expect(new Client('get', {}, {}).base.href).toBe('http://127.0.0.1:8080/');
+    expect(new Client('get', {}, { RINGMASTER_URL: 'http://ctl.example:9000' }).base.href).toBe('http://ctl.example:9000/');
+    expect(new Client('get', { server: 'https://other:1' }, { RINGMASTER_URL: 'http://ctl.example:9000' }).base.href).toBe('https://other:1/');
+    expect(() => new Client('get', { server: 'not a url' }, {})).toThrow(/^ringctl get: invalid server URL "not a url"/);
+  });
+});
