@@ -130,11 +130,11 @@ export class Fleet {
         if (k >= 0) tenant = k;
       }
       this.combo[i] = ((region * f.oses.length + os) * tenants.length + tenant) * 2 + (canary ? 1 : 0);
-      this.bucket[i] = hostBucket(salt, hostId(i));
       this.hazard[i] = this.rng.gamma(f.hazardShape, 1 / f.hazardShape);
       this.phase[i] = this.rng.next() * f.pollIntervalMs;
       this.hazardSum[BASELINE] += this.hazard[i] as number;
     }
+    this.bucket.set(bucketsFor(salt, n));
     this.canaryCount = canaries;
     this.hostsOn[BASELINE] = n;
     this.dueOrder = new Uint32Array(n);
@@ -142,6 +142,11 @@ export class Fleet {
     this.cursor = n;
     this.cum = { t: startMs, events: [[0, 0, 0], [0, 0, 0]], hostSeconds: [0, 0], hosts: [n, 0] };
     this.history.push(structuredClone(this.cum));
+  }
+
+  /** No poll can change anything until the manifest changes: the last revision reached every host, no retry waits. */
+  idle(): boolean {
+    return this.cursor >= this.n && this.retry.length === 0;
   }
 
   isCanary(i: number): boolean {
@@ -338,6 +343,20 @@ export class Fleet {
     }
     return { took, bricked, tookOutsideCanary: outside, onCandidate: this.hostsOn[CANDIDATE] };
   }
+}
+
+/**
+ * Every host's bucket on a channel, from the engine's hostBucket (a sha256 per host: about 5 µs, so seconds for a
+ * million hosts). Memoised for the last (salt, fleet size): the "all at once" comparison and repeated runs in one
+ * process reuse it. Callers copy it; it is never written.
+ */
+let bucketMemo: { salt: string; n: number; buckets: Uint16Array } | undefined;
+function bucketsFor(salt: string, n: number): Uint16Array {
+  if (bucketMemo && bucketMemo.salt === salt && bucketMemo.n === n) return bucketMemo.buckets;
+  const buckets = new Uint16Array(n);
+  for (let i = 0; i < n; i++) buckets[i] = hostBucket(salt, hostId(i));
+  bucketMemo = { salt, n, buckets };
+  return buckets;
 }
 
 export const KIND_INDEX: Record<EventKind, number> = { crash: 0, bsod: 1, 'update-failure': 2 };

@@ -17,6 +17,8 @@ import { loadTrustedKeys } from '../controller/runtime/config';
 import { Controller } from '../controller/runtime/controller';
 import { channelSalt } from '../controller/runtime/manifest';
 import { formatSpecError } from '../controller/spec/errors';
+import { engineConfigFor } from '../controller/runtime/config';
+import { nextAllowedStart } from '../controller/policy/windows';
 import { loadPolicyFile, loadRolloutFile } from '../controller/spec/load';
 import type { PolicySpec, Rollout } from '../controller/spec/types';
 import { CANDIDATE, Fleet, type ManifestView } from './fleet';
@@ -102,6 +104,22 @@ export function loadScenarioDocuments(sc: Scenario): LoadedScenario {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * Where the run's SQLite store lives: AGENT_SIM_TMPDIR, else /dev/shm when it is there (a real SQLite file, but
+ * the store's synchronous=FULL commit per reconcile costs an fsync on disk: most of a run's wall time), else the
+ * OS temp directory. The directory is removed at the end of the run.
+ */
+function simDataRoot(): string {
+  const env = process.env.AGENT_SIM_TMPDIR;
+  if (env) return env;
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+}
+
 /** Plays a scenario in virtual time. `log` receives the story (ring starts, first crash, halt, rollback). */
 export async function runVirtual(sc: Scenario, log: (line: string) => void = () => undefined): Promise<RunResult> {
   const docs = loadScenarioDocuments(sc);
@@ -109,7 +127,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   const spec = rollout.spec;
   const channel = spec.channel;
   const start = sc.start.getTime();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-sim-'));
+  const dir = fs.mkdtempSync(path.join(simDataRoot(), 'agent-sim-'));
   const fleet = new Fleet(sc, channelSalt(channel), start);
   const baseline = spec.previousVersion ?? '0.0.0';
   const gaps = sc.metricsGaps.map((g) => ({ from: start + g.fromMs, to: start + g.toMs }));
@@ -200,14 +218,24 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
           log(`${off(t)} manifest revision ${body.revision} withdraws ${spec.version}: agents revert on their next poll`);
         }
       }
-      fleet.step(t, sc.tickMs, manifestView);
+      // Waiting for a policy window with a settled fleet, nothing can happen before the window opens: step up to an
+      // hour at a time, never past the first tick at or after the opening (the policy's own nextAllowedStart), so
+      // the controller sees the opening at the same tick as with unit steps.
+      let dt = sc.tickMs;
+      if (view.phase.kind === 'waiting-for-window' && fleet.idle()) {
+        const bakeMs = engineConfigFor(rollout).rings[view.phase.ring]?.bakeMs ?? 0;
+        const next = nextAllowedStart(docs.policy, new Date(t), bakeMs).start;
+        const ticks = next === null ? Infinity : Math.floor((next.getTime() - t) / sc.tickMs);
+        dt = sc.tickMs * Math.max(1, Math.min(ticks, Math.floor(3_600_000 / sc.tickMs), Math.floor((end - t) / sc.tickMs)));
+      }
+      fleet.step(t, dt, manifestView);
       const snap = fleet.latest();
       const candCrashes = (snap.events[CANDIDATE][0] as number) + (snap.events[CANDIDATE][1] as number);
       if (firstCrashAt === null && candCrashes > 0) {
-        firstCrashAt = t + sc.tickMs;
+        firstCrashAt = t + dt;
         log(`${off(firstCrashAt)} first crash on ${spec.version}: ${candCrashes} crash/BSOD events, ${fleet.hostsOn[CANDIDATE]} hosts reporting on it`);
       }
-      timeline.push({ t: t + sc.tickMs - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, ring: view.exposedRing, revision: viewRevision, phase });
+      timeline.push({ t: t + dt - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, ring: view.exposedRing, revision: viewRevision, phase });
       if (phase === 'succeeded' || phase === 'aborted' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
       // A halt, or a ring escalated to a human, waits for someone: the run ends an hour later.
       if (phase === 'halted' && haltAt !== null && t - haltAt >= 3_600_000) break;
@@ -215,7 +243,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         waitingSince ??= t;
         if (t - waitingSince >= 3_600_000) break;
       } else waitingSince = null;
-      t += sc.tickMs;
+      t += dt;
     }
     const counts = fleet.counts();
     const finalView = c.getRollout(rollout.metadata.name);

@@ -1,9 +1,13 @@
 /** The fleet model's pieces: the engine's membership decides, sampling is right on average, runs repeat. */
 import * as path from 'node:path';
-import { Fleet, hostId, type ManifestView } from '../../agent-sim/fleet';
+import { CANDIDATE, Fleet, hostId, type ManifestView } from '../../agent-sim/fleet';
+import { SimMetricsProvider } from '../../agent-sim/provider';
 import { Rng } from '../../agent-sim/random';
 import { loadScenario, ScenarioError } from '../../agent-sim/scenario';
+import { observeFromCounts, observeMetric } from '../../controller/analysis/observe';
+import type { RingContext } from '../../controller/analysis/types';
 import { hostBucket, takesCandidate, type Exposure } from '../../controller/engine/membership';
+import type { MetricSpec } from '../../controller/spec/types';
 import { channelSalt } from '../../controller/runtime/manifest';
 
 const SCENARIO = path.join(__dirname, '..', '..', 'examples', 'scenarios', 'bad-content-update.yaml');
@@ -65,6 +69,50 @@ describe('Fleet', () => {
       return JSON.stringify([f.counts(), f.latest()]);
     };
     expect(run()).toBe(run());
+  });
+
+  test('a new revision reaches every host within pollInterval + pollJitter, and not sooner', () => {
+    const jittered = { ...sc, candidate: { crashRateMultiplier: 1, crashOnBoot: 0, updateFailure: 0 }, fleet: { ...sc.fleet, pollIntervalMs: 60_000, pollJitterMs: 30_000 } };
+    const f = new Fleet(jittered, salt, 0);
+    const view: ManifestView = { revision: 1, candidate: { version: '2', exposure: { salt, activeRing: 0, rings: [{ name: 'all', basisPoints: 10_000 }] } }, killSwitch: false, signatureOk: true, artifactOk: true };
+    const tick = 5_000;
+    const onAt: number[] = [];
+    for (let t = 0; t < 95_000; t += tick) {
+      f.step(t, tick, view);
+      onAt.push(f.hostsOn[CANDIDATE]);
+    }
+    // offset = phase (uniform 0..60 s) + jitter (uniform 0..30 s): 75% have polled by 60 s, all by 90 s.
+    const by60 = (onAt[60_000 / tick - 1] as number) / f.n;
+    expect(by60).toBeGreaterThan(0.72);
+    expect(by60).toBeLessThan(0.78);
+    expect(onAt[85_000 / tick - 1]).toBeLessThan(f.n);
+    expect(onAt[90_000 / tick - 1]).toBe(f.n);
+    // Polls are spread: no 5 s step takes more than a tenth of the fleet.
+    const steps = onAt.map((v, k) => v - (onAt[k - 1] ?? 0));
+    expect(Math.max(...steps)).toBeLessThan(0.1 * f.n);
+  });
+
+  test('the counts the controller analyses equal what the contract PromQL would return from the same counters', async () => {
+    const f = new Fleet({ ...sc, candidate: { crashRateMultiplier: 3, crashOnBoot: 0, updateFailure: 0.05 }, fleet: { ...sc.fleet, crashRate: 0.05, bsodRate: 0.02 } }, salt, 0);
+    const exposure: Exposure = { salt, activeRing: 0, rings: [{ name: 'half', basisPoints: 5_000 }] };
+    const view: ManifestView = { revision: 1, candidate: { version: '2', exposure }, killSwitch: false, signatureOk: true, artifactOk: true };
+    for (let t = 0; t < 3_600_000; t += sc.tickMs) f.step(t, sc.tickMs, view);
+    const provider = new SimMetricsProvider(f, 'sensor-content', { baseline: '1', candidate: '2' }, [{ from: 3_000_000, to: 3_300_000 }]);
+    const ctx: RingContext = { channel: 'sensor-content', version: '2', baselineVersion: '1', ringStartedAt: new Date(0), now: new Date(2_400_000) };
+    for (const type of ['crash-rate', 'bsod-rate', 'update-failure-rate'] as const) {
+      const metric = { name: type, type } as MetricSpec;
+      const counts = observeFromCounts(provider, metric, ctx);
+      expect(counts.kind).toBe('counts');
+      if (counts.kind === 'counts') {
+        expect(counts.candidate.events).toBeGreaterThan(0);
+        expect(counts.candidate.hosts + counts.baseline.hosts).toBe(f.n);
+      }
+      expect(await observeMetric(provider, metric, ctx)).toEqual(counts);
+      // In a metrics gap both say no data.
+      const gap = { ...ctx, now: new Date(3_100_000) };
+      expect(observeFromCounts(provider, metric, gap).kind).toBe('no-data');
+      expect((await observeMetric(provider, metric, gap)).kind).toBe('no-data');
+    }
   });
 
   test('a bad scenario is one line per problem, with file and line', () => {
