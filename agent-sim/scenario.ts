@@ -229,7 +229,22 @@ export function loadScenario(file: string, overrides: { hosts?: number; seed?: n
     }
   });
   const tenants = (f.tenants as Scenario['fleet']['tenants'] | undefined) ?? [{ name: 'hospital-group', share: 0.02 }, { name: 'retail', share: 0.2 }];
-  if (tenants.reduce((a, t) => a + t.share, 0) > 1) problems.push(err(0, 'spec.fleet.tenants', 'shares add up to more than 1'));
+  const at = (p: Array<string | number>): number => {
+    const node = doc.getIn(p, true);
+    return isNode(node) && node.range ? node.range[0] : 0;
+  };
+  if (tenants.reduce((a, t) => a + t.share, 0) > 1) problems.push(err(at(['spec', 'fleet', 'tenants']), 'spec.fleet.tenants', 'shares add up to more than 1'));
+  // Durations with a floor or ceiling the schema's pattern cannot say.
+  const bounded: Array<[Array<string | number>, string | undefined, number, number]> = [
+    [['spec', 'tick'], s.tick, 1_000, 3_600_000],
+    [['spec', 'fleet', 'pollInterval'], f.pollInterval as string | undefined, 1_000, 86_400_000],
+    [['spec', 'fleet', 'pollJitter'], f.pollJitter as string | undefined, 0, 3_600_000],
+  ];
+  for (const [p, v, lo, hi] of bounded) {
+    if (v === undefined) continue;
+    const d = ms(v);
+    if (!(d >= lo && d <= hi)) problems.push(err(at(p), formatPath(p), `must be between ${lo / 1000}s and ${hi / 1000}s (got ${v})`));
+  }
   const hosts = overrides.hosts ?? (f.hosts as number | undefined) ?? 1_000_000;
   const canaryHosts = Math.min(hosts, (f.canaryHosts as number | undefined) ?? Math.max(50, Math.round(hosts * 0.002)));
   if (problems.length > 0) throw new ScenarioError(problems);

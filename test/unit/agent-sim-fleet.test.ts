@@ -128,4 +128,17 @@ describe('Fleet', () => {
       `${bad}:12:18 spec.candidate.crashOnBoot: must be <= 1`,
     ]);
   });
+
+  test('a poll interval of 0 or a jitter above an hour is refused at its line', () => {
+    const bad = path.join(__dirname, '..', 'fixtures', 'bad-scenario-durations.yaml');
+    expect(() => loadScenario(bad)).toThrow(ScenarioError);
+    try {
+      loadScenario(bad);
+    } catch (err) {
+      expect((err as ScenarioError).lines).toEqual([
+        `${bad}:10:19 spec.fleet.pollInterval: must be between 1s and 86400s (got 0s)`,
+        `${bad}:11:17 spec.fleet.pollJitter: must be between 0s and 3600s (got 2h)`,
+      ]);
+    }
+  });
 });
