@@ -11,9 +11,10 @@ export function plotSvg(r: RunResult, title: string): string {
   const R = 70;
   const T = 40;
   const B = 50;
-  const pts = r.timeline;
+  const zero = { t: 0, onCandidate: 0, took: 0, candidateCrashes: 0, bricked: 0, ring: -1 };
+  const pts = [zero, ...r.timeline];
   const tMax = Math.max(1, pts[pts.length - 1]?.t ?? 1);
-  const hostMax = Math.max(1, ...pts.map((p) => p.onCandidate));
+  const hostMax = Math.max(1, ...pts.map((p) => p.took));
   const crashMax = Math.max(1, ...pts.map((p) => p.candidateCrashes));
   const x = (t: number): number => L + ((W - L - R) * t) / tMax;
   const yH = (v: number): number => H - B - ((H - T - B) * v) / hostMax;
@@ -27,7 +28,8 @@ export function plotSvg(r: RunResult, title: string): string {
   const ticks: string[] = [];
   for (let i = 0; i <= 4; i++) {
     const t = (tMax * i) / 4;
-    ticks.push(`<text x="${x(t).toFixed(1)}" y="${H - B + 18}" text-anchor="middle">${((hours * i) / 4).toFixed(hours < 4 ? 1 : 0)}h</text>`);
+    const label = hours < 2 ? `${Math.round((hours * 60 * i) / 4)}m` : `${((hours * i) / 4).toFixed(hours < 8 ? 1 : 0)}h`;
+    ticks.push(`<text x="${x(t).toFixed(1)}" y="${H - B + 18}" text-anchor="middle">${label}</text>`);
   }
   let halt = '';
   const ht = haltOffset(r);
@@ -48,11 +50,12 @@ export function plotSvg(r: RunResult, title: string): string {
     `<text x="${W - R + 6}" y="${H - B}" fill="#d62728">0</text>`,
     ...ticks,
     `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">virtual time since the rollout was applied</text>`,
-    `<path d="${line(yH, (p) => p.onCandidate)}" fill="none" stroke="#1f77b4" stroke-width="2"/>`,
+    `<path d="${line(yH, (p) => p.took)}" fill="none" stroke="#1f77b4" stroke-width="2"/>`,
+    `<path d="${line(yH, (p) => p.onCandidate)}" fill="none" stroke="#1f77b4" stroke-width="1" stroke-dasharray="3 2"/>`,
     `<path d="${line(yC, (p) => p.candidateCrashes)}" fill="none" stroke="#d62728" stroke-width="2"/>`,
     halt,
-    `<text x="${L + 8}" y="${T + 14}" fill="#1f77b4">hosts on the candidate</text>`,
-    `<text x="${L + 8}" y="${T + 30}" fill="#d62728">crashes + BSODs on the candidate (cumulative)</text>`,
+    `<text x="${L + 190}" y="${T + 150}" fill="#1f77b4">— hosts that took the update (left axis); dashed: running it and reporting</text>`,
+    `<text x="${L + 190}" y="${T + 168}" fill="#d62728">— crashes + BSODs on the candidate, cumulative (right axis)</text>`,
     '</svg>',
     '',
   ].join('\n');

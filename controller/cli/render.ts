@@ -37,7 +37,7 @@ export function phaseLabel(phase: Phase): string {
 function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
 }
 
 /** `ringctl get`: one line per rollout. */
@@ -117,7 +117,7 @@ export function renderStatus(v: RolloutView, now: Date): string {
         } else note = 'active';
         break;
       case 'halted':
-        note = 'halted: exposure frozen';
+        note = i <= v.exposedRing ? 'halted: exposure frozen' : 'halted before it started';
         break;
       case 'next': {
         const waits = v.phase.kind === 'paused' ? v.phase.from.kind : v.phase.kind;

@@ -30,9 +30,17 @@ export function usageLine(program: Command, argv: string[], message: string): st
   return verb === undefined ? `ringctl: ${what} (see ringctl --help)` : `ringctl ${verb}: ${what} (see ringctl ${verb} --help)`;
 }
 
+/** `ringctl status --watch | head`: the reader went away. Stop quietly instead of dying with a stack trace. */
+function onStdoutError(err: NodeJS.ErrnoException): void {
+  if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  process.stderr.write(`ringctl: cannot write output: ${err.code ?? err.message}\n`);
+  process.exit(1);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   process.exitCode = undefined;
+  if (!process.stdout.listeners('error').includes(onStdoutError)) process.stdout.on('error', onStdoutError);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -106,6 +106,10 @@ describe('renderStatus', () => {
     const halted = view({ phase: { kind: 'halted', ring: 1, reason: 'kill-switch', message: 'kill switch engaged' }, bake: null });
     expect(ringProgress(halted)).toEqual(['done', 'halted', 'pending', 'pending']);
     expect(ringLine(renderStatus(halted, new Date(T0)), 1)).toMatch(/^ {2}\[!\] 1 one .*halted: exposure frozen$/);
+    // The kill switch can halt a rollout whose ring never started: nothing is exposed.
+    const haltedWaiting = view({ phase: { kind: 'halted', ring: 0, reason: 'kill-switch', message: 'kill switch engaged' }, exposedRing: -1, ring: { index: 0, name: 'canary' }, bake: null, history: [] });
+    expect(ringProgress(haltedWaiting)).toEqual(['halted', 'pending', 'pending', 'pending']);
+    expect(ringLine(renderStatus(haltedWaiting, new Date(T0)), 0)).toMatch(/^ {2}\[!\] 0 canary .* halted before it started$/);
     // After a rollback exposedRing is -1: the history says how far the candidate got.
     const history: Transition[] = [...view().history, { n: 3, at: T0, from: 'progressing', to: 'rolling-back', exposedRing: -1, reason: 'fail', actor: 'controller' }, { n: 4, at: T0, from: 'rolling-back', to: 'rolled-back', exposedRing: -1, reason: 'drained', actor: 'controller' }];
     const rolledBack = view({ phase: { kind: 'rolled-back', reason: 'fail' }, exposedRing: -1, ring: null, bake: null, history });
@@ -118,7 +122,7 @@ describe('renderStatus', () => {
     const rows = renderList([view(), view({ name: 'other-rollout', phase: { kind: 'waiting-for-window', ring: 0, reasons: [] }, exposedRing: -1, ring: { index: 0, name: 'canary' }, waitingReason: 'outside the window' })]).split('\n');
     expect(rows).toEqual([
       'NAME           CHANNEL  VERSION  PHASE               RING      WAITING',
-      'r              c        2.0.0    progressing         1:one     ',
+      'r              c        2.0.0    progressing         1:one',
       'other-rollout  c        2.0.0    waiting-for-window  0:canary  outside the window',
     ]);
     expect(renderList([])).toBe('no rollouts');
