@@ -2,7 +2,7 @@
  * ringmaster: the controller daemon.
  *
  *   ringmaster serve [--config FILE] [--listen 127.0.0.1:8080] [--data ./data] [--tokens FILE]
- *                    [--policies ./policies] [--trusted-keys FILE] [--tick 1s]
+ *                    [--policies ./policies] [--trusted-keys FILE] [--tick 1s] [--rollback-drain 2m]
  *                    [--prometheus-url URL [--prometheus-timeout 5s] [--prometheus-bearer-token-file FILE]
  *                     [--prometheus-ca-file FILE] [--prometheus-insecure-skip-verify] [--prometheus-min-window 60s]]
  *
@@ -31,6 +31,7 @@ export interface ServeSettings {
   policies: string;
   trustedKeys: string | undefined;
   tickMs: number;
+  rollbackDrainMs: number;
   prometheus: PrometheusSettings | undefined;
 }
 
@@ -51,6 +52,7 @@ interface ServeFlags {
   policies?: string;
   trustedKeys?: string;
   tick?: string;
+  rollbackDrain?: string;
   prometheusUrl?: string;
   prometheusTimeout?: string;
   prometheusBearerTokenFile?: string;
@@ -59,7 +61,7 @@ interface ServeFlags {
   prometheusMinWindow?: string;
 }
 
-const DEFAULTS = { listen: '127.0.0.1:8080', data: './data', policies: './policies', tick: '1s' };
+const DEFAULTS = { listen: '127.0.0.1:8080', data: './data', policies: './policies', tick: '1s', rollbackDrain: '2m' };
 const CONFIG_KEYS = [
   'listen',
   'data',
@@ -67,6 +69,7 @@ const CONFIG_KEYS = [
   'policies',
   'trustedKeys',
   'tick',
+  'rollbackDrain',
   'prometheusUrl',
   'prometheusTimeout',
   'prometheusBearerTokenFile',
@@ -106,6 +109,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--policies <dir>', `directory of Policy documents (default ${DEFAULTS.policies})`)
     .option('--trusted-keys <file>', 'publisher public keys accepted for artifact signatures (YAML keys: [{name, publicKey}])')
     .option('--tick <duration>', `reconcile interval (default ${DEFAULTS.tick})`)
+    .option(
+      '--rollback-drain <duration>',
+      `how long rolling-back lasts before rolled-back: at least the agents' poll interval plus jitter (default ${DEFAULTS.rollbackDrain})`,
+    )
     .option('--prometheus-url <url>', 'Prometheus for health analysis; without it, rollouts with metrics halt (provider-error)')
     .option('--prometheus-timeout <duration>', 'per-query timeout (default 5s)')
     .option('--prometheus-bearer-token-file <file>', 'file holding a bearer token for Prometheus')
@@ -160,6 +167,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       policiesDir: settings.policies,
       ...(settings.trustedKeys === undefined ? {} : { trustedKeysFile: settings.trustedKeys }),
       tickMs: settings.tickMs,
+      rollbackDrainMs: settings.rollbackDrainMs,
       analyzer: await analyzerFor(settings.prometheus, log),
       observer: telemetry,
       log,
@@ -268,12 +276,16 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   const listenOpt = pick('listen', flags.listen);
   const listen = parseListen(listenOpt.value ?? DEFAULTS.listen);
   if (typeof listen === 'string') errors.push(`${listenOpt.where}: ${listen}`);
-  const tickOpt = pick('tick', flags.tick);
-  const tick = parseDuration(tickOpt.value ?? DEFAULTS.tick);
-  let tickMs = 1000;
-  if (!tick.ok) errors.push(`${tickOpt.where}: ${tick.message}`);
-  else if (tick.ms < 10 || tick.ms > 3_600_000) errors.push(`${tickOpt.where}: must be between 10ms and 1h (got ${tickOpt.value})`);
-  else tickMs = tick.ms;
+  const durationSetting = (key: 'tick' | 'rollbackDrain', flag: string | undefined, min: [number, string], max: [number, string]): number => {
+    const opt = pick(key, flag);
+    const d = parseDuration(opt.value ?? DEFAULTS[key]);
+    if (!d.ok) errors.push(`${opt.where}: ${d.message}`);
+    else if (d.ms < min[0] || d.ms > max[0]) errors.push(`${opt.where}: must be between ${min[1]} and ${max[1]} (got ${opt.value})`);
+    else return d.ms;
+    return 0;
+  };
+  const tickMs = durationSetting('tick', flags.tick, [10, '10ms'], [3_600_000, '1h']);
+  const rollbackDrainMs = durationSetting('rollbackDrain', flags.rollbackDrain, [0, '0s'], [86_400_000, '24h']);
   const prometheus = resolvePrometheus(flags, pick, errors);
   const tokensOpt = pick('tokens', flags.tokens);
   const trustedOpt = pick('trustedKeys', flags.trustedKeys);
@@ -286,7 +298,7 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   }
   if (!isDir(policies)) errors.push(`${policiesOpt.where}: ${policies}: no such directory`);
   if (errors.length > 0 || typeof listen === 'string') throw new UsageError(errors);
-  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, prometheus };
+  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus };
 }
 
 type Pick = (key: ConfigKey, flag: string | undefined) => { value: string | undefined; where: string };

@@ -9,9 +9,7 @@ export type HaltReason =
   | 'analysis-failed'
   | 'no-data'
   | 'provider-error'
-  | 'kill-switch'
-  | 'manual'
-  | 'invalid-policy';
+  | 'kill-switch';
 
 /** A wait reason as carried in state (kind + human message). */
 export interface WaitNote {

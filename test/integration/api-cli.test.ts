@@ -53,6 +53,8 @@ describe('ringmaster serve: flags and files', () => {
     [['serve', '--listen', '127.0.0.1:99999', '--policies', policies], /--listen: port must be 0-65535/],
     [['serve', '--tick', 'fast', '--policies', policies], /--tick: invalid duration "fast"/],
     [['serve', '--tick', '0s', '--policies', policies], /--tick: must be between 10ms and 1h/],
+    [['serve', '--rollback-drain', '2 minutes', '--policies', policies], /--rollback-drain: invalid duration "2 minutes"/],
+    [['serve', '--rollback-drain', '2d', '--policies', policies], /--rollback-drain: must be between 0s and 24h \(got 2d\)/],
     [['serve', '--tokens', path.join(tmp, 'nope.yaml'), '--policies', policies], /--tokens: .*nope\.yaml: no such file/],
     [['serve', '--trusted-keys', path.join(tmp, 'nope.yaml'), '--policies', policies], /--trusted-keys: .*nope\.yaml: no such file/],
     [['serve', '--policies', path.join(tmp, 'no-policies')], /--policies: .*no-policies: no such directory/],
@@ -84,7 +86,7 @@ describe('ringmaster serve: flags and files', () => {
     expect(r.code).toBe(2);
     const lines = expectOneLineErrors(r.stderr);
     expect(lines).toEqual([
-      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow)`,
+      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow)`,
       `ringmaster: ${cfg}:3:7 data: must be a string`,
     ]);
   });
@@ -93,7 +95,7 @@ describe('ringmaster serve: flags and files', () => {
     fs.mkdirSync(path.join(tmp, 'cfgdir', 'pol'), { recursive: true });
     fs.writeFileSync(path.join(tmp, 'cfgdir', 'tokens.yaml'), 'tokens: []\n');
     const cfg = path.join(tmp, 'cfgdir', 'ringmaster.yaml');
-    fs.writeFileSync(cfg, 'listen: 127.0.0.1:9999\ndata: state\npolicies: pol\ntokens: tokens.yaml\ntick: 250ms\n');
+    fs.writeFileSync(cfg, 'listen: 127.0.0.1:9999\ndata: state\npolicies: pol\ntokens: tokens.yaml\ntick: 250ms\nrollbackDrain: 30s\n');
     const s = resolveSettings({ config: cfg });
     expect(s).toEqual({
       listen: { host: '127.0.0.1', port: 9999 },
@@ -102,8 +104,11 @@ describe('ringmaster serve: flags and files', () => {
       tokens: path.join(tmp, 'cfgdir', 'tokens.yaml'),
       trustedKeys: undefined,
       tickMs: 250,
+      rollbackDrainMs: 30_000,
     });
-    const o = resolveSettings({ config: cfg, listen: '[::1]:0', tick: '2s', data: '/tmp/x' });
+    const o = resolveSettings({ config: cfg, listen: '[::1]:0', tick: '2s', rollbackDrain: '0s', data: '/tmp/x' });
+    expect(o.rollbackDrainMs).toBe(0);
+    expect(resolveSettings({ policies: path.join(tmp, 'cfgdir', 'pol') }).rollbackDrainMs).toBe(120_000);
     expect(o.listen).toEqual({ host: '::1', port: 0 });
     expect(o.tickMs).toBe(2000);
     expect(o.data).toBe('/tmp/x');

@@ -28,7 +28,7 @@ const states: Record<PhaseKind, RolloutState> = {
   progressing: { ...initialState(), phase: progressing0, exposedRing: 0, ringStartedAt: minus(40) },
   'awaiting-approval': { ...initialState(), phase: { kind: 'awaiting-approval', ring: 1, reason: 'ring broad requires approval' }, exposedRing: 0, ringStartedAt: minus(40) },
   paused: { ...initialState(), phase: { kind: 'paused', from: progressing0, reason: 'by hand' }, exposedRing: 0, ringStartedAt: minus(40) },
-  halted: { ...initialState(), phase: { kind: 'halted', ring: 0, reason: 'manual', message: 'stop' }, exposedRing: 0, ringStartedAt: minus(40) },
+  halted: { ...initialState(), phase: { kind: 'halted', ring: 0, reason: 'analysis-failed', message: 'stop' }, exposedRing: 0, ringStartedAt: minus(40) },
   'rolling-back': { ...initialState(), phase: { kind: 'rolling-back', since: minus(1), reason: 'r', end: 'rolled-back' } },
   'rolled-back': { ...initialState(), phase: { kind: 'rolled-back', reason: 'r' } },
   succeeded: { ...initialState(), phase: { kind: 'succeeded' }, exposedRing: 2 },
