@@ -74,10 +74,18 @@ function versionProblems(spec: Record<string, unknown>): Problem[] {
   for (const field of ['version', 'previousVersion'] as const) {
     const v = spec[field];
     if (typeof v !== 'string' || v === '') continue;
-    if (semver.valid(v) === null) {
+    const canonical = semver.valid(v);
+    if (canonical === null) {
       problems.push({
         path: ['spec', field],
         message: `must be a semantic version like 7.16.291 or 2.0.0-rc.1 (got ${describeValue(v)})`,
+      });
+    } else if (canonical !== v) {
+      // semver would read "v1.0.1" as 1.0.1, but agents report the version string as written (a metric label):
+      // the two spellings would never match, and analysis would see no data.
+      problems.push({
+        path: ['spec', field],
+        message: `must be written as a bare semantic version: ${canonical} (got ${describeValue(v)})`,
       });
     } else {
       valid[field] = v;

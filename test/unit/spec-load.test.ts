@@ -102,3 +102,18 @@ describe('analysis rules that involve defaults', () => {
     expect(errors(doc('    interval: 20m\n    noDataGrace: 1h\n    metrics:\n      - {name: crashes, type: crash-rate, maxRatio: 1.5, detectRatio: 3}\n'))).toEqual([]);
   });
 });
+
+describe('versions', () => {
+  const doc = (version: string, previous: string) =>
+    `apiVersion: ringmaster.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: a\nspec:\n  channel: c\n  version: "${version}"\n  previousVersion: "${previous}"\n  artifact: {url: "https://x/y", sha256: "${'a'.repeat(64)}"}\n  rings:\n    - {name: all, percent: 100, bake: 1h}\n`;
+  const errors = (text: string) => parseDocuments(text, 'r.yaml').errors.map(formatSpecError);
+
+  it('a version must be written exactly as agents report it: no "v" prefix, no spaces', () => {
+    expect(errors(doc('v1.0.1', '1.0.0'))).toEqual(['r.yaml:7:12 spec.version: must be written as a bare semantic version: 1.0.1 (got v1.0.1)']);
+    expect(errors(doc('1.0.1', ' 1.0.0'))).toEqual(['r.yaml:8:20 spec.previousVersion: must be written as a bare semantic version: 1.0.0 (got " 1.0.0")']);
+    expect(errors(doc('1.0.1', '=1.0.0'))).toEqual(['r.yaml:8:20 spec.previousVersion: must be a semantic version like 7.16.291 or 2.0.0-rc.1 (got =1.0.0)']);
+    expect(errors(doc('1.0', '0.9.0'))).toEqual(['r.yaml:7:12 spec.version: must be a semantic version like 7.16.291 or 2.0.0-rc.1 (got 1.0)']);
+    expect(errors(doc('2.0.0-rc.1', '1.9.9'))).toEqual([]);
+    expect(errors(doc('1.0.0', '1.0.0'))).toEqual(['r.yaml:7:12 spec.version: must be greater than previousVersion 1.0.0 (got 1.0.0)']);
+  });
+});
