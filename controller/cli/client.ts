@@ -25,6 +25,8 @@ export class CliError extends Error {
     message: string,
     readonly exitCode: 1 | 2 = 1,
     readonly status?: number,
+    /** The lines of the server's `error.details` (a 422 lists every problem of a document, one per line). */
+    readonly details: readonly string[] = [],
   ) {
     super(message);
   }
@@ -98,7 +100,9 @@ export class Client {
     } catch {
       json = undefined;
     }
-    if (res.status < 200 || res.status > 299) throw new CliError(`ringctl ${this.verb}: ${describeError(res.status, json, text)}`, 1, res.status);
+    if (res.status < 200 || res.status > 299) {
+      throw new CliError(`ringctl ${this.verb}: ${describeError(res.status, json, text)}`, 1, res.status, errorDetails(json));
+    }
     if (json === undefined) throw new CliError(`ringctl ${this.verb}: ${res.status} from ${this.base.origin} is not JSON`, 1, res.status);
     return json as T;
   }
@@ -143,6 +147,11 @@ function networkReason(err: unknown): string {
   if (code === 'ETIMEDOUT') return `no answer within ${TIMEOUT_MS / 1000}s`;
   if (code === 'ETOOBIG') return `response larger than ${MAX_RESPONSE_BYTES} bytes`;
   return code ?? (err as Error).message;
+}
+
+function errorDetails(json: unknown): string[] {
+  const d = (json as { error?: { details?: unknown } } | undefined)?.error?.details;
+  return Array.isArray(d) ? d.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /** `{"error":{"code","message","requestId"}}` as `403 forbidden: <message> (request <id>)`. */

@@ -177,7 +177,13 @@ describe('ringctl verbs against ringmaster serve', () => {
     const unsigned = file('unsigned.yaml', variant('unsigned', (y) => y.replace(/\n\s*signature: .*/, '')));
     const refused = await ringctl(['apply', '-f', unsigned], as('deployer'));
     expect(refused.code).toBe(1);
-    expectOneLineError(refused, /^ringctl apply: 422 invalid_rollout: .*spec\.artifact\.signature: missing signature.*\(request [\w-]+\)$/, tokens.deployer);
+    // Each problem is named in the file the user applied, like `ringctl validate` does; the refusal comes last.
+    const lines = refused.stderr.replace(/\n$/, '').split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${unsigned.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ spec\\.artifact(\\.signature)?: missing signature`));
+    expect(lines[1]).toMatch(/^ringctl apply: 422 invalid_rollout: .*unsigned\.yaml refused \(1 problem\) \(request [\w-]+\)$/);
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+    expect(refused.stderr).not.toContain(tokens.deployer);
   });
 
   test('sign: its output goes into a rollout the controller accepts because it trusts the keygen public key', async () => {
@@ -201,7 +207,8 @@ describe('ringctl verbs against ringmaster serve', () => {
     const strangerSig = (JSON.parse((await ringctl(['sign', '--key', path.join(strangerDir, 'publisher.key'), '--file', artifact, '--json'])).stdout) as { signature: string }).signature;
     const untrusted = await ringctl(['apply', '-f', withSig('stranger-signed', strangerSig)], as('deployer'));
     expect(untrusted.code).toBe(1);
-    expectOneLineError(untrusted, /^ringctl apply: 422 invalid_rollout: .*signature does not verify against any trusted publisher key/);
+    expect(untrusted.stderr.split('\n')[0]).toMatch(/stranger-signed\.yaml:\d+:\d+ spec\.artifact\.signature: signature does not verify against any trusted publisher key/);
+    expect(untrusted.stderr).toMatch(/\nringctl apply: 422 invalid_rollout: .*stranger-signed\.yaml refused \(1 problem\) \(request [\w-]+\)\n$/);
   });
 
   test('verbs need the right role: 403/401 are one line, exit 1, and change nothing; pause and resume work', async () => {

@@ -20,6 +20,19 @@ export function renderApplyResult(res: ApplyResponse): string {
   return `rollout/${v.name} ${res.status} (phase ${phaseLabel(v.phase)}, channel ${v.channel}, ${v.version})`;
 }
 
+/**
+ * The server names positions in the body it was sent (`request:14:16 spec.rings[1].percent: ...`); the user
+ * sent a file, so each problem is shown as `FILE:14:16 ...`, one per line, like `ringctl validate`, and the
+ * refusal itself (status, code, request id) comes last.
+ */
+export function inFile(err: unknown, file: string): unknown {
+  if (!(err instanceof CliError) || err.details.length === 0) return err;
+  const lines = err.details.map((d) => d.replace(/^request(?=:\d+:\d+ |: )/, file));
+  const n = err.details.length;
+  const summary = err.message.replace(/(\d{3} [a-z_]+): .*?( \(request [^)]*\))?$/, (_m, head: string, id: string | undefined) => `${head}: ${file} refused (${n} ${n === 1 ? 'problem' : 'problems'})${id ?? ''}`);
+  return new CliError([...lines, summary].join('\n'), err.exitCode, err.status, err.details);
+}
+
 export function registerApply(program: Command): void {
   remoteOptions(
     program
@@ -37,7 +50,12 @@ export function registerApply(program: Command): void {
           throw new CliError(`ringctl apply: ${opts.file}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 2);
         }
         const client = new Client('apply', opts);
-        const res = await client.post<ApplyResponse>('/v1/rollouts', text, 'application/yaml');
+        let res: ApplyResponse;
+        try {
+          res = await client.post<ApplyResponse>('/v1/rollouts', text, 'application/yaml');
+        } catch (err) {
+          throw inFile(err, opts.file === '-' ? '<stdin>' : opts.file);
+        }
         out(opts.json ? JSON.stringify(res) : renderApplyResult(res));
       }),
     );
