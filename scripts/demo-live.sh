@@ -34,12 +34,13 @@ YAML
   --web.listen-address=127.0.0.1:${PROM_PORT} --log.level=warn > "$OUT/prometheus.log" 2>&1 &
 pids+=($!)
 node bin/ringmaster.js serve --listen 127.0.0.1:${CONTROLLER_PORT} --data "$OUT/data" --tokens examples/tokens.yaml \
-  --trusted-keys examples/trusted-keys.yaml --policies examples/live/policies --tick 500ms \
+  --trusted-keys examples/trusted-keys.yaml --policies examples/live/policies --tick 500ms --rollback-drain 15s \
   --prometheus-url http://127.0.0.1:${PROM_PORT} --prometheus-min-window 3s > "$OUT/ringmaster.log" 2>&1 &
 pids+=($!)
 node bin/agent-sim.js --scenario examples/scenarios/live-bad-update.yaml --clock live \
   --controller http://127.0.0.1:${CONTROLLER_PORT} --metrics-listen 127.0.0.1:${AGENT_PORT} > "$OUT/agent-sim.log" 2>&1 &
-pids+=($!)
+AGENT_PID=$!
+pids+=($AGENT_PID)
 
 export RINGMASTER_URL=http://127.0.0.1:${CONTROLLER_PORT} RINGMASTER_TOKEN=ringmaster-example-deployer
 for _ in $(seq 1 60); do curl -sf "$RINGMASTER_URL/readyz" >/dev/null && break; sleep 0.5; done
@@ -49,4 +50,8 @@ echo "demo-live: controller $RINGMASTER_URL, Prometheus http://127.0.0.1:${PROM_
 node bin/ringctl.js apply -f examples/rollouts/live-content-update.yaml
 echo "demo-live: watching (in another shell: RINGMASTER_URL=$RINGMASTER_URL npx ringctl status --watch sensor-content-7.16.291-live); Ctrl-C stops"
 node bin/ringctl.js status --watch --interval 1s sensor-content-7.16.291-live || true
-tail -3 "$OUT/agent-sim.log"
+# The rollout is over: stop the fleet so that it prints what happened to it (took, outside the canary, bricked).
+kill -TERM "$AGENT_PID" 2>/dev/null || true
+wait "$AGENT_PID" 2>/dev/null || true
+echo
+grep -E '^(agent-sim live: stopped|.*manifest revision)' "$OUT/agent-sim.log" || tail -3 "$OUT/agent-sim.log"
