@@ -40,7 +40,7 @@ test('a real Prometheus scrapes agent-sim and the controller halts the bad updat
     prom = await startPrometheus({ targets: [`127.0.0.1:${agentPort}`], scrapeInterval: '1s' });
     const serve = start([
       'bin/ringmaster.js', 'serve', '--listen', `127.0.0.1:${controllerPort}`, '--data', path.join(tmp, 'data'), '--tokens', 'examples/tokens.yaml',
-      '--trusted-keys', 'examples/trusted-keys.yaml', '--policies', 'examples/live/policies', '--tick', '250ms',
+      '--trusted-keys', 'examples/trusted-keys.yaml', '--policies', 'examples/live/policies', '--tick', '250ms', '--rollback-drain', '6s',
       '--prometheus-url', prom.url, '--prometheus-min-window', '3s',
     ]);
     procs.push(serve.child);
@@ -78,6 +78,13 @@ test('a real Prometheus scrapes agent-sim and the controller halts the bad updat
     expect(summary.hostsUpdatedOutsideCanary).toBe(0);
     expect(summary.hostsUpdated).toBeLessThanOrEqual(summary.canaryHosts);
     expect(summary.onCandidate).toBe(0);
+    // --rollback-drain 6s: the rollout reports rolled-back once the drain (a poll interval and a bit) is over.
+    let end = '';
+    for (const stopAt = Date.now() + 10_000; Date.now() < stopAt && end !== 'rolled-back'; await new Promise((res) => setTimeout(res, 250))) {
+      const r = await fetch(`${url}/v1/rollouts/sensor-content-7.16.291-live`, { headers: { Authorization: DEPLOYER } });
+      end = ((await r.json()) as { rollout: { phase: { kind: string } } }).rollout.phase.kind;
+    }
+    expect(end).toBe('rolled-back');
 
     // Load mode: K real HTTP pollers with ETags against the same controller, bounded in time.
     const load = start(['bin/agent-sim.js', '--scenario', 'examples/scenarios/live-bad-update.yaml', '--clock', 'live', '--controller', url, '--pollers', '20', '--duration', '2s', '--json']);
