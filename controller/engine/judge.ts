@@ -440,7 +440,7 @@ function judgeCounts(
   if (enoughToFail && (breachedGuard || sprtRejects)) {
     const reason = breachedGuard
       ? `${metric.name}: candidate ${what} rate is above max ${fmt(breachedGuard.limit)}/host-h ` +
-        (breachedGuard.statistic !== null ? `(log-LR ${fmt(breachedGuard.statistic)} >= ${fmt(upper)}, alpha ${p.alpha}); ` : '; ') + rates
+        (breachedGuard.statistic !== null ? `(log-LR against the max ${fmt(breachedGuard.statistic)} >= ${fmt(upper)}, alpha ${p.alpha}); ` : '; ') + rates
       : `${metric.name}: candidate ${what} rate exceeds ${fmt(prev.theta0)}x baseline (SPRT log-LR ${fmt(llr)} >= ${fmt(upper)}, ` +
         `alpha ${p.alpha}, H1 ratio ${fmt(prev.theta1)}); ${rates}`;
     return { verdict: { ...verdict, result: 'fail', reason }, state: { ...state, failure: { at: obs.at, reason } } };

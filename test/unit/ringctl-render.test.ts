@@ -87,7 +87,7 @@ describe('renderStatus', () => {
     );
     // The reason already starts with the result: not repeated.
     expect(text).toMatch(/^verdict \(ring 1, 2026-11-30T14:30:00\.000Z\): fail: crashes: candidate crash rate 3\.1x the baseline$/m);
-    expect(text).toMatch(/^ {2}crashes fail, candidate 31 events \/ 120\.5 host-h \(9000 hosts\), baseline 300 \/ 12000 host-h, ratio 10\.29, llr 7\.5 in \[-2\.94, 4\.6\], maxRatio 10\.29 > 1\.2: rate ratio above 1\.2$/m);
+    expect(text).toMatch(/^ {2}crashes fail, candidate 31 events \/ 120\.5 host-h \(9000 hosts\), baseline 300 \/ 12000 host-h, ratio 10\.29, SPRT llr vs baseline 7\.5 in \[-2\.94, 4\.6\], maxRatio 10\.29 > 1\.2: rate ratio above 1\.2$/m);
     expect(text).toMatch(/^ {2}bsod inconclusive, candidate 0 events \/ 120\.5 host-h \(9000 hosts\), baseline 2 \/ 12000 host-h, ratio 0: needs 500 host-hours$/m);
   });
 
