@@ -21,6 +21,7 @@ import type {
   RollbackEnd,
   RolloutState,
   Transition,
+  WaitNote,
 } from './state';
 import { TERMINAL_PHASES } from './state';
 
@@ -277,6 +278,11 @@ function guardExposedRing(s: Step): void {
  * Enter ring `ring` (or finish if past the last ring): approval first, then the window, then exposure.
  * The window is the only gate that consults the policy, and it is only ever consulted here.
  */
+/** What a wait is for: the kinds of its reasons, and a freeze's own text (its name and end), without the clock. */
+function waitKey(reasons: readonly WaitNote[]): string {
+  return JSON.stringify(reasons.map((r) => (r.kind === 'freeze' ? `${r.kind}:${r.message}` : r.kind)));
+}
+
 function startRing(s: Step, ring: number, reason: string, actor: string, opts: { approved: boolean }): void {
   const { config, facts } = s;
   if (ring >= config.rings.length) {
@@ -295,7 +301,10 @@ function startRing(s: Step, ring: number, reason: string, actor: string, opts: {
   if (!facts.window.allowed) {
     const reasons = facts.window.reasons;
     if (s.state.phase.kind === 'waiting-for-window' && s.state.phase.ring === ring) {
-      s.state = { ...s.state, phase: { kind: 'waiting-for-window', ring, reasons } }; // refresh reasons, not a transition
+      // Refresh the reasons when what the rollout waits for changed (a freeze began, the window is now open but
+      // the bake would not fit), not when only the clock in a message moved ("Sun 23:01 is outside ..."): that
+      // would commit a new state revision every minute of a weekend.
+      if (waitKey(s.state.phase.reasons) !== waitKey(reasons)) s.state = { ...s.state, phase: { kind: 'waiting-for-window', ring, reasons } };
     } else {
       s.go({ kind: 'waiting-for-window', ring, reasons }, `${reason}; ring ${spec.name} waits: ${reasons.map((r) => r.message).join('; ')}`, actor);
     }

@@ -184,6 +184,21 @@ describe('decide: behaviours', () => {
     expect(d.transitions[0]?.reason).toContain('outside Mon-Thu');
   });
 
+  it('a waiting rollout keeps its state while only the clock in the reason moves, and refreshes when the wait changes', () => {
+    const at = (clock: string) => ({ allowed: false, reasons: [{ kind: 'outside-window', message: `${clock} America/New_York is outside the allowed windows` }] });
+    const waiting: RolloutState = { ...states.pending, phase: { kind: 'waiting-for-window', ring: 0, reasons: at('Sun 23:00').reasons } };
+    // A minute later: the same wait. No new state (and so no new revision in the store).
+    expect(decide(waiting, { ...quiet, window: at('Sun 23:01') }, config).state).toEqual(waiting);
+    // A freeze began: that is news.
+    const frozen = { allowed: false, reasons: [{ kind: 'freeze', message: 'year-end freeze until 2027-01-04T09:00:00-05:00' }, ...at('Sun 23:02').reasons] };
+    const d = decide(waiting, { ...quiet, window: frozen }, config);
+    expect(d.state.phase).toEqual({ kind: 'waiting-for-window', ring: 0, reasons: frozen.reasons });
+    expect(d.transitions).toHaveLength(0);
+    // Another freeze with another end is news too.
+    const other = { allowed: false, reasons: [{ kind: 'freeze', message: 'change freeze until 2027-02-01T09:00:00-05:00' }, ...at('Sun 23:03').reasons] };
+    expect(decide(d.state, { ...quiet, window: other }, config).state.phase).toEqual({ kind: 'waiting-for-window', ring: 0, reasons: other.reasons });
+  });
+
   it('denied requests are reported with a reason and change nothing', () => {
     const d = decide(states.halted, { ...quiet, requests: req('approve') }, config);
     expect(d.requestOutcomes).toEqual([{ id: 7, applied: false, message: 'nothing to approve: rollout is halted' }]);
