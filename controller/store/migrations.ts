@@ -87,4 +87,27 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'channel-lineage',
+    sql: `
+      CREATE TABLE channels (
+        channel TEXT PRIMARY KEY,
+        stable_version TEXT NOT NULL,
+        stable_artifact_json TEXT NOT NULL,
+        stable_rollout TEXT,
+        stable_since TEXT NOT NULL
+      );
+      CREATE TABLE channel_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel TEXT NOT NULL,
+        version TEXT NOT NULL,
+        event TEXT NOT NULL,
+        rollout TEXT,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL
+      );
+      CREATE INDEX channel_history_channel ON channel_history(channel, id);
+    `,
+  },
 ];
