@@ -19,6 +19,8 @@ export function phaseLabel(phase: Phase): string {
       return `rolling-back (${phase.end})`;
     case 'paused':
       return `paused (was ${phase.from.kind})`;
+    case 'blocked':
+    case 'held':
     case 'pending':
     case 'waiting-for-window':
     case 'progressing':

@@ -23,7 +23,10 @@ import type {
   Transition,
   WaitNote,
 } from './state';
+import { holdsChannelSlot } from './scheduling';
 import { TERMINAL_PHASES } from './state';
+
+export { holdsChannelSlot };
 
 export const CONTROLLER_ACTOR = 'controller';
 
@@ -39,7 +42,8 @@ class Step {
     readonly facts: Facts,
     readonly config: EngineConfig,
   ) {
-    this.state = { ...state };
+    // Never mutated: every change makes a new object, so `state === prev` means nothing changed.
+    this.state = state;
   }
 
   get now(): string {
@@ -83,6 +87,8 @@ export function ringAwaitingStart(state: RolloutState): number | undefined {
       return p.ring + 1;
     case 'paused':
       return ringAwaitingStart({ ...state, phase: p.from });
+    case 'blocked':
+    case 'held':
     case 'halted':
     case 'rolling-back':
     case 'rolled-back':
@@ -96,11 +102,6 @@ export function ringAwaitingStart(state: RolloutState): number | undefined {
 
 export function isTerminal(phase: Phase): boolean {
   return TERMINAL_PHASES.has(phase.kind);
-}
-
-/** Whether a rollout holds a channel slot (counts against maxConcurrentRolloutsPerChannel). */
-export function holdsChannelSlot(phase: Phase): boolean {
-  return phase.kind !== 'pending' && !isTerminal(phase);
 }
 
 export function decide(prev: RolloutState, facts: Facts, config: EngineConfig): Decision {
@@ -151,7 +152,12 @@ function applyKillSwitch(s: Step): void {
     case 'paused':
       halt(s, ringOf(p), 'kill-switch', why, ks.actor);
       return;
-    case 'pending': // cannot start while engaged (see stepPhase)
+    case 'pending':
+    case 'blocked':
+      // Not on any host: it holds, and releasing the switch does not start it (an explicit resume does).
+      s.go({ kind: 'held', reason: why }, `${why}; held until someone resumes it after the switch is released`, ks.actor);
+      return;
+    case 'held':
     case 'halted':
     case 'rolling-back':
     case 'rolled-back':
@@ -206,6 +212,11 @@ function applyRequest(s: Step, req: Request): void {
       if (p.kind === 'paused') {
         s.go(p.from, label, req.actor);
         s.outcome(req, true, `paused -> ${p.from.kind}`);
+      } else if (p.kind === 'held') {
+        s.go({ kind: 'pending', reason: label }, label, req.actor);
+        s.outcome(req, true, 'held -> pending');
+      } else if (p.kind === 'blocked') {
+        s.outcome(req, false, `${p.reason}: resuming cannot change that; abort it and apply a rollout with previousVersion ${p.stableVersion}`);
       } else if (p.kind === 'halted') {
         resumeHalted(s, p.ring, label, req.actor);
         s.outcome(req, true, `halted -> ${s.state.phase.kind}`);
@@ -265,7 +276,7 @@ function guardExposedRing(s: Step): void {
   const v = s.facts.verdict;
   const p = s.state.phase;
   if (!s.config.analysisEnabled || v === undefined || v.result !== 'fail' || v.ring !== s.state.exposedRing || s.state.exposedRing < 0) return;
-  if (p.kind === 'progressing' || p.kind === 'rolling-back' || p.kind === 'pending') return;
+  if (p.kind === 'progressing' || p.kind === 'rolling-back' || p.kind === 'pending' || p.kind === 'blocked' || p.kind === 'held') return;
   s.state = { ...s.state, lastVerdict: { ring: v.ring, at: s.now, result: v.result, reason: v.reason, metrics: v.metrics } };
   const why = `ring ${ringName(s.config, v.ring)} failed analysis while ${p.kind}: ${v.reason}`;
   if (s.config.automaticRollback) beginRollback(s, why, 'rolled-back', CONTROLLER_ACTOR);
@@ -321,13 +332,11 @@ function stepPhase(s: Step): void {
   const p = s.state.phase;
   switch (p.kind) {
     case 'pending':
-      if (s.facts.killSwitch.engaged) return;
-      if (!s.facts.channelSlot.free) {
-        if (p.reason !== s.facts.channelSlot.reason) s.state = { ...s.state, phase: { kind: 'pending', reason: s.facts.channelSlot.reason } };
-        return;
-      }
-      startRing(s, 0, 'channel slot free', CONTROLLER_ACTOR, { approved: false });
+    case 'blocked':
+      stepWaitingForSlot(s, p);
       return;
+    case 'held':
+      return; // until an explicit resume
     case 'waiting-for-window':
       startRing(s, p.ring, 'window open', CONTROLLER_ACTOR, { approved: true });
       return;
@@ -350,6 +359,25 @@ function stepPhase(s: Step): void {
     default:
       assertNever(p);
   }
+}
+
+/** A rollout not yet on hosts: start ring 0 when the channel lets it, say why not otherwise. */
+function stepWaitingForSlot(s: Step, p: Extract<Phase, { kind: 'pending' | 'blocked' }>): void {
+  if (s.facts.killSwitch.engaged) return;
+  const slot = s.facts.channelSlot;
+  if (slot.free) {
+    startRing(s, 0, p.kind === 'blocked' ? 'lineage matches again; channel slot free' : 'channel slot free', CONTROLLER_ACTOR, { approved: false });
+    return;
+  }
+  if ('blocked' in slot) {
+    if (p.kind === 'blocked' && p.reason === slot.reason) return;
+    const to: Phase = { kind: 'blocked', reason: slot.reason, stableVersion: slot.stableVersion, expectedVersion: slot.expectedVersion };
+    if (p.kind === 'blocked') s.state = { ...s.state, phase: to };
+    else s.go(to, slot.reason);
+    return;
+  }
+  if (p.kind === 'blocked') s.go({ kind: 'pending', reason: slot.reason }, `no longer blocked: ${slot.reason}`);
+  else if (p.reason !== slot.reason) s.state = { ...s.state, phase: { kind: 'pending', reason: slot.reason } };
 }
 
 function stepProgressing(s: Step, p: Extract<Phase, { kind: 'progressing' }>): void {

@@ -24,6 +24,17 @@ export type RollbackEnd = 'rolled-back' | 'aborted';
 export type Phase =
   /** Accepted; waits for a free slot on its channel. */
   | { kind: 'pending'; reason: string }
+  /**
+   * Its previousVersion is not what the channel runs (the version it builds on was rolled back, or another
+   * version became stable): it never starts as it is. Re-evaluated on every tick; abort it and apply one
+   * built on the channel's stable version.
+   */
+  | { kind: 'blocked'; reason: string; stableVersion: string; expectedVersion: string }
+  /**
+   * Applied (or queued) while the kill switch was engaged: releasing the switch never starts anything by
+   * itself; an explicit `resume` (once the switch is released) sends it back to `pending`.
+   */
+  | { kind: 'held'; reason: string }
   /** `ring` is ready to start but the policy window (or a freeze) does not allow it yet. */
   | { kind: 'waiting-for-window'; ring: number; reasons: WaitNote[] }
   /** `ring` is exposed and baking since bakeStartedAt. */
@@ -46,6 +57,8 @@ export type ResumablePhase = Extract<Phase, { kind: 'waiting-for-window' | 'prog
 export const TERMINAL_PHASES: ReadonlySet<PhaseKind> = new Set(['rolled-back', 'succeeded', 'aborted']);
 export const ALL_PHASES: readonly PhaseKind[] = [
   'pending',
+  'blocked',
+  'held',
   'waiting-for-window',
   'progressing',
   'awaiting-approval',
@@ -135,13 +148,22 @@ export interface Facts {
   now: string;
   /** May a ring start now? (only consulted for ring starts; never for halts, rollbacks or the kill switch) */
   window: WindowStatus;
-  /** May this rollout leave `pending` (a channel slot under maxConcurrentRolloutsPerChannel)? */
-  channelSlot: { free: true } | { free: false; reason: string };
+  /** May this rollout leave `pending` (engine/scheduling.channelSlot: FIFO, concurrency limit, lineage)? */
+  channelSlot: SlotFact;
   /** Verdict of this tick's analysis of the exposed ring, if one ran. */
   verdict?: RingVerdict;
   requests: Request[];
   killSwitch: KillSwitchState;
 }
+
+/**
+ * Whether a pending rollout may start: `free`; `wait` (a slot or an older rollout; it starts by itself later);
+ * or `blocked` (its previousVersion is not the channel's stable version and nothing in flight will make it so).
+ */
+export type SlotFact =
+  | { free: true }
+  | { free: false; reason: string }
+  | { free: false; blocked: true; reason: string; stableVersion: string; expectedVersion: string };
 
 /** Settings of the engine that come from the spec and the runtime configuration. */
 export interface EngineConfig {

@@ -14,6 +14,8 @@ function phaseRing(phase: Phase): number | null {
     case 'paused':
       return phase.from.ring;
     case 'pending':
+    case 'blocked':
+    case 'held':
     case 'rolling-back':
     case 'rolled-back':
     case 'succeeded':
@@ -27,6 +29,10 @@ export function waitingReason(phase: Phase, killSwitch: KillSwitchState): string
   switch (phase.kind) {
     case 'pending':
       return ks ?? phase.reason;
+    case 'blocked':
+      return `${phase.reason}. Next: abort it (ringctl abort) and apply a rollout with previousVersion ${phase.stableVersion}`;
+    case 'held':
+      return `held: ${phase.reason}. Next: once the kill switch is released (ringctl unkill), ringctl resume starts it`;
     case 'waiting-for-window':
       return ks ?? (phase.reasons.map((r) => r.message).join('; ') || 'waiting for the policy window');
     case 'awaiting-approval':

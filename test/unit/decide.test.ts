@@ -24,6 +24,8 @@ const progressing0: Phase = { kind: 'progressing', ring: 0, bakeStartedAt: minus
 /** One representative state per phase. Ring 0 (canary) is exposed wherever the phase implies it. */
 const states: Record<PhaseKind, RolloutState> = {
   pending: initialState(),
+  blocked: { ...initialState(), phase: { kind: 'blocked', reason: 'blocked: the channel runs 1.0.0, this rollout expects 1.0.1', stableVersion: '1.0.0', expectedVersion: '1.0.1' } },
+  held: { ...initialState(), phase: { kind: 'held', reason: 'kill switch engaged' } },
   'waiting-for-window': { ...initialState(), phase: { kind: 'waiting-for-window', ring: 0, reasons: [] } },
   progressing: { ...initialState(), phase: progressing0, exposedRing: 0, ringStartedAt: minus(40) },
   'awaiting-approval': { ...initialState(), phase: { kind: 'awaiting-approval', ring: 1, reason: 'ring broad requires approval' }, exposedRing: 0, ringStartedAt: minus(40) },
@@ -63,22 +65,25 @@ const columns: Record<string, Facts> = {
   'kill rollback': { ...quiet, killSwitch: { engaged: true, mode: 'rollback', reason: 'incident', actor: 'sre', since: T } },
   'window closed + abort': { ...quiet, window: closed, requests: req('abort') },
   'window closed + kill rollback': { ...quiet, window: closed, killSwitch: { engaged: true, mode: 'rollback', reason: 'incident', actor: 'sre', since: T } },
+  'lineage blocked': { ...quiet, channelSlot: { free: false, blocked: true, reason: 'blocked: the channel runs 1.0.0, this rollout expects 1.0.2', stableVersion: '1.0.0', expectedVersion: '1.0.2' } },
 };
 
 // Expected phase after one decision, per phase (row) and fact (column), in the column order above.
 const P = 'progressing', W = 'waiting-for-window', A = 'awaiting-approval', H = 'halted', RB = 'rolling-back';
 const expected: Record<PhaseKind, string[]> = {
-  //                     quiet closed busy pass  fail  error nodata pause   resume approve abort      rollback      kfreeze  krollback  closed+abort closed+krb
-  pending:              [P, W, 'pending', P, P, P, P, P, P, P, 'aborted', 'rolled-back', 'pending', 'pending', 'aborted', 'pending'],
-  'waiting-for-window': [P, W, P, P, P, P, P, 'paused', P, P, 'aborted', 'rolled-back', H, H, 'aborted', H],
-  progressing:          [P, P, P, A, RB, P, P, 'paused', P, P, RB, RB, H, RB, RB, RB],
-  'awaiting-approval':  [A, A, A, A, RB, A, A, 'paused', A, P, RB, RB, H, RB, RB, RB],
-  paused:               ['paused', 'paused', 'paused', 'paused', RB, 'paused', 'paused', 'paused', P, 'paused', RB, RB, H, RB, RB, RB],
-  halted:               [H, H, H, H, RB, H, H, H, P, H, RB, RB, H, RB, RB, RB],
-  'rolling-back':       [RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB],
-  'rolled-back':        Array(16).fill('rolled-back'),
-  succeeded:            Array(16).fill('succeeded'),
-  aborted:              Array(16).fill('aborted'),
+  //                     quiet closed busy pass  fail  error nodata pause   resume approve abort      rollback      kfreeze  krollback  closed+abort closed+krb  lineage-blocked
+  pending:              [P, W, 'pending', P, P, P, P, P, P, P, 'aborted', 'rolled-back', 'held', 'held', 'aborted', 'held', 'blocked'],
+  blocked:              [P, W, 'pending', P, P, P, P, P, P, P, 'aborted', 'rolled-back', 'held', 'held', 'aborted', 'held', 'blocked'],
+  held:                 ['held', 'held', 'held', 'held', 'held', 'held', 'held', 'held', P, 'held', 'aborted', 'rolled-back', 'held', 'held', 'aborted', 'held', 'held'],
+  'waiting-for-window': [P, W, P, P, P, P, P, 'paused', P, P, 'aborted', 'rolled-back', H, H, 'aborted', H, P],
+  progressing:          [P, P, P, A, RB, P, P, 'paused', P, P, RB, RB, H, RB, RB, RB, P],
+  'awaiting-approval':  [A, A, A, A, RB, A, A, 'paused', A, P, RB, RB, H, RB, RB, RB, A],
+  paused:               ['paused', 'paused', 'paused', 'paused', RB, 'paused', 'paused', 'paused', P, 'paused', RB, RB, H, RB, RB, RB, 'paused'],
+  halted:               [H, H, H, H, RB, H, H, H, P, H, RB, RB, H, RB, RB, RB, H],
+  'rolling-back':       [RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB, RB],
+  'rolled-back':        Array(17).fill('rolled-back'),
+  succeeded:            Array(17).fill('succeeded'),
+  aborted:              Array(17).fill('aborted'),
 };
 
 describe('decide: every phase x fact', () => {
