@@ -50,7 +50,17 @@ const CHALLENGE = 'Bearer realm="ringmaster"';
 /**
  * Decides a request. Without any configured token, reads and manifests are open and mutations are refused.
  * With tokens, every read needs a token (of any role but agent) and the manifest needs a token only when an
- * agent token is configured. A client that failed too often gets 429 before its token is even looked at.
+ * agent token is configured.
+ *
+ * Failed authentications are limited per client address, but a valid token is never refused for it: anyone
+ * sharing the SRE's address (a NAT, a bastion, the same host) could otherwise lock the SRE out of the kill switch
+ * by sending bad tokens. A limited client's request gets 429 at once when it carries no usable token (no header,
+ * a malformed one: no hashing at all). A well-formed token costs what every request costs (one sha256 and the
+ * constant-time compares); a wrong one gets 429 and is counted, a valid one goes on to the role check.
+ *
+ * The trade-off, stated: a limited client's well-formed guesses are still checked, so the limit does not slow
+ * online guessing; nothing that tells a valid token apart could, without also locking out that token. What
+ * defeats guessing is the token's entropy (32 random bytes, as examples/tokens.yaml and docs/api.md say).
  */
 export function authorize(ctx: AuthContext, authorization: string | undefined, client: string, permission: Permission): AuthResult {
   const { tokens, limiter } = ctx;
@@ -66,23 +76,16 @@ export function authorize(ctx: AuthContext, authorization: string | undefined, c
   }
   if (permission === 'manifest' && !tokens.hasRole('agent')) return { ok: true, principal: null };
 
+  // Over the limit before this request: then anything but a valid token gets 429 instead of 401.
   const wait = limiter.retryAfter(client);
-  if (wait > 0) {
-    return {
-      ok: false,
-      status: 429,
-      code: 'rate_limited',
-      message: `too many failed authentications from this client; retry in ${wait}s`,
-      headers: { 'Retry-After': String(wait) },
-    };
-  }
   if (authorization === undefined || authorization === '') {
+    if (wait > 0) return rateLimited(wait);
     return { ok: false, status: 401, code: 'unauthorized', message: 'missing bearer token (Authorization: Bearer <token>)', headers: { 'WWW-Authenticate': CHALLENGE } };
   }
-  const m = /^Bearer +(\S+) *$/i.exec(authorization);
-  const presented = m?.[1];
-  if (presented === undefined || !BEARER_TOKEN_RE.test(presented)) {
+  const presented = bearerToken(authorization);
+  if (presented === undefined) {
     limiter.fail(client);
+    if (wait > 0) return rateLimited(limiter.retryAfter(client));
     return {
       ok: false,
       status: 401,
@@ -94,6 +97,7 @@ export function authorize(ctx: AuthContext, authorization: string | undefined, c
   const principal = tokens.authenticate(presented);
   if (!principal) {
     limiter.fail(client);
+    if (wait > 0) return rateLimited(limiter.retryAfter(client));
     return { ok: false, status: 401, code: 'unauthorized', message: 'invalid token', headers: { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_token"` } };
   }
   if (!GRANTS[principal.role].has(permission)) {
@@ -106,6 +110,24 @@ export function authorize(ctx: AuthContext, authorization: string | undefined, c
     };
   }
   return { ok: true, principal };
+}
+
+/** The token of `Bearer <token>`, or undefined when the header is not of that form (no regex backtracking). */
+function bearerToken(authorization: string): string | undefined {
+  if (authorization.length > 1024) return undefined;
+  const m = /^Bearer +(\S+) *$/i.exec(authorization);
+  const presented = m?.[1];
+  return presented !== undefined && BEARER_TOKEN_RE.test(presented) ? presented : undefined;
+}
+
+function rateLimited(wait: number): AuthResult {
+  return {
+    ok: false,
+    status: 429,
+    code: 'rate_limited',
+    message: `too many failed authentications from this client; retry in ${wait}s (a valid token is still accepted)`,
+    headers: { 'Retry-After': String(wait) },
+  };
 }
 
 function describePermission(p: Permission): string {

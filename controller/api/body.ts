@@ -1,8 +1,10 @@
 /**
  * Reading and decoding request bodies, with the limits the API promises: a size cap (413), an explicit
- * list of media types (415), UTF-8 only (400), and one-line messages that never echo the body back.
+ * list of media types (415), well-formed UTF-8 only (400, checked as bytes by spec/text.ts before any parser runs),
+ * and one-line messages that never echo the body back.
  */
 import type * as http from 'node:http';
+import { decodeUtf8 } from '../spec/text';
 import { ApiError } from './errors';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -71,11 +73,10 @@ export async function readTextBody(
   }
   const raw = await readRaw(req, res, opts.maxBytes);
   if (raw.length === 0 && opts.optional) return '';
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(raw);
-  } catch {
-    throw new ApiError(400, 'malformed_body', 'the body is not valid UTF-8');
-  }
+  // Refused as bytes, before any parser sees them: overlong forms, UTF-8-encoded surrogates, truncated sequences.
+  const text = decodeUtf8(raw);
+  if (!text.ok) throw new ApiError(400, 'malformed_body', `the body is ${text.message}`);
+  return text.text;
 }
 
 function tooLarge(maxBytes: number): ApiError {

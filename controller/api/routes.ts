@@ -8,6 +8,7 @@ import type { RequestVerb } from '../engine/state';
 import type { ControllerService } from '../runtime/service';
 import { formatSpecError } from '../spec/errors';
 import { NAME_PATTERN } from '../spec/schema';
+import { textFlaw } from '../spec/text';
 import { authorize, type AuthContext, type Permission } from './auth';
 import { readTextBody } from './body';
 import { ApiError, codeForStatus, sendError } from './errors';
@@ -146,6 +147,18 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     res.json({ rollout });
   });
 
+  // ---------------------------------------------------------------------------------------- channels
+
+  app.get('/v1/channels/:channel', need('read'), (req, res) => {
+    const channel = req.params.channel;
+    if (typeof channel !== 'string' || channel.length > 253 || !NAME_RE.test(channel)) {
+      throw new ApiError(400, 'invalid_request', 'invalid channel name (lower-case letters, digits, "-" and ".", at most 253 characters)');
+    }
+    const view = service.getChannel(channel);
+    if (!view) throw new ApiError(404, 'not_found', `no channel named "${channel}" (nothing was ever applied to it)`);
+    res.json({ channel: view });
+  });
+
   app.post('/v1/rollouts/:name/:verb', async (req, res, next) => {
     const verb = req.params.verb as RequestVerb;
     if (!VERBS.includes(verb)) {
@@ -217,6 +230,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/v1/signing-key', 'GET, HEAD'],
     ['/v1/rollouts', 'GET, HEAD, POST'],
     ['/v1/rollouts/:name', 'GET, HEAD'],
+    ['/v1/channels/:channel', 'GET, HEAD'],
     ['/v1/killswitch', 'GET, HEAD, POST'],
     ['/v1/audit', 'GET, HEAD'],
     ['/v1/audit/verify', 'GET, HEAD'],
@@ -295,15 +309,18 @@ function checkFields(body: Record<string, unknown>, known: readonly string[]): v
   }
 }
 
-/** A reason for the audit log: a string of 1..512 characters, no control characters. */
+/**
+ * A reason for the audit log: a string of 1..512 characters of one line of well-formed text. Text that may not be
+ * stored (lone surrogates, control characters, bidi overrides: spec/text.ts) is a 400 naming the character.
+ */
 function checkReason(value: unknown, required: boolean): string {
   if (typeof value !== 'string') throw new ApiError(422, 'invalid_request', `reason: must be a string of 1-${MAX_REASON_LENGTH} characters`);
+  const flaw = textFlaw(value, 'line');
+  if (flaw !== undefined) throw new ApiError(400, 'invalid_request', `reason: ${flaw}`);
   const reason = value.trim();
   if (reason === '' && required) throw new ApiError(422, 'invalid_request', 'reason: must not be empty (say why, it goes to the audit log)');
   if (reason === '') throw new ApiError(422, 'invalid_request', 'reason: must not be empty (leave it out instead)');
   if ([...reason].length > MAX_REASON_LENGTH) throw new ApiError(422, 'invalid_request', `reason: at most ${MAX_REASON_LENGTH} characters`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f\u2028\u2029]/.test(reason)) throw new ApiError(422, 'invalid_request', 'reason: must be one line without control characters');
   return reason;
 }
 

@@ -1,13 +1,16 @@
 /**
  * ed25519 keys and signatures with node:crypto (no extra dependency).
  *
- * - The controller's manifest signing key: generated on first start, mode 0600, in the data directory.
+ * - The controller's manifest signing key: generated on first start, mode 0600 whatever the umask, in the data
+ *   directory (store/file-modes.ts).
  * - Publisher keys: release engineers sign the artifact's raw 32-byte sha256 digest; the controller
  *   verifies that signature against its trusted keys before it accepts a rollout.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensurePrivateDir, PRIVATE_FILE_MODE, writePrivateFile } from '../store/file-modes';
+import type { Logger } from '../telemetry/log';
 
 export interface KeyPair {
   privateKey: crypto.KeyObject;
@@ -68,14 +71,25 @@ export function verify(publicKey: crypto.KeyObject, data: Buffer, signatureBase6
   }
 }
 
-/** Writes a key pair as `<name>.key` (PKCS8 PEM, 0600) and `<name>.pub` (SPKI PEM, 0644). Refuses to overwrite. */
-export function writeKeyPair(dir: string, name: string, pair: KeyPair = generateKeyPair()): { privatePath: string; publicPath: string } {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+/**
+ * Writes a key pair as `<name>.key` (PKCS8 PEM, 0600 whatever the umask, set before the key is written) and
+ * `<name>.pub` (SPKI PEM, `publicMode`, default 0644: it is meant to be handed out). Refuses to overwrite.
+ * A directory created here is 0700.
+ */
+export function writeKeyPair(
+  dir: string,
+  name: string,
+  pair: KeyPair = generateKeyPair(),
+  opts: { publicMode?: number } = {},
+): { privatePath: string; publicPath: string } {
+  ensurePrivateDir(dir);
   const privatePath = path.join(dir, `${name}.key`);
   const publicPath = path.join(dir, `${name}.pub`);
   const pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  fs.writeFileSync(privatePath, pem, { mode: 0o600, flag: 'wx' });
-  fs.writeFileSync(publicPath, publicKeyPem(pair.publicKey), { mode: 0o644, flag: 'wx' });
+  writePrivateFile(privatePath, pem);
+  const publicMode = opts.publicMode ?? 0o644;
+  fs.writeFileSync(publicPath, publicKeyPem(pair.publicKey), { mode: publicMode, flag: 'wx' });
+  fs.chmodSync(publicPath, publicMode);
   return { privatePath, publicPath };
 }
 
@@ -95,12 +109,17 @@ export function readPrivateKey(file: string): KeyPair {
   return { privateKey, publicKey: crypto.createPublicKey(privateKey) };
 }
 
-/** The controller's manifest signing key in DATA_DIR/signing.key, created (0600) on first start. */
-export function loadOrCreateSigningKey(dataDir: string): KeyPair & { created: boolean } {
+/**
+ * The controller's manifest signing key in DATA_DIR/signing.key, created on first start. Every file Ringmaster
+ * writes in the data directory is 0600 (signing.pub too: agents get the public key from the API); a data
+ * directory created here is 0700, and an existing one open to others gets one warning line on `log`.
+ */
+export function loadOrCreateSigningKey(dataDir: string, opts: { log?: Logger } = {}): KeyPair & { created: boolean } {
+  ensurePrivateDir(dataDir, { ...opts, warnAs: 'data directory' });
   const file = path.join(dataDir, 'signing.key');
   if (fs.existsSync(file)) return { ...readPrivateKey(file), created: false };
   const pair = generateKeyPair();
-  writeKeyPair(dataDir, 'signing', pair);
+  writeKeyPair(dataDir, 'signing', pair, { publicMode: PRIVATE_FILE_MODE });
   return { ...pair, created: true };
 }
 

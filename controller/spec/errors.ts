@@ -7,6 +7,7 @@
  *
  *   examples/invalid/x.yaml:14:7 spec.rings[2].percent: must be <= 100 (got 150)
  */
+import { printable } from './text';
 
 /** One mistake in one document, with its 1-based source position (0:0 when there is no source text). */
 export interface SpecError {
@@ -81,6 +82,7 @@ export function sortAndDedupe(errors: SpecError[]): SpecError[] {
   return out;
 }
 
+/** One line, and safe to print: control, bidi and lone-surrogate characters the user sent are shown as escapes. */
 function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  return printable(text.replace(/\s*[\r\n]+\s*/g, ' ').trim());
 }

@@ -14,6 +14,7 @@ import { parseDuration } from './duration';
 import type { MetricSpec } from './types';
 import { DATETIME_PATTERN, DURATION_PATTERN, HOURS_PATTERN } from './schema';
 import { describeValue, formatPath, type PathSegment, type Problem } from './errors';
+import { policyTextProblems, rolloutTextProblems } from './text';
 
 /** Variables a custom metric's PromQL template may use; the analysis provider substitutes them. */
 export const QUERY_TEMPLATE_VARIABLES = ['channel', 'version', 'baselineVersion', 'window'] as const;
@@ -21,13 +22,13 @@ export const QUERY_TEMPLATE_VARIABLES = ['channel', 'version', 'baselineVersion'
 export function rolloutProblems(doc: unknown): Problem[] {
   const spec = record(record(doc)?.spec);
   if (!spec) return [];
-  return [...versionProblems(spec), ...ringProblems(spec), ...analysisProblems(spec)];
+  return [...rolloutTextProblems(doc), ...versionProblems(spec), ...ringProblems(spec), ...analysisProblems(spec)];
 }
 
 export function policyProblems(doc: unknown): Problem[] {
   const spec = record(record(doc)?.spec);
   if (!spec) return [];
-  const problems: Problem[] = [];
+  const problems: Problem[] = [...policyTextProblems(doc)];
   const zone = typeof spec.timezone === 'string' ? spec.timezone : undefined;
   const zoneValid = zone !== undefined && IANAZone.isValidZone(zone);
   if (zone !== undefined && zone !== '' && !zoneValid) {
