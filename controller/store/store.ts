@@ -4,8 +4,8 @@
  * commits in one transaction; actions are read back from the outbox and run only after the commit.
  */
 import Database from 'better-sqlite3';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import type { Logger } from '../telemetry/log';
+import { openPrivateDatabase } from './file-modes';
 import type { KillSwitchState, Request, RequestVerb, RolloutState, Transition } from '../engine/state';
 import type { Rollout } from '../spec/types';
 import { AuditChainVerifier, auditHash, GENESIS_HASH, type AuditChainResult } from './canonical';
@@ -96,10 +96,17 @@ export class Store {
     this.stmts = this.prepare();
   }
 
-  static open(file: string, opts: { now?: () => string } = {}): Store {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const db = new Database(file);
-    db.pragma('journal_mode = WAL');
+  /** The file, its -wal and -shm are 0600 whatever the umask; a directory created here is 0700 (store/file-modes.ts). */
+  static open(file: string, opts: { now?: () => string; log?: Logger } = {}): Store {
+    const db = openPrivateDatabase(
+      file,
+      () => {
+        const d = new Database(file);
+        d.pragma('journal_mode = WAL'); // creates -wal and -shm, under umask 077
+        return d;
+      },
+      opts.log ? { log: opts.log } : {},
+    );
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
