@@ -170,7 +170,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       rollbackDrainMs: settings.rollbackDrainMs,
       analyzer: await analyzerFor(settings.prometheus, log),
       observer: telemetry,
-      log,
+      log: (await import('../telemetry/log')).createLogger(),
     });
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.lines);

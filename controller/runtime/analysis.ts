@@ -7,7 +7,7 @@ import { judgeRing, type MetricJudgeState } from '../engine/judge';
 import type { RingVerdict, RolloutState } from '../engine/state';
 import type { MetricSpec, Rollout } from '../spec/types';
 import { analysisIntervalMs } from './config';
-import type { Analyzer } from './controller';
+import type { Analyzer } from './types';
 
 export type ObserveFn = (metric: MetricSpec, ctx: RingContext) => Promise<Observation>;
 
@@ -17,13 +17,19 @@ export class MetricsAnalyzer implements Analyzer {
 
   constructor(private readonly observe: ObserveFn) {}
 
-  async analyze(rollout: Rollout, state: RolloutState, now: Date): Promise<RingVerdict | undefined> {
+  /** Whether an analysis is due: the ring has metrics and the last one for this ring start is an interval old. */
+  due(rollout: Rollout, state: RolloutState, now: Date): boolean {
     const metrics = rollout.spec.analysis?.metrics ?? [];
-    if (metrics.length === 0 || state.exposedRing < 0 || state.ringStartedAt === null) return undefined;
-    const key = `${rollout.metadata.name}/${state.exposedRing}/${state.ringStartedAt}`;
-    const last = this.last.get(key);
-    if (last !== undefined && now.getTime() - last < analysisIntervalMs(rollout)) return undefined;
-    this.last.set(key, now.getTime());
+    if (metrics.length === 0 || state.exposedRing < 0 || state.ringStartedAt === null) return false;
+    const last = this.last.get(keyOf(rollout, state));
+    return last === undefined || now.getTime() - last >= analysisIntervalMs(rollout);
+  }
+
+  async analyze(rollout: Rollout, state: RolloutState, now: Date): Promise<RingVerdict | undefined> {
+    if (!this.due(rollout, state, now)) return undefined;
+    const metrics = rollout.spec.analysis?.metrics ?? [];
+    if (state.ringStartedAt === null) return undefined;
+    this.last.set(keyOf(rollout, state), now.getTime());
     const ring = state.exposedRing;
     const baselineVersion = rollout.spec.previousVersion;
     const at = now.toISOString();
@@ -49,4 +55,8 @@ export class MetricsAnalyzer implements Analyzer {
     const noData = Object.values(observations).some((o) => o.kind === 'no-data');
     return { ring, result: judged.result, reason: judged.reason, noData, metrics: judged.metrics, judgeStates: judged.states };
   }
+}
+
+function keyOf(rollout: Rollout, state: RolloutState): string {
+  return `${rollout.metadata.name}/${state.exposedRing}/${state.ringStartedAt ?? ''}`;
 }

@@ -34,10 +34,12 @@ export interface ChannelRollout {
   name: string;
   spec: Rollout;
   state: RolloutState;
-  /** Completion order for succeeded rollouts (updatedAt), creation order otherwise. */
+  /** Creation order. */
   seq: number;
-  updatedAt: string;
 }
+
+/** Phases whose candidate is not on any host and must not be: they are not in the manifest at all. */
+const NOT_PUBLISHED: ReadonlySet<PhaseKind> = new Set(['pending', 'blocked', 'held', 'succeeded', 'rolled-back', 'aborted']);
 
 /** The per-channel salt of the membership hash: derived from the channel name, so every replica agrees. */
 export function channelSalt(channel: string): string {
@@ -50,27 +52,20 @@ function artifactOf(spec: Rollout['spec']): ManifestArtifact {
   return a;
 }
 
-/** Pure: the content of a channel's manifest (everything but the revision). */
+/**
+ * Pure: the content of a channel's manifest (everything but the revision). `stable` is the channel's durable
+ * lineage record (store), never derived from the rollouts: a rolled-back version can never appear there, and
+ * once a channel has a stable version it is never null.
+ */
 export function buildManifestContent(
   channel: string,
   rollouts: ChannelRollout[],
   policyOf: (rollout: Rollout) => PolicySpec | undefined,
   killSwitch: KillSwitchState,
+  stable: ManifestContent['stable'],
 ): ManifestContent {
   const salt = channelSalt(channel);
-  const succeeded = rollouts
-    .filter((r) => r.state.phase.kind === 'succeeded')
-    .sort((a, b) => (a.updatedAt < b.updatedAt ? -1 : a.updatedAt > b.updatedAt ? 1 : a.seq - b.seq));
-  const lastGood = succeeded[succeeded.length - 1];
-  let stable: ManifestContent['stable'] = null;
-  if (lastGood) stable = { version: lastGood.spec.spec.version, artifact: artifactOf(lastGood.spec.spec) };
-  const inFlight = rollouts
-    .filter((r) => !['pending', 'succeeded', 'rolled-back', 'aborted'].includes(r.state.phase.kind))
-    .sort((a, b) => a.seq - b.seq);
-  if (stable === null) {
-    const prev = inFlight[0]?.spec.spec.previousVersion;
-    if (prev !== undefined) stable = { version: prev, artifact: null };
-  }
+  const inFlight = rollouts.filter((r) => !NOT_PUBLISHED.has(r.state.phase.kind)).sort((a, b) => a.seq - b.seq);
   const candidates = inFlight.map((r) => ({
     rollout: r.name,
     version: r.spec.spec.version,

@@ -63,15 +63,28 @@ export interface AuditEntryView {
   hash: string;
 }
 
+/** A channel as GET /v1/channels/{channel} shows it: what it runs, its lineage, its rollouts. */
+export interface ChannelView {
+  channel: string;
+  /** null only before any rollout founded the channel's lineage. */
+  stable: { version: string; artifact: { url: string; sha256: string; signature?: string } | null; rollout: string | null; since: string } | null;
+  /** Oldest first: the founding version, each version that became stable, each one rolled back or aborted. */
+  history: Array<{ version: string; event: 'initial' | 'stable' | 'rolled-back' | 'aborted'; rollout: string | null; at: string; reason: string }>;
+  rollouts: Array<{ name: string; version: string; previousVersion: string | null; phase: string }>;
+  manifestRevision: number | null;
+}
+
 export interface ControllerService {
   /** `rollout` has passed schema/semantic validation already; the service checks policy, signature and conflicts. */
   applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult>;
   listRollouts(): RolloutView[];
   getRollout(name: string): RolloutView | undefined;
-  /** Enqueues the request and reconciles the rollout at once, so the answer says what happened. */
+  /** Records the request and decides the rollout at once (no I/O, no wait), so the answer says what happened. */
   request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult>;
+  /** The channel's stable version and lineage history; undefined for a channel nothing was ever applied to. */
+  getChannel(channel: string): ChannelView | undefined;
   getKillSwitch(): KillSwitchState;
-  /** Persisted and audited; takes effect on the next tick (which it triggers at once). */
+  /** Persisted, audited, decided for every in-flight rollout and published in every manifest before it returns. */
   setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState>;
   listAudit(opts: { afterId?: number; limit?: number }): AuditEntryView[];
   verifyAudit(): { ok: true; entries: number; head: string } | { ok: false; entries: number; brokenAt: number; message: string };

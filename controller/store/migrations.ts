@@ -108,6 +108,27 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
         reason TEXT NOT NULL
       );
       CREATE INDEX channel_history_channel ON channel_history(channel, id);
+      CREATE INDEX rollouts_phase ON rollouts(phase, seq);
+    `,
+  },
+  {
+    version: 3,
+    name: 'audit-checkpoints',
+    // Signed checkpoints of the audit chain head (store/audit-key.ts). seq is not unique: after an accepted
+    // truncation, a later checkpoint may sign a new entry with the same id. Append-only, like the audit table.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        signature TEXT NOT NULL
+      );
+      CREATE INDEX audit_checkpoints_seq ON audit_checkpoints(seq);
+      CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+      CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
     `,
   },
 ];

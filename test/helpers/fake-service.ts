@@ -79,6 +79,10 @@ export class FakeService implements ControllerService {
     return { status: 'applied', message: `${verb} applied`, rollout: updated };
   }
 
+  getChannel(): undefined {
+    return undefined;
+  }
+
   getKillSwitch(): KillSwitchState {
     return this.killSwitch;
   }

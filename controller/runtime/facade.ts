@@ -1,0 +1,154 @@
+/**
+ * The Service facade that the HTTP API (and the simulator) call. Every human verb (apply, pause, resume,
+ * approve, abort, rollback, the kill switch) is committed, decided and reflected in every affected manifest
+ * synchronously: it never waits for a reconcile pass or a metrics query, so it answers in milliseconds whatever
+ * Prometheus is doing.
+ */
+import { verifyArtifactSignature, type TrustedKey } from '../crypto/keys';
+import { lineageAtApply } from '../engine/scheduling';
+import type { KillSwitchState, RequestVerb } from '../engine/state';
+import { initialState } from '../engine/state';
+import type { SpecError } from '../spec/errors';
+import type { PolicySpec, Rollout } from '../spec/types';
+import { canonicalJson, sha256Hex } from '../store/canonical';
+import type { RolloutRecord, StateStore } from '../store/types';
+import type { Logger } from '../telemetry/log';
+import { policyNameOf } from './config';
+import type { FactSource } from './facts';
+import type { ManifestPublisher } from './publisher';
+import type { Reconciler } from './reconciler';
+import type { ApplyResult, AuditEntryView, ChannelView, ControllerService, RequestResult, RolloutView, SignedManifest } from './service';
+import { rolloutView } from './view';
+
+export interface ServiceParts {
+  store: StateStore;
+  publisher: ManifestPublisher;
+  reconciler: Reconciler;
+  facts: FactSource;
+  policies: ReadonlyMap<string, PolicySpec>;
+  trustedKeys: TrustedKey[];
+  signingKey: { keyId: string; publicKeyPem: string; publicKey: string };
+  log: Logger;
+}
+
+export class Service implements ControllerService {
+  constructor(protected readonly parts: ServiceParts) {}
+
+  ready(): boolean {
+    return true;
+  }
+
+  applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult> {
+    return Promise.resolve(this.apply(rollout, actor));
+  }
+
+  private apply(rollout: Rollout, actor: string): ApplyResult {
+    const { store, policies } = this.parts;
+    const policyName = policyNameOf(rollout);
+    const policy = policies.get(policyName);
+    if (!policy) {
+      const known = [...policies.keys()].join(', ') || 'none';
+      return { status: 'invalid', errors: [specError('spec.policy', `unknown policy "${policyName}" (loaded: ${known})`)] };
+    }
+    if (policy.requireSignedArtifacts ?? true) {
+      const check = verifyArtifactSignature(rollout.spec.artifact, this.parts.trustedKeys);
+      if (!check.ok) return { status: 'invalid', errors: [specError(check.field, check.message)] };
+    }
+    const name = rollout.metadata.name;
+    const specHash = sha256Hex(canonicalJson(rollout));
+    const existing = store.getRollout(name);
+    if (existing) {
+      if (existing.specHash === specHash) return { status: 'unchanged', rollout: this.view(existing) };
+      return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
+    }
+    const { channel, version, previousVersion } = rollout.spec;
+    const lineage = lineageAtApply(channel, version, previousVersion, store.lineage(channel), this.parts.facts.inFlight(channel));
+    if (!lineage.ok) return { status: 'conflict', message: lineage.message };
+    const res = store.insertRollout({ name, channel, spec: rollout, specHash, policy: policyName, state: initialState(), actor, reason: `apply ${channel} ${version}` });
+    if (res.status === 'conflict') return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
+    if (res.status === 'created') {
+      this.parts.log.info({ rollout: name, channel, version, actor }, 'rollout created');
+      this.parts.reconciler.decideNow(name);
+      this.parts.publisher.publish(channel, actor);
+    }
+    return { status: res.status, rollout: this.view(store.getRollout(name) ?? res.record) };
+  }
+
+  listRollouts(): RolloutView[] {
+    const ks = this.parts.store.getKillSwitch();
+    return this.parts.store.listRollouts().map((r) => rolloutView(r, this.parts.store.listTransitions(r.name), ks));
+  }
+
+  getRollout(name: string): RolloutView | undefined {
+    const r = this.parts.store.getRollout(name);
+    return r ? this.view(r) : undefined;
+  }
+
+  private view(r: RolloutRecord): RolloutView {
+    return rolloutView(r, this.parts.store.listTransitions(r.name), this.parts.store.getKillSwitch());
+  }
+
+  request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult> {
+    const { store } = this.parts;
+    if (!store.getRollout(name)) return Promise.resolve({ status: 'not-found' as const });
+    const id = store.addRequest({ rollout: name, verb, actor, reason });
+    this.parts.reconciler.decideNow(name);
+    const outcome = store.getRequest(id);
+    const rollout = this.view(store.getRollout(name) as RolloutRecord);
+    if (outcome?.applied) return Promise.resolve({ status: 'applied' as const, message: outcome.message ?? 'applied', rollout });
+    return Promise.resolve({ status: 'rejected' as const, message: outcome?.message ?? 'not applied (the request is queued for the next pass)', rollout });
+  }
+
+  getKillSwitch(): KillSwitchState {
+    return this.parts.store.getKillSwitch();
+  }
+
+  /** Persisted and audited, then every in-flight rollout decides on it and every manifest shows it: all before the answer. */
+  setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState> {
+    const { store, reconciler, publisher, log } = this.parts;
+    const state = store.setKillSwitch(next, actor);
+    log.warn({ engaged: next.engaged, mode: next.mode, actor, reason: next.reason }, next.engaged ? 'kill switch engaged' : 'kill switch released');
+    for (const r of store.listRollouts({ activeOnly: true })) {
+      try {
+        reconciler.decideNow(r.name);
+      } catch (err) {
+        log.error({ rollout: r.name, err: (err as Error).message }, 'kill switch: decision failed');
+      }
+    }
+    publisher.publishAll(actor);
+    return Promise.resolve(state);
+  }
+
+  getChannel(channel: string): ChannelView | undefined {
+    const rec = this.parts.store.getChannel(channel);
+    const rollouts = this.parts.store.listRollouts({ channel });
+    if (!rec && rollouts.length === 0) return undefined;
+    return {
+      channel,
+      stable: rec ? rec.stable : null,
+      history: rec ? rec.history : [],
+      rollouts: rollouts.map((r) => ({ name: r.name, version: r.spec.spec.version, previousVersion: r.spec.spec.previousVersion ?? null, phase: r.state.phase.kind })),
+      manifestRevision: this.parts.publisher.get(channel)?.revision ?? null,
+    };
+  }
+
+  listAudit(opts: { afterId?: number; limit?: number }): AuditEntryView[] {
+    return this.parts.store.listAudit(opts);
+  }
+
+  verifyAudit(): ReturnType<ControllerService['verifyAudit']> {
+    return this.parts.store.verifyAudit();
+  }
+
+  manifest(channel: string): SignedManifest | undefined {
+    return this.parts.publisher.get(channel);
+  }
+
+  signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string } {
+    return { algorithm: 'ed25519', ...this.parts.signingKey };
+  }
+}
+
+function specError(pathText: string, message: string): SpecError {
+  return { file: 'request', line: 0, col: 0, path: pathText, message };
+}

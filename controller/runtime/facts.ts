@@ -1,0 +1,82 @@
+/**
+ * Fact gathering without I/O: everything `decide` needs besides the verdict (which needs Prometheus and is
+ * gathered separately, with deadlines). Reads the store and the loaded policies; computes the window with
+ * policy/windows and the channel slot with engine/scheduling. Memoised per pass, so that thousands of rollouts
+ * on the same policy cost one window evaluation, and per spec, since specs never change.
+ */
+import { channelSlot, type SlotRollout } from '../engine/scheduling';
+import type { EngineConfig, Facts, RingVerdict, WindowStatus } from '../engine/state';
+import { ringAwaitingStart } from '../engine/decide';
+import { isAllowed } from '../policy/windows';
+import type { PolicySpec } from '../spec/types';
+import type { RolloutRecord, StateStore } from '../store/types';
+import { engineConfigFor } from './config';
+
+function slotView(r: RolloutRecord): SlotRollout {
+  return { name: r.name, seq: r.seq, version: r.spec.spec.version, previousVersion: r.spec.spec.previousVersion, phase: r.state.phase };
+}
+
+export class FactSource {
+  private readonly configs = new Map<string, { specHash: string; config: EngineConfig }>();
+  private windows = new Map<string, WindowStatus>();
+  private windowsAt = Number.NaN;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly policies: ReadonlyMap<string, PolicySpec>,
+    private readonly rollbackDrainMs: number | undefined,
+  ) {}
+
+  engineConfig(rec: RolloutRecord): EngineConfig {
+    const hit = this.configs.get(rec.name);
+    if (hit && hit.specHash === rec.specHash) return hit.config;
+    const config = engineConfigFor(rec.spec, this.rollbackDrainMs === undefined ? {} : { rollbackDrainMs: this.rollbackDrainMs });
+    this.configs.set(rec.name, { specHash: rec.specHash, config });
+    return config;
+  }
+
+  /** The facts of one rollout at `nowMs`. The kill switch is read here, at the last moment before deciding. */
+  facts(rec: RolloutRecord, nowMs: number, verdict?: RingVerdict): Facts {
+    const policy = this.policies.get(rec.policy);
+    const facts: Facts = {
+      now: new Date(nowMs).toISOString(),
+      window: this.window(rec, policy, nowMs),
+      channelSlot: this.slot(rec, policy),
+      requests: this.store.pendingRequests(rec.name),
+      killSwitch: this.store.getKillSwitch(),
+    };
+    if (verdict) facts.verdict = verdict;
+    return facts;
+  }
+
+  private window(rec: RolloutRecord, policy: PolicySpec | undefined, nowMs: number): WindowStatus {
+    const ring = ringAwaitingStart(rec.state);
+    if (ring === undefined) return { allowed: true };
+    if (policy === undefined) return { allowed: false, reasons: [{ kind: 'invalid-policy', message: `policy "${rec.policy}" is not loaded` }] };
+    const bakeMs = this.engineConfig(rec).rings[ring]?.bakeMs ?? 0;
+    if (this.windowsAt !== nowMs) {
+      this.windows = new Map();
+      this.windowsAt = nowMs;
+    }
+    const key = `${rec.policy}\u0000${bakeMs}`;
+    let w = this.windows.get(key);
+    if (w === undefined) {
+      const a = isAllowed(policy, new Date(nowMs), 'ring-start', { bakeMs });
+      w = a.allowed ? { allowed: true } : { allowed: false, reasons: a.reasons.map((r) => ({ kind: r.kind, message: r.message })) };
+      this.windows.set(key, w);
+    }
+    return w;
+  }
+
+  private slot(rec: RolloutRecord, policy: PolicySpec | undefined): Facts['channelSlot'] {
+    const kind = rec.state.phase.kind;
+    if (kind !== 'pending' && kind !== 'blocked' && kind !== 'held') return { free: true };
+    const others = this.store.listRollouts({ channel: rec.channel, activeOnly: true }).filter((r) => r.name !== rec.name);
+    return channelSlot(slotView(rec), others.map(slotView), this.store.lineage(rec.channel), policy?.maxConcurrentRolloutsPerChannel ?? 1);
+  }
+
+  /** The channel's other non-terminal rollouts, as scheduling sees them (for apply-time lineage checks). */
+  inFlight(channel: string): SlotRollout[] {
+    return this.store.listRollouts({ channel, activeOnly: true }).map(slotView);
+  }
+}
