@@ -1,25 +1,31 @@
 /**
- * MetricsProvider over the Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /-/ready).
+ * MetricsProvider over the Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /-/ready), through the one
+ * HTTP client (controller/http/client.ts).
  *
- * - a timeout per attempt, and bounded retries with exponential backoff on network errors, timeouts and 5xx
- *   (never on 4xx: a bad query stays bad);
- * - optional bearer token or basic auth, and TLS options (a CA bundle, or skipping verification for tests);
- * - a response-size limit, strict parsing of the answer;
- * - errors are one line and never contain the credentials.
+ * - A hard deadline per call: `query`, `queryRange` and `isOnline` resolve within `timeoutMs`, every attempt and
+ *   backoff included, whatever Prometheus does (hangs, trickles, is SIGSTOPped). The reconciler relies on this.
+ * - Retries with full-jitter backoff on network errors, timeouts and 5xx, within that deadline (never on 4xx:
+ *   a bad query stays bad). Queries are POSTed as forms and are retried: they are idempotent reads.
+ * - Optional bearer token or basic auth, TLS options (a CA bundle, or skipping verification for tests), a
+ *   response-size limit, strict parsing of the answer.
+ * - Errors are one line and never contain the credentials:
+ *   `prometheus: POST http://127.0.0.1:9090/api/v1/query: timed out after 5000 ms`.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { HttpClient, parseBaseUrl, type HttpRequest, type HttpResult } from '../http/client';
+import type { Logger } from '../telemetry/log';
 import type { QueryResult } from './types';
 import type { MetricsProvider, RangeResult, RangeSeries } from './provider';
 
 export interface PrometheusOptions {
   /** Base URL, e.g. http://127.0.0.1:9090 (a path prefix such as /prometheus is kept). */
   url: string;
-  /** Per attempt. Default 5000. */
+  /** Hard deadline of one call, retries and backoff included. Default 5000. */
   timeoutMs?: number;
-  /** Attempts after the first on network errors, timeouts and 5xx. Default 2. */
+  /** Budget of one attempt, within the deadline. Default: the whole deadline (a hung server is not retried into). */
+  attemptTimeoutMs?: number;
+  /** Attempts after the first on network errors, timeouts and 5xx, while the deadline allows. Default 2. */
   retries?: number;
-  /** First backoff; doubles each retry. Default 200. */
+  /** Cap of the first backoff delay (full jitter); doubles each retry. Default 200. */
   retryBackoffMs?: number;
   bearerToken?: string;
   basicAuth?: { username: string; password: string };
@@ -28,49 +34,52 @@ export interface PrometheusOptions {
   insecureSkipVerify?: boolean;
   /** Default 8 MiB. */
   maxResponseBytes?: number;
+  /** Retries at debug level. */
+  log?: Logger;
 }
 
-type Attempt = { ok: true; status: number; body: string } | { ok: false; retryable: boolean; message: string };
+/** Per call: an AbortSignal ends the call at once (the reconciler's own deadline, a shutdown). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+type Answer = { ok: true; status: number; body: string } | { ok: false; message: string };
 
 export class PrometheusProvider implements MetricsProvider {
-  private readonly base: URL;
-  private readonly timeoutMs: number;
-  private readonly retries: number;
-  private readonly backoffMs: number;
-  private readonly maxBytes: number;
-  private readonly auth: string | undefined;
-  private readonly agent: http.Agent;
+  private readonly http: HttpClient;
 
   constructor(opts: PrometheusOptions) {
-    let base: URL;
-    try {
-      base = new URL(opts.url);
-    } catch {
-      throw new Error(`prometheus url: not a URL: ${JSON.stringify(redact(opts.url))}`);
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`prometheus url: must be http:// or https:// (got ${base.protocol})`);
-    if (base.username || base.password) throw new Error('prometheus url: put credentials in the basic-auth or bearer-token settings, not in the URL');
+    const base = parseBaseUrl(opts.url);
+    if (base === 'not-a-url') throw new Error(`prometheus url: not a URL: ${JSON.stringify(redact(opts.url))}`);
+    if (base === 'scheme') throw new Error(`prometheus url: must be http:// or https:// (got ${new URL(opts.url).protocol})`);
+    if (base === 'credentials') throw new Error('prometheus url: put credentials in the basic-auth or bearer-token settings, not in the URL');
     if (opts.bearerToken !== undefined && opts.basicAuth !== undefined) throw new Error('prometheus: use a bearer token or basic auth, not both');
-    this.base = base;
-    this.timeoutMs = opts.timeoutMs ?? 5000;
-    this.retries = opts.retries ?? 2;
-    this.backoffMs = opts.retryBackoffMs ?? 200;
-    this.maxBytes = opts.maxResponseBytes ?? 8 * 1024 * 1024;
-    if (opts.bearerToken !== undefined) this.auth = `Bearer ${opts.bearerToken}`;
-    else if (opts.basicAuth) this.auth = `Basic ${Buffer.from(`${opts.basicAuth.username}:${opts.basicAuth.password}`).toString('base64')}`;
-    this.agent =
-      base.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, maxSockets: 8, ...(opts.ca === undefined ? {} : { ca: opts.ca }), rejectUnauthorized: opts.insecureSkipVerify !== true })
-        : new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const deadlineMs = opts.timeoutMs ?? 5000;
+    this.http = new HttpClient({
+      baseUrl: base,
+      deadlineMs,
+      timeoutMs: Math.min(opts.attemptTimeoutMs ?? deadlineMs, deadlineMs),
+      retries: opts.retries ?? 2,
+      retryBaseMs: opts.retryBackoffMs ?? 200,
+      retryMaxMs: Math.max(opts.retryBackoffMs ?? 200, 2000),
+      retryStatuses: [429, 500, 502, 503, 504],
+      maxResponseBytes: opts.maxResponseBytes ?? 8 * 1024 * 1024,
+      headers: { Accept: 'application/json' },
+      ...(opts.bearerToken === undefined ? {} : { bearerToken: opts.bearerToken }),
+      ...(opts.basicAuth === undefined ? {} : { basicAuth: opts.basicAuth }),
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+      ...(opts.insecureSkipVerify === undefined ? {} : { insecureSkipVerify: opts.insecureSkipVerify }),
+      ...(opts.log === undefined ? {} : { log: opts.log }),
+    });
   }
 
   /** The base URL without credentials, for logs. */
   get endpoint(): string {
-    return this.base.origin + this.base.pathname.replace(/\/$/, '');
+    return this.http.endpoint;
   }
 
-  async query(promql: string, at: Date): Promise<QueryResult> {
-    const res = await this.api('/api/v1/query', { query: promql, time: (at.getTime() / 1000).toFixed(3) });
+  async query(promql: string, at: Date, call: CallOptions = {}): Promise<QueryResult> {
+    const res = await this.api('/api/v1/query', { query: promql, time: (at.getTime() / 1000).toFixed(3) }, call);
     if (!res.ok) return { kind: 'error', message: res.message };
     const data = res.data as { resultType?: unknown; result?: unknown };
     switch (data.resultType) {
@@ -87,8 +96,8 @@ export class PrometheusProvider implements MetricsProvider {
     }
   }
 
-  async queryRange(promql: string, start: Date, end: Date, stepSeconds: number): Promise<RangeResult> {
-    const res = await this.api('/api/v1/query_range', { query: promql, start: (start.getTime() / 1000).toFixed(3), end: (end.getTime() / 1000).toFixed(3), step: String(stepSeconds) });
+  async queryRange(promql: string, start: Date, end: Date, stepSeconds: number, call: CallOptions = {}): Promise<RangeResult> {
+    const res = await this.api('/api/v1/query_range', { query: promql, start: (start.getTime() / 1000).toFixed(3), end: (end.getTime() / 1000).toFixed(3), step: String(stepSeconds) }, call);
     if (!res.ok) return { kind: 'error', message: res.message };
     const data = res.data as { resultType?: unknown; result?: unknown };
     if (data.resultType !== 'matrix' || !Array.isArray(data.result)) return { kind: 'error', message: `prometheus: expected a matrix, got ${JSON.stringify(data.resultType)}` };
@@ -106,86 +115,42 @@ export class PrometheusProvider implements MetricsProvider {
     return { kind: 'series', series };
   }
 
-  async isOnline(): Promise<true | string> {
-    const r = await this.fetchWithRetries('/-/ready', undefined);
+  async isOnline(call: CallOptions = {}): Promise<true | string> {
+    const r = await this.call({ method: 'GET', path: '/-/ready' }, call);
     if (!r.ok) return r.message;
     return r.status === 200 ? true : `prometheus not ready (HTTP ${r.status})`;
   }
 
   close(): void {
-    this.agent.destroy();
+    void this.http.close();
   }
 
-  private async api(path: string, params: Record<string, string>): Promise<{ ok: true; data: unknown } | { ok: false; message: string }> {
-    const r = await this.fetchWithRetries(path, params);
+  private async api(path: string, params: Record<string, string>, call: CallOptions): Promise<{ ok: true; data: unknown } | { ok: false; message: string }> {
+    const req: HttpRequest = { method: 'POST', path, body: new URLSearchParams(params).toString(), contentType: 'application/x-www-form-urlencoded', idempotent: true };
+    const r = await this.call(req, call);
     if (!r.ok) return r;
+    const where = `${req.method ?? 'POST'} ${this.endpoint}${path}`;
     let json: { status?: unknown; data?: unknown; error?: unknown; errorType?: unknown };
     try {
       json = JSON.parse(r.body) as typeof json;
     } catch {
-      return { ok: false, message: `prometheus: HTTP ${r.status} with a body that is not JSON` };
+      return { ok: false, message: `prometheus: ${where}: HTTP ${r.status} with a body that is not JSON` };
     }
     if (json.status !== 'success') {
-      const why = typeof json.error === 'string' ? json.error.split('\n')[0] : `HTTP ${r.status}`;
+      const why = typeof json.error === 'string' ? json.error.split('\n')[0] : `${where}: HTTP ${r.status}`;
       return { ok: false, message: `prometheus: ${typeof json.errorType === 'string' ? `${json.errorType}: ` : ''}${why}` };
     }
     if (typeof json.data !== 'object' || json.data === null) return { ok: false, message: 'prometheus: success without data' };
     return { ok: true, data: json.data };
   }
 
-  private async fetchWithRetries(path: string, params: Record<string, string> | undefined): Promise<Attempt & { ok: boolean }> {
-    let last: Attempt = { ok: false, retryable: false, message: 'prometheus: no attempt made' };
-    for (let attempt = 0; attempt <= this.retries; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, this.backoffMs * 2 ** (attempt - 1)));
-      last = await this.once(path, params);
-      if (last.ok) {
-        if (last.status >= 500 && attempt < this.retries) continue;
-        if (last.status >= 500) return { ok: false, retryable: true, message: `prometheus: HTTP ${last.status} after ${attempt + 1} attempts` };
-        return last;
-      }
-      if (!last.retryable) return last;
-    }
-    return last.ok ? last : { ...last, message: `${last.message} (after ${this.retries + 1} attempts)` };
-  }
-
-  private once(path: string, params: Record<string, string> | undefined): Promise<Attempt> {
-    const url = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base);
-    const body = params === undefined ? undefined : new URLSearchParams(params).toString();
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (this.auth !== undefined) headers.Authorization = this.auth;
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/x-www-form-urlencoded';
-      headers['Content-Length'] = String(Buffer.byteLength(body));
-    }
-    const mod = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve) => {
-      let settled = false;
-      const done = (a: Attempt): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(a);
-      };
-      const req = mod.request(url, { method: body === undefined ? 'GET' : 'POST', headers, agent: this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > this.maxBytes) {
-            req.destroy();
-            done({ ok: false, retryable: false, message: `prometheus: response larger than ${this.maxBytes} bytes` });
-          } else chunks.push(c);
-        });
-        res.on('end', () => done({ ok: true, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, retryable: true, message: `prometheus: ${err.code ?? 'response error'}` }));
-      });
-      const timer = setTimeout(() => {
-        req.destroy();
-        done({ ok: false, retryable: true, message: `prometheus: no answer from ${this.endpoint} within ${this.timeoutMs} ms` });
-      }, this.timeoutMs);
-      req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, retryable: true, message: `prometheus: cannot reach ${this.endpoint}: ${err.code ?? err.message.split('\n')[0]}` }));
-      req.end(body);
-    });
+  /** One call through the client; 5xx left after the retries is an error, other statuses are answers. */
+  private async call(req: HttpRequest, call: CallOptions): Promise<Answer> {
+    const r: HttpResult = await this.http.send(call.signal === undefined ? req : { ...req, signal: call.signal });
+    if (!r.ok) return { ok: false, message: `prometheus: ${r.failure.message}` };
+    const { status, attempts } = r.response;
+    if (status >= 500) return { ok: false, message: `prometheus: ${req.method ?? 'GET'} ${this.endpoint}${req.path}: HTTP ${status}${attempts > 1 ? ` (after ${attempts} attempts)` : ''}` };
+    return { ok: true, status, body: r.response.text() };
   }
 }
 

@@ -15,6 +15,8 @@ export interface RunningPrometheus {
   port: number;
   /** SIGKILL: the outage case. */
   kill(): Promise<void>;
+  /** Sends a signal: SIGSTOP hangs the server (connections are accepted by the kernel, nothing answers), SIGCONT resumes it. */
+  signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
   /** Instant query; the raw `data.result` of a success, or throws. */
   query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
@@ -105,6 +107,9 @@ export async function startPrometheus(opts: { targets: string[]; scrapeInterval?
         await new Promise((res) => setTimeout(res, 200));
       }
     },
+    signal(sig) {
+      if (child.exitCode === null) child.kill(sig);
+    },
     async kill() {
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
@@ -112,6 +117,7 @@ export async function startPrometheus(opts: { targets: string[]; scrapeInterval?
     },
     async stop() {
       if (child.exitCode === null) {
+        child.kill('SIGCONT');
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;

@@ -1,6 +1,7 @@
 /**
  * PrometheusProvider and observeMetric against a loopback fake of the Prometheus HTTP API: parsing, no-data vs
- * error, retries (5xx and network, never 4xx), timeouts, size limits, auth, and credentials kept out of errors.
+ * error, retries (5xx and network, never 4xx), per-attempt timeouts and the hard per-call deadline, aborts, size
+ * limits, auth, and credentials kept out of errors.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -96,7 +97,7 @@ describe('PrometheusProvider.query', () => {
     const f = await fake((_req, _b, res) => json(res, 502, {}));
     const p = new PrometheusProvider({ url: f.url, retries: 2, retryBackoffMs: 5 });
     try {
-      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: 'prometheus: HTTP 502 after 3 attempts' });
+      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: `prometheus: POST ${f.url}/api/v1/query: HTTP 502 (after 3 attempts)` });
       expect(f.calls).toHaveLength(3);
     } finally {
       p.close();
@@ -104,14 +105,45 @@ describe('PrometheusProvider.query', () => {
     }
   });
 
-  test('times out, and does not wait forever', async () => {
+  test('times out per attempt, and does not wait forever', async () => {
     const f = await fake(() => undefined);
-    const p = new PrometheusProvider({ url: f.url, timeoutMs: 150, retries: 1, retryBackoffMs: 10 });
+    const p = new PrometheusProvider({ url: f.url, timeoutMs: 1000, attemptTimeoutMs: 150, retries: 1, retryBackoffMs: 10 });
     const t0 = Date.now();
     try {
       const r = await p.query('up', AT);
-      expect(r).toEqual({ kind: 'error', message: expect.stringMatching(/no answer from .* within 150 ms \(after 2 attempts\)/) });
+      expect(r).toEqual({ kind: 'error', message: `prometheus: POST ${f.url}/api/v1/query: timed out after 150 ms (after 2 attempts)` });
       expect(Date.now() - t0).toBeLessThan(3000);
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('timeoutMs is a hard deadline of the whole call: a hung server is not retried past it', async () => {
+    const f = await fake(() => undefined);
+    const p = new PrometheusProvider({ url: f.url, timeoutMs: 400, retries: 5, retryBackoffMs: 10 });
+    const t0 = Date.now();
+    try {
+      const [a, b] = await Promise.all([p.query('up', AT), p.isOnline()]);
+      const ms = Date.now() - t0;
+      expect(a).toEqual({ kind: 'error', message: `prometheus: POST ${f.url}/api/v1/query: timed out after 400 ms` });
+      expect(b).toBe(`prometheus: GET ${f.url}/-/ready: timed out after 400 ms`);
+      expect(ms).toBeGreaterThanOrEqual(390);
+      expect(ms).toBeLessThan(1400);
+    } finally {
+      p.close();
+      await f.close();
+    }
+  });
+
+  test('an AbortSignal ends a query at once', async () => {
+    const f = await fake(() => undefined);
+    const p = new PrometheusProvider({ url: f.url, timeoutMs: 10_000 });
+    const t0 = Date.now();
+    try {
+      const r = await p.query('up', AT, { signal: AbortSignal.timeout(100) });
+      expect(r).toEqual({ kind: 'error', message: `prometheus: POST ${f.url}/api/v1/query: aborted` });
+      expect(Date.now() - t0).toBeLessThan(1000);
     } finally {
       p.close();
       await f.close();
@@ -123,8 +155,8 @@ describe('PrometheusProvider.query', () => {
     const p = new PrometheusProvider({ url: f.url, retries: 0 });
     const big = new PrometheusProvider({ url: `${f.url}/big`, retries: 0, maxResponseBytes: 1000 });
     try {
-      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: 'prometheus: HTTP 200 with a body that is not JSON' });
-      expect(await big.query('up', AT)).toEqual({ kind: 'error', message: 'prometheus: response larger than 1000 bytes' });
+      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: `prometheus: POST ${f.url}/api/v1/query: HTTP 200 with a body that is not JSON` });
+      expect(await big.query('up', AT)).toEqual({ kind: 'error', message: `prometheus: POST ${f.url}/big/api/v1/query: response larger than 1000 bytes` });
       expect(f.calls.some((c) => c.url === '/big/api/v1/query')).toBe(true);
     } finally {
       p.close();
@@ -157,8 +189,8 @@ describe('PrometheusProvider.query', () => {
     await f.close();
     const p = new PrometheusProvider({ url, retries: 1, retryBackoffMs: 5 });
     try {
-      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: `prometheus: cannot reach ${url}: ECONNREFUSED (after 2 attempts)` });
-      expect(await p.isOnline()).toMatch(/ECONNREFUSED/);
+      expect(await p.query('up', AT)).toEqual({ kind: 'error', message: `prometheus: POST ${url}/api/v1/query: connection refused (after 2 attempts)` });
+      expect(await p.isOnline()).toBe(`prometheus: GET ${url}/-/ready: connection refused (after 2 attempts)`);
     } finally {
       p.close();
     }
