@@ -21,7 +21,7 @@ describe('failed authentications are rate limited per client', () => {
   });
   afterAll(() => api.close());
 
-  test('after the burst of bad tokens, even a good token gets 429 with Retry-After until the bucket refills', async () => {
+  test('after the burst of bad tokens, bad ones get 429 with Retry-After until the bucket refills; a good token still works', async () => {
     const url = `${api.url}/v1/killswitch`;
     for (let i = 0; i < 5; i++) {
       const r = await fetch(url, { headers: { Authorization: `Bearer guess-${i}` } });
@@ -33,9 +33,9 @@ describe('failed authentications are rate limited per client', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(6);
     expect(expectCleanError(await limited.text(), 429).code).toBe('rate_limited');
-    // A correct token from the same client is not even checked while limited: guessing gains nothing.
+    // A correct token from the same client is never refused for its address (test/integration/auth-limiter.test.ts).
     const good = await fetch(url, { headers: { Authorization: `Bearer ${api.tokens.viewer}` } });
-    expect(good.status).toBe(429);
+    expect(good.status).toBe(200);
     // Public endpoints are unaffected.
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
   });
