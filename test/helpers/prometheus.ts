@@ -15,6 +15,9 @@ export interface RunningPrometheus {
   port: number;
   /** SIGKILL: the outage case. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the hung case (connections are accepted by the kernel, nothing answers). */
+  pause(): void;
+  resume(): void;
   /** Sends a signal: SIGSTOP hangs the server (connections are accepted by the kernel, nothing answers), SIGCONT resumes it. */
   signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
@@ -109,6 +112,12 @@ export async function startPrometheus(opts: { targets: string[]; scrapeInterval?
     },
     signal(sig) {
       if (child.exitCode === null) child.kill(sig);
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
     },
     async kill() {
       if (child.exitCode === null) child.kill('SIGKILL');
