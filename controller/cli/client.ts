@@ -1,15 +1,18 @@
 /**
- * The HTTP client of the ringctl verbs that talk to a controller.
+ * The HTTP client of the ringctl verbs that talk to a controller, on the one HTTP client (controller/http).
  *
  * Server and token come from --server/--token or RINGMASTER_URL/RINGMASTER_TOKEN (flags win). Every failure
- * is a CliError with one line that names the verb and the reason; the token never appears in it.
+ * is a CliError with one line that names the verb and the reason; the token never appears in it. Reads (GET) are
+ * retried twice on a refused or dropped connection and on 502/503/504, with jittered backoff; changes (POST) are
+ * sent once.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
 import type { Command } from 'commander';
+import { HttpClient, parseBaseUrl, type HttpFailure, type HttpRequest } from '../http/client';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
+/** Per attempt: connect, headers and the whole body. */
 const TIMEOUT_MS = 15_000;
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface RemoteOptions {
   server?: string;
@@ -49,7 +52,7 @@ export function remoteOptions(cmd: Command): Command {
 
 export class Client {
   readonly base: URL;
-  private readonly token: string | undefined;
+  private readonly http: HttpClient;
 
   constructor(
     readonly verb: string,
@@ -57,55 +60,58 @@ export class Client {
     env: NodeJS.ProcessEnv = process.env,
   ) {
     const raw = opts.server ?? env.RINGMASTER_URL ?? DEFAULT_URL;
-    let base: URL;
-    try {
-      base = new URL(raw);
-    } catch {
-      throw new CliError(`ringctl ${verb}: invalid server URL ${JSON.stringify(raw)} (use http://HOST:PORT)`, 2);
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-      throw new CliError(`ringctl ${verb}: invalid server URL ${JSON.stringify(raw)}: must be http:// or https://`, 2);
-    }
-    if (base.username || base.password) throw new CliError(`ringctl ${verb}: put credentials in RINGMASTER_TOKEN, not in the server URL`, 2);
+    const base = parseBaseUrl(raw);
+    if (base === 'not-a-url') throw new CliError(`ringctl ${verb}: invalid server URL ${JSON.stringify(raw)} (use http://HOST:PORT)`, 2);
+    if (base === 'scheme') throw new CliError(`ringctl ${verb}: invalid server URL ${JSON.stringify(raw)}: must be http:// or https://`, 2);
+    if (base === 'credentials') throw new CliError(`ringctl ${verb}: put credentials in RINGMASTER_TOKEN, not in the server URL`, 2);
     this.base = base;
     const token = opts.token ?? env.RINGMASTER_TOKEN;
-    this.token = token === undefined || token === '' ? undefined : token;
+    this.http = new HttpClient({
+      baseUrl: base,
+      timeoutMs: TIMEOUT_MS,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      retries: 2,
+      retryBaseMs: 100,
+      retryMaxMs: 1000,
+      headers: { Accept: 'application/json' },
+      ...(token === undefined || token === '' ? {} : { bearerToken: token }),
+    });
   }
 
   get<T>(path: string, signal?: AbortSignal): Promise<T> {
-    return this.call<T>('GET', path, undefined, undefined, signal);
+    return this.call<T>({ method: 'GET', path, ...(signal ? { signal } : {}) });
   }
 
   post<T>(path: string, body: unknown, contentType = 'application/json'): Promise<T> {
-    return this.call<T>('POST', path, typeof body === 'string' ? body : JSON.stringify(body), contentType);
+    return this.call<T>({ method: 'POST', path, body: typeof body === 'string' ? body : JSON.stringify(body), contentType });
   }
 
-  private async call<T>(method: string, path: string, body?: string, contentType?: string, signal?: AbortSignal): Promise<T> {
-    const url = new URL(path.replace(/^\//, ''), this.base.href.endsWith('/') ? this.base : new URL(`${this.base.href}/`));
-    const headers: Record<string, string> = { Accept: 'application/json' };
-    if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`;
-    if (contentType !== undefined) headers['Content-Type'] = contentType;
-    let res: { status: number; text: string };
-    try {
-      res = await request(url, method, headers, body, signal);
-    } catch (err) {
-      if (signal?.aborted) throw new Aborted();
-      // Not the verb's fault: the line names the server, which is what the user has to fix.
-      throw new CliError(`ringctl: cannot reach ${this.base.origin}: ${networkReason(err)} (set RINGMASTER_URL or --server)`, 1, 0);
+  private async call<T>(req: HttpRequest): Promise<T> {
+    const r = await this.http.send(req);
+    if (!r.ok) {
+      if (req.signal?.aborted) throw new Aborted();
+      throw unreachable(this.verb, this.base, r.failure);
     }
-    const text = res.text;
+    const { status } = r.response;
+    const text = r.response.text();
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);
     } catch {
       json = undefined;
     }
-    if (res.status < 200 || res.status > 299) {
-      throw new CliError(`ringctl ${this.verb}: ${describeError(res.status, json, text)}`, 1, res.status, errorDetails(json));
+    if (status < 200 || status > 299) {
+      throw new CliError(`ringctl ${this.verb}: ${describeError(status, json, text)}`, 1, status, errorDetails(json));
     }
-    if (json === undefined) throw new CliError(`ringctl ${this.verb}: ${res.status} from ${this.base.origin} is not JSON`, 1, res.status);
+    if (json === undefined) throw new CliError(`ringctl ${this.verb}: ${status} from ${this.base.origin} is not JSON`, 1, status);
     return json as T;
   }
+}
+
+/** A request that got no answer. Not the verb's fault: the line names the server, which is what the user has to fix. */
+function unreachable(verb: string, base: URL, f: HttpFailure): CliError {
+  if (f.kind === 'too-large') return new CliError(`ringctl ${verb}: ${f.message}`, 1, 0);
+  return new CliError(`ringctl: cannot reach ${base.origin}: ${f.reason} (set RINGMASTER_URL or --server)`, 1, 0);
 }
 
 /** A request given up because its AbortSignal fired (Ctrl-C during status --watch). */
@@ -113,40 +119,6 @@ export class Aborted extends Error {
   constructor() {
     super('aborted');
   }
-}
-
-const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-
-/** node:http rather than fetch: fetch refuses some ports outright ("bad port") and hides error codes. */
-function request(url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const mod = url.protocol === 'https:' ? https : http;
-    const options: http.RequestOptions = { method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, timeout: TIMEOUT_MS };
-    if (signal) options.signal = signal;
-    const req = mod.request(url, options, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_RESPONSE_BYTES) req.destroy(Object.assign(new Error('response too large'), { code: 'ETOOBIG' }));
-        else chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function networkReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'unknown host';
-  if (code === 'ETIMEDOUT') return `no answer within ${TIMEOUT_MS / 1000}s`;
-  if (code === 'ETOOBIG') return `response larger than ${MAX_RESPONSE_BYTES} bytes`;
-  return code ?? (err as Error).message;
 }
 
 function errorDetails(json: unknown): string[] {
