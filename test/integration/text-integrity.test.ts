@@ -167,11 +167,19 @@ describe('text integrity over HTTP (real controller, real SQLite)', () => {
     expect(rc.controller.getKillSwitch().engaged).toBe(false);
   });
 
-  test('the case measured on main: pause with "\\ud800" in the reason is refused, not stored', async () => {
+  test('the case measured on main: pause with "\\ud800" in the reason is a 400; the rollout runs on, the chain verifies', async () => {
+    // On main this was a 200, and from then on the audit chain reported "content does not match its hash".
+    const created = await post('/v1/rollouts', rolloutYaml('ti-measured', 'ti-measured-ch'), 'application/yaml', api.tokens.deployer as string);
+    expect(created.status).toBe(201);
+    const phase = rc.controller.getRollout('ti-measured')?.phase.kind;
+    const entries = rc.controller.listAudit({ limit: 1000 }).length;
     const body = '{"reason":"ab\\ud800"}'; // the JSON escape, exactly as a client sends it
-    const res = await post(`/v1/rollouts/${existing}/pause`, body, 'application/json', api.tokens.sre as string);
+    const res = await post('/v1/rollouts/ti-measured/pause', body, 'application/json', api.tokens.sre as string);
     expect(res.status).toBe(400);
     expect(expectCleanError(await res.text(), 400).message).toBe('reason: not well-formed Unicode (lone surrogate U+D800 at character 3)');
+    expect(rc.controller.getRollout('ti-measured')?.phase.kind).toBe(phase);
+    expect(rc.controller.listAudit({ limit: 1000 })).toHaveLength(entries);
+    expect(rc.controller.verifyAudit()).toMatchObject({ ok: true });
   });
 
   test('bodies that are not UTF-8 are a 400 before parsing, on every route with a body', async () => {
@@ -279,9 +287,14 @@ describe('text integrity over HTTP (real controller, real SQLite)', () => {
     // Drop the rollouts that the multi-line cases created on purpose (accepted with a line break), then compare.
     const after = JSON.parse(snapshot(rc.controller, ['ti-existing-ch'])) as { rollouts: Array<{ name: string }>; audit: Array<{ target: string }>; killSwitch: unknown; manifests: unknown[] };
     const accepted = new Set(after.rollouts.map((r) => r.name).filter((n) => n.startsWith('ti-value-')));
+    const measured = new Set(['ti-measured', 'ti-measured-ch']);
     const wanted = JSON.parse(before) as typeof after;
     expect(accepted.size).toBe(VALUE_FIELDS.filter((f) => f.multiline).length); // one per multi-line field: its line-feed case
-    const kept = { ...after, rollouts: after.rollouts.filter((r) => !accepted.has(r.name)), audit: after.audit.filter((e) => !accepted.has(e.target.replace(/^channel\/c-/, ''))) };
+    const kept = {
+      ...after,
+      rollouts: after.rollouts.filter((r) => !accepted.has(r.name) && !measured.has(r.name)),
+      audit: after.audit.filter((e) => !accepted.has(e.target.replace(/^channel\/c-/, '')) && !measured.has(e.target.replace(/^channel\//, ''))),
+    };
     expect(kept).toEqual(wanted);
 
     const verify = await fetch(`${api.url}/v1/audit/verify`, { headers: { Authorization: `Bearer ${api.tokens.viewer as string}` } });
