@@ -12,7 +12,7 @@
  *
  * No data, NaN, negative or infinite counts, and provider errors never pass.
  */
-import type { Counts, Observation, VerdictResult } from '../analysis/types';
+import type { Counts, Observation, VerdictResult } from './observation';
 import type { MetricSpec } from '../spec/types';
 import { poissonGuardLogLr, sprtExposureForPower, sprtIncrement } from './stats';
 

@@ -2,7 +2,7 @@
  * The rollout state machine's data: phases, state, facts and actions. Plain data, JSON-serialisable,
  * so that the store can persist it and a restart resumes exactly where the last commit left off.
  */
-import type { VerdictResult } from '../analysis/types';
+import type { VerdictResult } from './observation';
 
 /** Why a rollout stopped. */
 export type HaltReason =
