@@ -16,6 +16,7 @@ import { canonicalJson } from './canonical';
 
 export const AUDIT_KEY_NAME = 'audit';
 export const CHECKPOINT_TYPE = 'ringmaster.audit.checkpoint/v1';
+export const ACCEPTANCE_TYPE = 'ringmaster.audit.break-accepted/v1';
 /** Checkpoints are signed at least every this many entries unless configured otherwise. */
 export const DEFAULT_CHECKPOINT_EVERY = 100;
 export const CHECKPOINT_EVERY_ENV = 'RINGMASTER_AUDIT_CHECKPOINT_EVERY';
@@ -48,12 +49,27 @@ export interface AuditSigner {
   readonly publicKey: crypto.KeyObject;
   info(): AuditKeyInfo;
   sign(c: { seq: number; hash: string; at: string; reason: string }): AuditCheckpoint;
+  /** Signs an accepted break (see acceptanceMessage); base64. */
+  signAcceptance(a: BreakAcceptance): string;
+}
+
+/** What `--accept-broken-audit` records and signs: who accepted which breaks, over which head. */
+export interface BreakAcceptance {
+  actor: string;
+  reason: string;
+  accepts: string[];
+  head: { seq: number; hash: string } | null;
 }
 
 /** Checkpoint signing as the store does it: the signer and the interval. */
 export interface AuditCheckpointing {
   signer: AuditSigner;
   every: number;
+}
+
+/** The exact bytes an acceptance signature covers. */
+export function acceptanceMessage(a: BreakAcceptance): Buffer {
+  return Buffer.from(canonicalJson({ type: ACCEPTANCE_TYPE, actor: a.actor, reason: a.reason, accepts: a.accepts, head: a.head }), 'utf8');
 }
 
 /** The exact bytes a checkpoint signature covers. */
@@ -69,6 +85,7 @@ export function signerFor(pair: { privateKey: crypto.KeyObject; publicKey: crypt
     publicKey: pair.publicKey,
     info: () => ({ ...info }),
     sign: (c) => ({ seq: c.seq, hash: c.hash, at: c.at, reason: c.reason, keyId: id, signature: sign(pair.privateKey, checkpointMessage(c)) }),
+    signAcceptance: (a) => sign(pair.privateKey, acceptanceMessage(a)),
   };
 }
 

@@ -14,11 +14,13 @@
  *
  * It does not stop at the first problem (up to MAX_BREAKS), so that an accepted break can be recognised on a
  * later start: `ringmaster serve --accept-broken-audit` appends an `audit.break-accepted` entry listing the
- * keys of the breaks it accepts and signs a checkpoint over it. Such an entry counts only when a valid
- * checkpoint at or after it matches the chain (someone editing the file offline cannot sign one).
+ * keys of the breaks it accepts, signed with the audit key (audit-key.ts acceptanceMessage). An entry of that
+ * action without a valid signature accepts nothing: someone who can write the file but not read the key
+ * cannot accept their own edit.
  */
 import { auditHash, GENESIS_HASH, type AuditChainEntry } from './canonical';
-import { checkpointSignatureOk, type AuditCheckpoint, type AuditPublicKey } from './audit-key';
+import { verify } from '../crypto/keys';
+import { acceptanceMessage, checkpointSignatureOk, type AuditCheckpoint, type AuditPublicKey, type BreakAcceptance } from './audit-key';
 
 export const BREAK_ACCEPTED_ACTION = 'audit.break-accepted';
 const MAX_BREAKS = 100;
@@ -56,6 +58,8 @@ export interface AuditAnchor {
 
 export interface AcceptedBreak {
   entry: number;
+  /** False when the entry's signature does not verify: it then accepts nothing. */
+  signed: boolean;
   by: string;
   at: string;
   reason: string;
@@ -92,6 +96,7 @@ export class AuditLogVerifier {
   private readonly acceptances: Array<AcceptedBreak> = [];
   private readonly matchedCheckpoints: number[] = [];
   private readonly checkpointStats = { total: 0, valid: 0 };
+  private readonly key: AuditPublicKey | undefined;
   private prev = GENESIS_HASH;
   private prevEntry: AuditChainEntry | undefined;
   private expectedId = 1;
@@ -100,6 +105,7 @@ export class AuditLogVerifier {
   private walkBroken = false;
 
   constructor(opts: Options) {
+    this.key = opts.key;
     for (const cp of opts.checkpoints ?? []) {
       this.checkpointStats.total++;
       const signed = `checkpoint ${cp.seq} (signed ${cp.at})`;
@@ -171,14 +177,22 @@ export class AuditLogVerifier {
         -1,
       );
     }
-    if (e.action === BREAK_ACCEPTED_ACTION) {
-      const p = (e.payload ?? {}) as { accepts?: unknown };
-      const accepts = Array.isArray(p.accepts) ? p.accepts.filter((k): k is string => typeof k === 'string') : [];
-      this.acceptances.push({ entry: e.id, by: e.actor, at: e.at, reason: e.reason, accepts });
-    }
+    if (e.action === BREAK_ACCEPTED_ACTION) this.acceptances.push(this.acceptance(e));
     this.prev = e.hash;
     this.prevEntry = e;
     this.expectedId = e.id + 1;
+  }
+
+  private acceptance(e: AuditChainEntry): AcceptedBreak {
+    const p = (e.payload ?? {}) as { accepts?: unknown; head?: unknown; keyId?: unknown; signature?: unknown };
+    const accepts = Array.isArray(p.accepts) ? p.accepts.filter((k): k is string => typeof k === 'string') : [];
+    const head = (p.head ?? null) as BreakAcceptance['head'];
+    const signed =
+      this.key !== undefined &&
+      p.keyId === this.key.keyId &&
+      typeof p.signature === 'string' &&
+      verify(this.key.key, acceptanceMessage({ actor: e.actor, reason: e.reason, accepts, head }), p.signature);
+    return { entry: e.id, signed, by: e.actor, at: e.at, reason: e.reason, accepts };
   }
 
   finish(): AuditVerdict {
@@ -189,10 +203,8 @@ export class AuditLogVerifier {
       const ends = end === 0 ? 'the log is empty' : `the log ends at entry ${end}`;
       this.push({ kind: 'truncated', at: a.seq, key: anchorKey(a.seq, a.hash), detail: `${ends} but ${a.source} exists: at least ${a.seq - end} entr${a.seq - end === 1 ? 'y is' : 'ies are'} gone` });
     }
-    const structural = this.breaks.filter((b) => b.kind === 'edited' || b.kind === 'deleted').map((b) => b.at);
-    // An acceptance counts when a valid checkpoint at or after it matches, with no chain break in between.
-    const accepted = this.acceptances.filter((a) => this.matchedCheckpoints.some((seq) => seq >= a.entry && !structural.some((at) => at > a.entry && at <= seq)));
-    const tolerated = new Set(accepted.flatMap((a) => a.accepts));
+    const accepted = this.acceptances;
+    const tolerated = new Set(accepted.filter((a) => a.signed).flatMap((a) => a.accepts));
     const sorted = [...this.breaks].sort((x, y) => x.at - y.at);
     return {
       ok: sorted.every((b) => tolerated.has(b.key)),
