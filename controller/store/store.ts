@@ -13,7 +13,7 @@ import { ALL_PHASES, TERMINAL_PHASES } from '../engine/state';
 import type { Rollout } from '../spec/types';
 import { auditHash, GENESIS_HASH, type AuditChainResult } from './canonical';
 import { checkpointEveryFromEnv, loadAuditSigner, type AuditCheckpoint, type AuditCheckpointing, type AuditKeyInfo, type AuditPublicKey } from './audit-key';
-import { AuditLogVerifier, describeVerdict, type AuditAnchor, type AuditVerdict } from './audit-verify';
+import { AuditLogVerifier, BREAK_ACCEPTED_ACTION, describeVerdict, type AuditAnchor, type AuditVerdict } from './audit-verify';
 import { MIGRATIONS } from './migrations';
 import type { AuditEntry, AuditInput, ChannelRecord, DecisionCommit, ManifestArtifactRef, RequestRecord, RolloutRecord, StateStore, StoredManifest } from './types';
 
@@ -174,11 +174,14 @@ export class Store implements StateStore {
     };
   }
 
-  /** Signs a checkpoint of the audit head first (when signing, and the head moved since the last one). */
-  close(): void {
+  /**
+   * Signs a checkpoint of the audit head first (when signing, and the head moved since the last one), unless
+   * `checkpoint: false` (a server that refuses to start on a broken chain signs nothing over it).
+   */
+  close(opts: { checkpoint?: boolean } = {}): void {
     if (!this.db.open) return;
     try {
-      if (this.checkpointing && !this.db.readonly) this.checkpointAudit('shutdown');
+      if (this.checkpointing && opts.checkpoint !== false && !this.db.readonly) this.checkpointAudit('shutdown');
     } finally {
       this.db.close();
     }
@@ -472,6 +475,7 @@ export class Store implements StateStore {
     const db = this.db;
     return {
       lastCheckpoint: db.prepare('SELECT * FROM audit_checkpoints ORDER BY id DESC LIMIT 1'),
+      checkpointsAfter: db.prepare('SELECT * FROM audit_checkpoints WHERE id > ? ORDER BY id LIMIT 1000'),
       listCheckpoints: db.prepare('SELECT * FROM audit_checkpoints ORDER BY id'),
       insertCheckpoint: db.prepare('INSERT INTO audit_checkpoints (seq, hash, at, reason, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)'),
       head: db.prepare('SELECT id, hash, at FROM audit ORDER BY id DESC LIMIT 1'),
@@ -518,6 +522,16 @@ export class Store implements StateStore {
     return (this.auditStmts.listCheckpoints.all() as CheckpointRow[]).map(fromCheckpointRow);
   }
 
+  /** Checkpoints stored after row `afterRow` (their table position), for whoever publishes them as they come. */
+  auditCheckpointsAfter(afterRow: number): Array<{ row: number; checkpoint: AuditCheckpoint }> {
+    return (this.auditStmts.checkpointsAfter.all(afterRow) as CheckpointRow[]).map((r) => ({ row: r.id, checkpoint: fromCheckpointRow(r) }));
+  }
+
+  /** The table position of the last checkpoint (0: none). */
+  lastAuditCheckpointRow(): number {
+    return (this.auditStmts.lastCheckpoint.get() as CheckpointRow | undefined)?.id ?? 0;
+  }
+
   lastAuditCheckpoint(): AuditCheckpoint | undefined {
     const r = this.auditStmts.lastCheckpoint.get() as CheckpointRow | undefined;
     return r ? fromCheckpointRow(r) : undefined;
@@ -539,6 +553,28 @@ export class Store implements StateStore {
     const cp = signer.sign({ seq, hash, at: this.now(), reason });
     this.auditStmts.insertCheckpoint.run(cp.seq, cp.hash, cp.at, cp.reason, cp.keyId, cp.signature);
     return cp;
+  }
+
+  /**
+   * Records breaks an operator accepted (`ringmaster serve --accept-broken-audit`): an `audit.break-accepted`
+   * entry whose payload is signed with the audit key, then a checkpoint over it. Needs a signer.
+   */
+  acceptAuditBreaks(input: { actor: string; reason: string; breaks: Array<{ kind: string; at: number; key: string; message: string }>; head: { seq: number; hash: string } | null }): AuditEntry {
+    const signer = this.checkpointing?.signer;
+    if (!signer) throw new Error('acceptAuditBreaks: this store has no audit signer');
+    return this.transaction(() => {
+      const accepts = input.breaks.map((b) => b.key);
+      const signature = signer.signAcceptance({ actor: input.actor, reason: input.reason, accepts, head: input.head });
+      const entry = this.appendAudit({
+        actor: input.actor,
+        action: BREAK_ACCEPTED_ACTION,
+        target: 'audit',
+        reason: input.reason,
+        payload: { accepts, head: input.head, breaks: input.breaks.map((b) => ({ kind: b.kind, at: b.at, message: b.message })), keyId: signer.keyId, signature },
+      });
+      this.checkpointAudit('break-accepted');
+      return entry;
+    });
   }
 
   /** What `ringctl audit export` stores off the box: the key, the head and every signed checkpoint. */
