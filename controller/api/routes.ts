@@ -8,6 +8,7 @@ import type { RequestVerb } from '../engine/state';
 import type { ControllerService } from '../runtime/service';
 import { formatSpecError } from '../spec/errors';
 import { NAME_PATTERN } from '../spec/schema';
+import { auditSourceOf, type AuditSource } from '../store/audit-source';
 import { textFlaw } from '../spec/text';
 import { authorize, type AuthContext, type Permission } from './auth';
 import { readTextBody } from './body';
@@ -221,6 +222,21 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     res.json(service.verifyAudit());
   });
 
+  // Signed checkpoints of the chain head and the audit public key (store/audit-source.ts), for off-box records.
+  const auditSource = (): AuditSource => {
+    const src = auditSourceOf(service);
+    if (!src) throw new ApiError(404, 'not_found', 'this server publishes no audit checkpoints (no audit key)');
+    return src;
+  };
+  app.get('/v1/audit/checkpoints', need('read'), (_req, res) => {
+    res.json(auditSource().auditExport());
+  });
+  app.get('/v1/audit/key', need('read'), (_req, res) => {
+    const key = auditSource().auditKey();
+    if (!key) throw new ApiError(404, 'not_found', 'this server publishes no audit checkpoints (no audit key)');
+    res.json(key);
+  });
+
   // ---------------------------------------------------------------------------------------- fallbacks
 
   const methodsOf: Array<[string, string]> = [
@@ -234,6 +250,8 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/v1/killswitch', 'GET, HEAD, POST'],
     ['/v1/audit', 'GET, HEAD'],
     ['/v1/audit/verify', 'GET, HEAD'],
+    ['/v1/audit/checkpoints', 'GET, HEAD'],
+    ['/v1/audit/key', 'GET, HEAD'],
   ];
   for (const [path, allow] of methodsOf) {
     app.all(path, () => {
