@@ -136,6 +136,28 @@ export class Telemetry {
     for (const r of rollouts) this.rolloutPhase(r.name, r.channel, r.phase.kind, r.exposedRing);
   }
 
+  /**
+   * Registers the audit gauges, served from `read` on each scrape (store/audit-open.ts AuditPublisher): only a
+   * server that watches its audit log shows them, so a 0 always means what it says.
+   */
+  watchAudit(read: () => { headSequence: number; lastCheckpointSequence: number; chainOk: boolean }): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, value: (a: ReturnType<typeof read>) => number): void => {
+      this.registry.removeSingleMetric(name);
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value(read()));
+        },
+      });
+    };
+    gauge('ringmaster_audit_head_sequence', 'Id of the last audit log entry (the chain head)', (a) => a.headSequence);
+    gauge('ringmaster_audit_checkpoint_sequence', 'Entry id covered by the last signed audit checkpoint', (a) => a.lastCheckpointSequence);
+    gauge('ringmaster_audit_chain_ok', '1 when the audit chain verified at start and since; 0 when broken (started with --accept-broken-audit)', (a) => (a.chainOk ? 1 : 0));
+  }
+
   // ------------------------------------------------------------------------------------------ http
 
   httpRequest(route: string, code: number): void {
