@@ -199,7 +199,7 @@ export class HttpClient {
     for (let attempt = 1; ; attempt++) {
       if (req.signal?.aborted) return fail('aborted', 'aborted', attempt - 1);
       const left = deadline - Date.now();
-      if (left <= 0) return fail('timeout', `timed out after ${deadlineMs ?? 0} ms (deadline)`, attempt - 1);
+      if (left <= 0) return fail('timeout', `timed out after ${deadlineMs ?? 0} ms`, attempt - 1);
       const cut = left < budget;
       const ms = cut ? Math.max(1, Math.floor(left)) : budget;
       const r = await this.attempt(url, method, headers, req.body, ms, maxBytes, req.signal);
@@ -209,9 +209,10 @@ export class HttpClient {
         if (last || !this.#retryStatuses.has(r.response.status)) return answered(r.response, attempt);
         why = `HTTP ${r.response.status}`;
       } else {
+        // An attempt cut short by the deadline that timed out: the call's time is up.
+        if (r.kind === 'timeout' && cut) return fail('timeout', `timed out after ${deadlineMs ?? 0} ms`, attempt);
         const retryable = r.kind === 'timeout' || r.kind === 'refused' || r.kind === 'reset' || r.kind === 'network';
-        const reason = r.kind === 'timeout' && cut ? `timed out after ${Date.now() - started} ms (deadline ${deadlineMs ?? 0} ms)` : r.reason;
-        if (last || !retryable || cut) return fail(r.kind, reason, attempt);
+        if (last || !retryable) return fail(r.kind, r.reason, attempt);
         why = r.reason;
       }
       const delay = backoffDelay(attempt, { baseMs: this.#opts.retryBaseMs ?? 100, maxMs: this.#opts.retryMaxMs ?? 2000, ...(this.#opts.random ? { random: this.#opts.random } : {}) });
