@@ -64,13 +64,16 @@ export class Service implements ControllerService {
     const { channel, version, previousVersion } = rollout.spec;
     const lineage = lineageAtApply(channel, version, previousVersion, store.lineage(channel), this.parts.facts.inFlight(channel));
     if (!lineage.ok) return { status: 'conflict', message: lineage.message };
-    const res = store.insertRollout({ name, channel, spec: rollout, specHash, policy: policyName, state: initialState(), actor, reason: `apply ${channel} ${version}` });
+    const res = store.transaction(() => {
+      const r = store.insertRollout({ name, channel, spec: rollout, specHash, policy: policyName, state: initialState(), actor, reason: `apply ${channel} ${version}` });
+      if (r.status === 'created') {
+        this.parts.reconciler.decideNow(name);
+        this.parts.publisher.publish(channel, actor);
+      }
+      return r;
+    });
     if (res.status === 'conflict') return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
-    if (res.status === 'created') {
-      this.parts.log.info({ rollout: name, channel, version, actor }, 'rollout created');
-      this.parts.reconciler.decideNow(name);
-      this.parts.publisher.publish(channel, actor);
-    }
+    if (res.status === 'created') this.parts.log.info({ rollout: name, channel, version, actor }, 'rollout created');
     return { status: res.status, rollout: this.view(store.getRollout(name) ?? res.record) };
   }
 
@@ -91,8 +94,11 @@ export class Service implements ControllerService {
   request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult> {
     const { store } = this.parts;
     if (!store.getRollout(name)) return Promise.resolve({ status: 'not-found' as const });
-    const id = store.addRequest({ rollout: name, verb, actor, reason });
-    this.parts.reconciler.decideNow(name);
+    const id = store.transaction(() => {
+      const requestId = store.addRequest({ rollout: name, verb, actor, reason });
+      this.parts.reconciler.decideNow(name);
+      return requestId;
+    });
     const outcome = store.getRequest(id);
     const rollout = this.view(store.getRollout(name) as RolloutRecord);
     if (outcome?.applied) return Promise.resolve({ status: 'applied' as const, message: outcome.message ?? 'applied', rollout });
@@ -106,16 +112,20 @@ export class Service implements ControllerService {
   /** Persisted and audited, then every in-flight rollout decides on it and every manifest shows it: all before the answer. */
   setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState> {
     const { store, reconciler, publisher, log } = this.parts;
-    const state = store.setKillSwitch(next, actor);
-    log.warn({ engaged: next.engaged, mode: next.mode, actor, reason: next.reason }, next.engaged ? 'kill switch engaged' : 'kill switch released');
-    for (const r of store.listRollouts({ activeOnly: true })) {
-      try {
-        reconciler.decideNow(r.name);
-      } catch (err) {
-        log.error({ rollout: r.name, err: (err as Error).message }, 'kill switch: decision failed');
+    // One transaction: the switch and every rollout's decision on it commit together (one fsync, not one each).
+    const state = store.transaction(() => {
+      const ks = store.setKillSwitch(next, actor);
+      for (const r of store.listRollouts({ activeOnly: true })) {
+        try {
+          reconciler.decideNow(r.name);
+        } catch (err) {
+          log.error({ rollout: r.name, err: (err as Error).message }, 'kill switch: decision failed');
+        }
       }
-    }
-    publisher.publishAll(actor);
+      publisher.publishAll(actor);
+      return ks;
+    });
+    log.warn({ engaged: next.engaged, mode: next.mode, actor, reason: next.reason }, next.engaged ? 'kill switch engaged' : 'kill switch released');
     return Promise.resolve(state);
   }
 

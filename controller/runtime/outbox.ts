@@ -15,7 +15,24 @@ export class ActionRunner {
     private readonly log: Logger,
   ) {}
 
+  /** Performs every pending action, in one transaction (one fsync for a whole batch of decisions). */
   runPending(): void {
+    this.store.transaction(() => this.runAll());
+  }
+
+  /** After the transaction in progress commits: what a decision calls, so that its actions follow its commit. */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.store.afterCommit(() => {
+      this.scheduled = false;
+      this.runPending();
+    });
+  }
+
+  private scheduled = false;
+
+  private runAll(): void {
     for (const a of this.store.pendingActions()) {
       const payload = a.payload as { channel?: string; message?: string; severity?: string };
       try {

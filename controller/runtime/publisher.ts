@@ -51,6 +51,8 @@ export class ManifestPublisher {
     const contentHash = manifestContentHash(content);
     const current = this.served.get(channel);
     if (current?.contentHash === contentHash) return current;
+    const latest = this.store.latestManifest(channel);
+    if (latest?.contentHash === contentHash) return this.serve({ channel, revision: latest.revision, body: latest.body, signature: latest.signature, etag: `"r${latest.revision}"`, contentHash }, false, content);
     const { manifest, changed } = this.store.publishManifest(
       channel,
       (revision) => {
@@ -60,13 +62,24 @@ export class ManifestPublisher {
       actor,
     );
     const m: Published = { channel, revision: manifest.revision, body: manifest.body, signature: manifest.signature, etag: `"r${manifest.revision}"`, contentHash: manifest.contentHash };
-    this.served.set(channel, m);
-    if (changed) this.log.info({ channel, revision: m.revision, candidates: content.candidates.length, killSwitch: content.killSwitch.engaged }, 'manifest published');
+    return this.serve(m, changed, content);
+  }
+
+  /** Agents see a revision only once it is durable (after the transaction it was written in commits). */
+  private serve(m: Published, changed: boolean, content: ManifestContent): SignedManifest {
+    this.store.afterCommit(() => {
+      const cur = this.served.get(m.channel);
+      if (cur !== undefined && cur.revision >= m.revision) return;
+      this.served.set(m.channel, m);
+      if (changed) this.log.info({ channel: m.channel, revision: m.revision, candidates: content.candidates.length, killSwitch: content.killSwitch.engaged }, 'manifest published');
+    });
     return m;
   }
 
-  /** Every channel (the kill switch is in every manifest). */
+  /** Every channel (the kill switch is in every manifest), in one transaction. */
   publishAll(actor = 'controller'): void {
-    for (const channel of this.store.listChannels()) this.publish(channel, actor);
+    this.store.transaction(() => {
+      for (const channel of this.store.listChannels()) this.publish(channel, actor);
+    });
   }
 }

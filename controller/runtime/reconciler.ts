@@ -67,25 +67,29 @@ export class Reconciler {
 
   /** Decides one rollout now, without a verdict and without waiting for anything (human verbs, apply). */
   decideNow(name: string): void {
-    this.decideAndCommit(name, this.clock.now(), undefined);
+    this.store.transaction(() => this.decideAndCommit(name, this.clock.now(), undefined));
   }
 
   private async runPass(): Promise<void> {
     const started = process.hrtime.bigint();
     const gathered = await this.gather(this.store.listRollouts({ activeOnly: true }), this.clock.now());
     const nowMs = this.clock.now();
-    let slice = performance.now();
     // Re-listed: rollouts applied or finished while the verdicts were being gathered are seen as they are now.
-    for (const rec of this.store.listRollouts({ activeOnly: true })) {
-      try {
-        this.decideAndCommit(rec.name, nowMs, gathered.get(rec.name));
-      } catch (err) {
-        this.log.error({ rollout: rec.name, err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
-      }
-      if (performance.now() - slice > SLICE_MS) {
-        await yieldToLoop();
-        slice = performance.now();
-      }
+    const names = this.store.listRollouts({ activeOnly: true }).map((r) => r.name);
+    // Decided in slices of a few ms, each slice one transaction (one fsync), with the event loop free in between.
+    for (let i = 0; i < names.length; ) {
+      const sliceEnd = performance.now() + SLICE_MS;
+      this.store.transaction(() => {
+        do {
+          const name = names[i++] as string;
+          try {
+            this.decideAndCommit(name, nowMs, gathered.get(name));
+          } catch (err) {
+            this.log.error({ rollout: name, err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
+          }
+        } while (i < names.length && performance.now() < sliceEnd);
+      });
+      if (i < names.length) await yieldToLoop();
     }
     this.observer?.killSwitch(this.store.getKillSwitch().engaged);
     this.observer?.reconcileDuration(Number(process.hrtime.bigint() - started) / 1e9);
@@ -181,8 +185,8 @@ export class Reconciler {
       log[level]({ n: t.n, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason, actor: t.actor }, 'transition');
     }
     this.observer?.rolloutPhase(name, rec.channel, d.state.phase.kind, d.state.exposedRing);
-    // Only now, after the commit, do the actions run.
-    this.actions.runPending();
+    // Only after the commit (of the whole batch, when there is one) do the actions run.
+    this.actions.schedule();
   }
 
   private observeVerdict(rec: RolloutRecord, v: RingVerdict, nowMs: number): void {

@@ -24,7 +24,6 @@ export class StoreConflictError extends Error {}
 /** Opening a database written by a newer version of Ringmaster. */
 export class StoreVersionError extends Error {}
 
-const TERMINAL = [...TERMINAL_PHASES];
 /** Non-terminal phases, as an IN list (the phase index answers it without reading terminal rows). */
 const ACTIVE = ALL_PHASES.filter((p) => !TERMINAL_PHASES.has(p));
 const KEEP_MANIFEST_REVISIONS = 100;
@@ -62,6 +61,12 @@ export class Store implements StateStore {
   private readonly stmts: ReturnType<Store['prepare']>;
   /** Parsed records by name, valid while the stored revision is the same (specs never change; states by revision). */
   private readonly records = new Map<string, RolloutRecord>();
+  /** Callbacks waiting for the outermost transaction to commit. */
+  private readonly committed: Array<() => void> = [];
+  /** This process is the store's only writer: the kill switch is read from memory, and written through. */
+  private killSwitchCache: KillSwitchState | undefined;
+  /** Channel lineage records, read through; dropped when lineage is written or a transaction rolls back. */
+  private readonly channelCache = new Map<string, ChannelRecord | null>();
 
   private constructor(
     private readonly db: Database.Database,
@@ -124,13 +129,13 @@ export class Store implements StateStore {
     const db = this.db;
     return {
       getRollout: db.prepare('SELECT * FROM rollouts WHERE name = ?'),
+      rolloutRevision: db.prepare('SELECT revision, updated_at FROM rollouts WHERE name = ?'),
       listAll: db.prepare('SELECT * FROM rollouts ORDER BY seq'),
       listChannel: db.prepare('SELECT * FROM rollouts WHERE channel = ? ORDER BY seq'),
       listActive: db.prepare(`SELECT name, revision FROM rollouts WHERE phase IN (${ACTIVE.map(() => '?').join(',')}) ORDER BY seq`),
-      listChannelActive: db.prepare(`SELECT * FROM rollouts WHERE channel = ? AND phase NOT IN (${TERMINAL.map(() => '?').join(',')}) ORDER BY seq`),
+      listChannelActive: db.prepare(`SELECT name, revision FROM rollouts WHERE channel = ? AND phase IN (${ACTIVE.map(() => '?').join(',')}) ORDER BY seq`),
       getChannel: db.prepare('SELECT * FROM channels WHERE channel = ?'),
       channelHistory: db.prepare('SELECT * FROM channel_history WHERE channel = ? ORDER BY id'),
-      withdrawn: db.prepare("SELECT * FROM channel_history WHERE channel = ? AND event IN ('rolled-back', 'aborted') ORDER BY id"),
       upsertChannel: db.prepare(
         `INSERT INTO channels (channel, stable_version, stable_artifact_json, stable_rollout, stable_since) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(channel) DO UPDATE SET stable_version = excluded.stable_version, stable_artifact_json = excluded.stable_artifact_json,
@@ -189,8 +194,34 @@ export class Store implements StateStore {
 
   /** An immediate (write-locking) transaction; nested calls join the outer one. */
   transaction<T>(fn: () => T): T {
-    if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn).immediate();
+    // Nested calls run in a savepoint: a failure rolls back only their own writes, and the outer work goes on.
+    if (this.db.inTransaction) {
+      try {
+        return this.db.transaction(fn)();
+      } catch (err) {
+        this.killSwitchCache = undefined; // the savepoint's writes are gone; read again
+        this.channelCache.clear();
+        throw err;
+      }
+    }
+    let out: T;
+    try {
+      out = this.db.transaction(fn).immediate();
+    } catch (err) {
+      this.committed.length = 0;
+      this.killSwitchCache = undefined;
+      this.channelCache.clear();
+      throw err;
+    }
+    const callbacks = this.committed.splice(0);
+    for (const cb of callbacks) cb();
+    return out;
+  }
+
+  /** Runs fn once the outermost transaction in progress has committed (at once when none is). Dropped on rollback. */
+  afterCommit(fn: () => void): void {
+    if (this.db.inTransaction) this.committed.push(fn);
+    else fn();
   }
 
   // ------------------------------------------------------------------------------------------ rollouts
@@ -224,6 +255,11 @@ export class Store implements StateStore {
   }
 
   getRollout(name: string): RolloutRecord | undefined {
+    const hit = this.records.get(name);
+    if (hit) {
+      const v = this.stmts.rolloutRevision.get(name) as { revision: number; updated_at: string } | undefined;
+      if (v && v.revision === hit.revision && v.updated_at === hit.updatedAt) return hit;
+    }
     const row = this.stmts.getRollout.get(name) as RolloutRow | undefined;
     return row ? this.cached(row) : undefined;
   }
@@ -238,10 +274,11 @@ export class Store implements StateStore {
   }
 
   listRollouts(filter: { channel?: string; activeOnly?: boolean } = {}): RolloutRecord[] {
-    if (filter.channel === undefined && filter.activeOnly) {
-      // The tick's query: names and revisions only; a row is read and parsed again only when its revision moved.
+    if (filter.activeOnly) {
+      // Names and revisions only (the phase index answers it); a row is read and parsed again only when it moved.
       const out: RolloutRecord[] = [];
-      for (const r of this.stmts.listActive.all(...ACTIVE) as Array<{ name: string; revision: number }>) {
+      const light = filter.channel === undefined ? this.stmts.listActive.all(...ACTIVE) : this.stmts.listChannelActive.all(filter.channel, ...ACTIVE);
+      for (const r of light as Array<{ name: string; revision: number }>) {
         const hit = this.records.get(r.name);
         const rec = hit && hit.revision === r.revision ? hit : this.getRollout(r.name);
         if (rec) out.push(rec);
@@ -250,7 +287,7 @@ export class Store implements StateStore {
     }
     let rows: RolloutRow[];
     if (filter.channel !== undefined) {
-      rows = (filter.activeOnly ? this.stmts.listChannelActive.all(filter.channel, ...TERMINAL) : this.stmts.listChannel.all(filter.channel)) as RolloutRow[];
+      rows = this.stmts.listChannel.all(filter.channel) as RolloutRow[];
     } else {
       rows = this.stmts.listAll.all() as RolloutRow[];
     }
@@ -278,6 +315,14 @@ export class Store implements StateStore {
   // ------------------------------------------------------------------------------------------ channels
 
   getChannel(channel: string): ChannelRecord | undefined {
+    const hit = this.channelCache.get(channel);
+    if (hit !== undefined) return hit ?? undefined;
+    const rec = this.readChannel(channel);
+    this.channelCache.set(channel, rec ?? null);
+    return rec;
+  }
+
+  private readChannel(channel: string): ChannelRecord | undefined {
     const r = this.stmts.getChannel.get(channel) as ChannelRow | undefined;
     if (!r) return undefined;
     const history = (this.stmts.channelHistory.all(channel) as HistoryRow[]).map((h) => ({
@@ -295,15 +340,10 @@ export class Store implements StateStore {
   }
 
   lineage(channel: string): ChannelLineage | null {
-    const r = this.stmts.getChannel.get(channel) as ChannelRow | undefined;
-    if (!r) return null;
-    const withdrawn = (this.stmts.withdrawn.all(channel) as HistoryRow[]).map((h) => ({
-      version: h.version,
-      event: h.event as 'rolled-back' | 'aborted',
-      rollout: h.rollout ?? '?',
-      at: h.at,
-    }));
-    return { stableVersion: r.stable_version, withdrawn };
+    const rec = this.getChannel(channel);
+    if (!rec) return null;
+    const withdrawn = rec.history.flatMap((h) => (h.event === 'rolled-back' || h.event === 'aborted' ? [{ version: h.version, event: h.event, rollout: h.rollout ?? '?', at: h.at }] : []));
+    return { stableVersion: rec.stable.version, withdrawn };
   }
 
   /**
@@ -312,6 +352,7 @@ export class Store implements StateStore {
    */
   private foundChannel(channel: string, previousVersion: string | undefined, rollout: string, at: string): void {
     if (previousVersion === undefined || this.stmts.getChannel.get(channel) !== undefined) return;
+    this.channelCache.delete(channel);
     this.stmts.upsertChannel.run(channel, previousVersion, 'null', null, at);
     this.stmts.insertHistory.run(channel, previousVersion, 'initial', rollout, at, `previousVersion of the first rollout, ${rollout}`);
   }
@@ -319,6 +360,7 @@ export class Store implements StateStore {
   private applyLineage(name: string, events: NonNullable<DecisionCommit['lineage']>): void {
     const rec = this.getRollout(name);
     if (!rec) return;
+    this.channelCache.delete(rec.channel);
     const spec = rec.spec.spec;
     for (const e of events) {
       if (e.event === 'stable') {
@@ -385,6 +427,11 @@ export class Store implements StateStore {
   // ------------------------------------------------------------------------------------------ kill switch
 
   getKillSwitch(): KillSwitchState {
+    this.killSwitchCache ??= this.readKillSwitch();
+    return this.killSwitchCache;
+  }
+
+  private readKillSwitch(): KillSwitchState {
     const r = this.stmts.getKill.get() as { engaged: number; mode: 'freeze' | 'rollback'; reason: string; actor: string; since: string | null } | undefined;
     if (!r) return { engaged: false, mode: 'freeze', reason: '', actor: '', since: null };
     return { engaged: r.engaged === 1, mode: r.mode, reason: r.reason, actor: r.actor, since: r.since };
@@ -393,9 +440,12 @@ export class Store implements StateStore {
   setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): KillSwitchState {
     return this.transaction(() => {
       const at = this.now();
-      const prev = this.getKillSwitch();
+      const prev = this.readKillSwitch();
       const since = next.engaged ? (prev.engaged && prev.mode === next.mode ? prev.since : at) : null;
       this.stmts.upsertKill.run(next.engaged ? 1 : 0, next.mode, next.reason, actor, since, at);
+      this.killSwitchCache = undefined;
+      // A rolled-back transaction must not leave the cache ahead of the file.
+      this.afterCommit(() => (this.killSwitchCache = undefined));
       this.appendAudit({
         actor,
         action: next.engaged ? 'killswitch.engage' : 'killswitch.disengage',
@@ -403,7 +453,7 @@ export class Store implements StateStore {
         reason: next.reason,
         payload: { engaged: next.engaged, mode: next.mode, previous: { engaged: prev.engaged, mode: prev.mode } },
       });
-      return this.getKillSwitch();
+      return this.readKillSwitch();
     });
   }
 

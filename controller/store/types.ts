@@ -84,6 +84,10 @@ export type RequestRecord = {
 export type AuditVerifyResult = { ok: true; entries: number; head: string } | { ok: false; entries: number; brokenAt: number; message: string };
 
 export interface StateStore {
+  /** Runs fn atomically; nested calls join the outer transaction (in a savepoint of their own). */
+  transaction<T>(fn: () => T): T;
+  /** Runs fn after the outermost transaction in progress commits (at once outside one); dropped on rollback. */
+  afterCommit(fn: () => void): void;
   insertRollout(input: {
     name: string;
     channel: string;
