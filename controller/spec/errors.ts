@@ -6,7 +6,18 @@
  * operator reads one compiler-like line per mistake:
  *
  *   examples/invalid/x.yaml:14:7 spec.rings[2].percent: must be <= 100 (got 150)
+ *
+ * `InputError` is the one exception that carries such lines to the edge of the program (exit 2 of a command,
+ * a refused start of the server): every expected problem with a file, a flag or a document, one line each.
  */
+
+/** Expected problems with what an operator gave (a file, a flag, a document): one line each, never a stack trace. */
+export class InputError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'InputError';
+  }
+}
 import { printable } from './text';
 
 /** One mistake in one document, with its 1-based source position (0:0 when there is no source text). */
@@ -39,13 +50,16 @@ export function formatSpecError(e: SpecError): string {
   return `${e.file}:${e.line}:${e.col} ${oneLine(e.path) || '(document)'}: ${oneLine(e.message)}`;
 }
 
-/** `['spec', 'rings', 2, 'percent']` -> `spec.rings[2].percent`; odd keys are quoted: `matchLabels["a/b"]`. */
+/**
+ * `['spec', 'rings', 2, 'percent']` -> `spec.rings[2].percent`; odd keys are quoted: `matchLabels["a/b"]`;
+ * a key longer than 60 characters is shortened (the line names it, it does not echo it).
+ */
 export function formatPath(path: readonly PathSegment[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]{0,59}$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg.length > 60 ? `${seg.slice(0, 57)}...` : seg)}]`;
   }
   return out;
 }
@@ -65,7 +79,13 @@ export function describeValue(value: unknown): string {
   return String(value);
 }
 
-/** Sort by position, then drop exact repeats (the same mistake found twice). */
+/** At most this many errors of one load are reported; the rest are counted in one last line. */
+export const MAX_REPORTED_ERRORS = 100;
+
+/**
+ * Sort by position, then drop exact repeats (the same mistake found twice). Beyond MAX_REPORTED_ERRORS, one
+ * last error says how many more there are (a document of 10,000 unknown fields is not 10,000 lines).
+ */
 export function sortAndDedupe(errors: SpecError[]): SpecError[] {
   const seen = new Set<string>();
   const out: SpecError[] = [];
@@ -79,7 +99,10 @@ export function sortAndDedupe(errors: SpecError[]): SpecError[] {
     seen.add(key);
     out.push(e);
   }
-  return out;
+  if (out.length <= MAX_REPORTED_ERRORS) return out;
+  const rest = out.length - MAX_REPORTED_ERRORS;
+  const last = out[MAX_REPORTED_ERRORS] as SpecError;
+  return [...out.slice(0, MAX_REPORTED_ERRORS), { ...last, path: '', message: `${rest} more error${rest === 1 ? '' : 's'} not shown` }];
 }
 
 /** One line, and safe to print: control, bidi and lone-surrogate characters the user sent are shown as escapes. */

@@ -4,14 +4,16 @@
  * Every mistake becomes one `SpecError` with the line and column of the YAML node it is about, so that
  * `ringctl validate`, `ringctl plan`, the API and the controller's policy loader all print the same
  * compiler-like lines: `file:line:col path: message`. Bad input is a value here, never an exception.
+ * The YAML is parsed with bounded cost (yaml.ts) and files are read by the one document loader (document.ts).
  */
-import * as fs from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isScalar } from 'yaml';
 import { API_VERSION } from '../version';
-import { formatPath, sortAndDedupe, type PathSegment, type Problem, type SpecError } from './errors';
+import { locator, readDocumentText } from './document';
+import { formatPath, sortAndDedupe, type Problem, type SpecError } from './errors';
 import { policyProblems, rolloutProblems } from './semantic';
 import type { Policy, Rollout } from './types';
 import { schemaProblems, type DocumentKind } from './validate';
+import { DOCUMENT_LIMITS, parseYaml, valueOf } from './yaml';
 
 export type { SpecError } from './errors';
 export { formatSpecError } from './errors';
@@ -26,8 +28,7 @@ export interface LoadResult {
 }
 
 const KINDS: readonly DocumentKind[] = ['Rollout', 'Policy'];
-/** Bounds that keep hostile input (alias bombs, huge files) from exhausting the process. */
-const MAX_ALIAS_COUNT = 100;
+/** Texts larger than this are refused before they are parsed. */
 const MAX_TEXT_BYTES = 4 * 1024 * 1024;
 
 /** Problems of one already-parsed document object (no positions). */
@@ -49,36 +50,6 @@ function kindOf(data: unknown): { kind: DocumentKind } | { problem: Problem } {
   return { problem: { path: obj.kind === undefined ? [] : ['kind'], message: `kind must be Rollout or Policy (${got})` } };
 }
 
-/** The position of the node a path points at (the deepest existing node; the key when asked). */
-function positionOf(doc: Document, lc: LineCounter, path: readonly PathSegment[], at: 'key' | 'value' | undefined): { line: number; col: number } {
-  let node: Node | null | undefined = doc.contents as Node | null;
-  let offset = node?.range?.[0] ?? 0;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i];
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      const keyNode = pair.key as Node;
-      const last = i === path.length - 1;
-      if (last && at === 'key') {
-        offset = keyNode.range?.[0] ?? offset;
-        break;
-      }
-      node = pair.value as Node | null;
-      offset = node?.range?.[0] ?? keyNode.range?.[0] ?? offset;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg] as Node | undefined;
-      if (!item) break;
-      node = item;
-      offset = item.range?.[0] ?? offset;
-    } else {
-      break;
-    }
-  }
-  const pos = lc.linePos(offset);
-  return { line: pos.line, col: pos.col };
-}
-
 /** All documents of a YAML (or JSON) text: valid ones in `docs`, every mistake in `errors`. */
 export function parseDocuments(text: string, file: string): LoadResult {
   const docs: LoadedDoc[] = [];
@@ -86,35 +57,20 @@ export function parseDocuments(text: string, file: string): LoadResult {
   if (Buffer.byteLength(text) > MAX_TEXT_BYTES) {
     return { docs, errors: [{ file, line: 1, col: 1, path: '', message: `file is larger than ${MAX_TEXT_BYTES} bytes` }] };
   }
-  const lc = new LineCounter();
-  let parsed: Document[];
-  try {
-    const all = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-    parsed = Array.isArray(all) ? all : [];
-  } catch (err) {
-    return { docs, errors: [{ file, line: 1, col: 1, path: '', message: `cannot parse YAML (${err instanceof RangeError ? 'nested too deeply' : 'too complex'})` }] };
-  }
+  // Syntax errors, and any limit exceeded (keys, values, depth, aliases, documents), are errors here.
+  const parsed = parseYaml(text, file, DOCUMENT_LIMITS);
+  errors.push(...parsed.errors);
   const names = new Map<string, number>();
-  parsed.forEach((doc, index) => {
-    const syntax = [...doc.errors];
-    if (syntax.length > 0) {
-      for (const e of syntax) {
-        const pos = lc.linePos(e.pos[0]);
-        errors.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}` });
-      }
-      return;
-    }
+  parsed.docs.forEach(({ doc, index }) => {
     // An empty document (e.g. after a trailing ---) is not a mistake.
     if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) return;
-    let data: unknown;
-    try {
-      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    } catch {
-      const pos = lc.linePos(doc.contents.range?.[0] ?? 0);
-      errors.push({ file, line: pos.line, col: pos.col, path: '', message: `document uses too many aliases (more than ${MAX_ALIAS_COUNT})` });
+    const v = valueOf(doc, parsed.lineCounter, file);
+    if (!v.ok) {
+      errors.push(v.error);
       return;
     }
-    const toError = (p: Problem): SpecError => ({ file, ...positionOf(doc, lc, p.path, p.at), path: formatPath(p.path), message: p.message });
+    const data = v.value;
+    const toError = locator(doc, parsed.lineCounter, file);
     const k = kindOf(data);
     if ('problem' in k) {
       errors.push(toError(k.problem));
@@ -139,23 +95,12 @@ export function parseDocuments(text: string, file: string): LoadResult {
   return { docs, errors: sortAndDedupe(errors) };
 }
 
-function readText(file: string): { ok: true; text: string } | { ok: false; error: SpecError } {
-  try {
-    const st = fs.statSync(file);
-    if (st.isDirectory()) return { ok: false, error: { file, line: 0, col: 0, path: '', message: 'is a directory, not a file' } };
-    if (st.size > MAX_TEXT_BYTES) return { ok: false, error: { file, line: 0, col: 0, path: '', message: `file is larger than ${MAX_TEXT_BYTES} bytes` } };
-    return { ok: true, text: fs.readFileSync(file, 'utf8') };
-  } catch (err) {
-    return { ok: false, error: { file, line: 0, col: 0, path: '', message: `cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})` } };
-  }
-}
-
 /** Every document of every file; an unreadable file is one error line, never an exception. */
 export function loadFiles(files: string[]): LoadResult {
   const docs: LoadedDoc[] = [];
   const errors: SpecError[] = [];
   for (const file of files) {
-    const t = readText(file);
+    const t = readDocumentText(file);
     if (!t.ok) {
       errors.push(t.error);
       continue;

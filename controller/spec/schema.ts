@@ -5,6 +5,10 @@
  * the schema that validates input and the types the code uses cannot drift apart. Rules that a
  * schema cannot express (percent rings strictly increasing, time zones that exist, semver order...)
  * live in semantic.ts.
+ *
+ * A `default` keyword on a property is the one definition of that default: defaults.ts derives its constants
+ * from these schemas, so a default is changed here and nowhere else. Which defaults ajv also writes into a
+ * loaded document is a separate, deliberate list (MATERIALISED_DEFAULTS, below).
  */
 
 export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w))+$';
@@ -54,7 +58,7 @@ export const ringSchema = {
     bake: { type: 'string', pattern: DURATION_PATTERN },
     /** Longest the ring may bake without a decision; then it waits for a human. */
     maxBake: { type: 'string', pattern: DURATION_PATTERN },
-    approval: { type: 'string', enum: ['required', 'none'] },
+    approval: { type: 'string', enum: ['required', 'none'], default: 'none' },
   },
   oneOf: [
     { required: ['selector'], not: { required: ['percent'] } },
@@ -83,18 +87,18 @@ export const metricSchema = {
     },
     /** Absolute guard: fail at once when the candidate value exceeds it. */
     max: { type: 'number', minimum: 0 },
-    /** Relative tolerance: candidate / baseline above this fails. */
-    maxRatio: { type: 'number', minimum: 1 },
+    /** Relative tolerance: candidate / baseline above this fails (a custom metric checks only one it sets). */
+    maxRatio: { type: 'number', minimum: 1, default: 1 },
     /** Hosts that must report on the candidate before any pass. */
-    minHosts: { type: 'integer', minimum: 0 },
+    minHosts: { type: 'integer', minimum: 0, default: 50 },
     /** Host-hours of candidate exposure before any pass. */
-    minExposure: { type: 'number', minimum: 0 },
+    minExposure: { type: 'number', minimum: 0, default: 100 },
     /** False-alarm rate of the sequential test under continuous monitoring. */
-    alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+    alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.01 },
     /** Miss rate (1 - power) at detectRatio. */
-    beta: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+    beta: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.05 },
     /** Regression ratio (candidate rate / baseline rate) the test should detect with power 1-beta. */
-    detectRatio: { type: 'number', exclusiveMinimum: 1 },
+    detectRatio: { type: 'number', exclusiveMinimum: 1, default: 2 },
   },
   if: { properties: { type: { const: 'custom' } }, required: ['type'] },
   then: { required: ['query'] },
@@ -134,14 +138,16 @@ export const rolloutSchema = {
           type: 'object',
           additionalProperties: false,
           properties: {
-            interval: { type: 'string', pattern: DURATION_PATTERN },
-            noDataGrace: { type: 'string', pattern: DURATION_PATTERN },
+            /** How often the judge looks at the metrics. */
+            interval: { type: 'string', pattern: DURATION_PATTERN, default: '1m' },
+            /** No usable data for this long halts the rollout (no data is never healthy). */
+            noDataGrace: { type: 'string', pattern: DURATION_PATTERN, default: '10m' },
             /** Consecutive provider errors that halt the rollout (reason provider-error). */
-            maxConsecutiveErrors: { type: 'integer', minimum: 1, maximum: 1000 },
+            maxConsecutiveErrors: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
             metrics: { type: 'array', maxItems: 32, items: metricSchema },
           },
         },
-        policy: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN },
+        policy: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN, default: 'default' },
         rollback: {
           type: 'object',
           additionalProperties: false,
@@ -232,4 +238,21 @@ export const policySchema = {
       },
     },
   },
+} as const;
+
+/**
+ * The defaults ajv writes into a loaded document (`useDefaults`), as JSON Pointers into the schema: only these.
+ * A rollout's spec hash covers its loaded document (SQLite stores it as loaded), so writing one more default in
+ * would change the hash, and the stored spec, of every existing rollout that leaves the field out: re-applying
+ * its unchanged file would be refused as a conflict. These four were written in before the defaults moved into the
+ * schema and stay; every other default is read where it is used (defaults.ts). Policies are not hashed, but their
+ * three defaults are written in so that a loaded PolicySpec always has them (the types say so).
+ */
+export const MATERIALISED_DEFAULTS = {
+  Rollout: ['/properties/spec/properties/rollback/properties/automatic'],
+  Policy: [
+    '/properties/spec/properties/requireBakeWithinWindow',
+    '/properties/spec/properties/maxConcurrentRolloutsPerChannel',
+    '/properties/spec/properties/requireSignedArtifacts',
+  ],
 } as const;

@@ -9,10 +9,12 @@ import type { metricSchema, policySchema, ringSchema, rolloutSchema } from './sc
 // ring/metric is the plain object shape, so the branches are stripped before deriving the type.
 type Plain<S> = Omit<S, 'oneOf' | 'if' | 'then' | 'else'>;
 
-export type Rollout = FromSchema<typeof rolloutSchema, { parseIfThenElseKeywords: false; parseNotKeyword: false }>;
+// A Rollout's defaults are not written into it when it is loaded (but rollback.automatic: see
+// MATERIALISED_DEFAULTS): its defaulted fields stay optional; read them through defaults.ts. A Policy's are.
+export type Rollout = FromSchema<typeof rolloutSchema, { parseIfThenElseKeywords: false; parseNotKeyword: false; keepDefaultedPropertiesOptional: true }>;
 export type Policy = FromSchema<typeof policySchema, { parseIfThenElseKeywords: false; parseNotKeyword: false }>;
-export type Ring = FromSchema<Plain<typeof ringSchema>>;
-export type MetricSpec = FromSchema<Plain<typeof metricSchema>>;
+export type Ring = FromSchema<Plain<typeof ringSchema>, { keepDefaultedPropertiesOptional: true }>;
+export type MetricSpec = FromSchema<Plain<typeof metricSchema>, { keepDefaultedPropertiesOptional: true }>;
 export type RolloutSpec = Rollout['spec'];
 export type PolicySpec = Policy['spec'];
 export type Artifact = RolloutSpec['artifact'];

@@ -21,15 +21,21 @@ import {
   policySchema,
   rolloutSchema,
 } from './schema';
+import { VALIDATION_SCHEMAS } from './defaults';
 import { describeValue, formatPath, type PathSegment, type Problem } from './errors';
 
 export type DocumentKind = 'Rollout' | 'Policy';
 
 let validators: Record<DocumentKind, ValidateFunction> | undefined;
+let sharedAjv: Ajv | undefined;
 
-function validatorFor(kind: DocumentKind): ValidateFunction {
-  if (!validators) {
-    const ajv = new Ajv({
+/**
+ * Compiles a schema with the one ajv instance every document is validated with. `useDefaults` writes in the
+ * defaults the schema still has: pass a copy from defaults.ts `validationSchema` to choose which.
+ */
+export function compileSchema(schema: object): ValidateFunction {
+  if (!sharedAjv) {
+    sharedAjv = new Ajv({
       allErrors: true,
       verbose: true,
       useDefaults: true,
@@ -38,8 +44,14 @@ function validatorFor(kind: DocumentKind): ValidateFunction {
       // percent has multipleOf 0.01: without a precision, 0.07 / 0.01 = 7.000000000000001 fails.
       multipleOfPrecision: 9,
     });
-    validators = { Rollout: ajv.compile(rolloutSchema), Policy: ajv.compile(policySchema) };
+    // Annotation only: the loader (spec/document.ts) words a field's errors with it.
+    sharedAjv.addKeyword({ keyword: 'x-messages', schemaType: 'object' });
   }
+  return sharedAjv.compile(schema);
+}
+
+function validatorFor(kind: DocumentKind): ValidateFunction {
+  validators ??= { Rollout: compileSchema(VALIDATION_SCHEMAS.Rollout), Policy: compileSchema(VALIDATION_SCHEMAS.Policy) };
   return validators[kind];
 }
 
@@ -48,12 +60,18 @@ function validatorFor(kind: DocumentKind): ValidateFunction {
  * (callers pass a copy). Returns one problem per mistake, in no particular order.
  */
 export function schemaProblems(kind: DocumentKind, data: unknown): Problem[] {
-  const validate = validatorFor(kind);
+  return problemsOf(validatorFor(kind), data, kind === 'Rollout' ? rolloutSchema : policySchema);
+}
+
+/**
+ * Validates `data` with a compiled schema (`root` is the schema it was compiled from) and returns one problem
+ * per mistake. `word` may word an error itself (the loader's per-field messages); undefined keeps the usual one.
+ */
+export function problemsOf(validate: ValidateFunction, data: unknown, root: object, word?: (e: ErrorObject, path: PathSegment[]) => Problem | undefined): Problem[] {
   if (validate(data)) return [];
-  const root = kind === 'Rollout' ? rolloutSchema : policySchema;
   const problems: Problem[] = [];
   for (const e of collapse(validate.errors ?? [])) {
-    const problem = translate(e, data, root);
+    const problem = word?.(e, pointerToPath(e.instancePath, data)) ?? translate(e, data, root);
     if (problem) problems.push(problem);
   }
   return problems;
@@ -69,7 +87,11 @@ function collapse(errors: ErrorObject[]): ErrorObject[] {
   );
 
   const byPath = new Map<string, ErrorObject[]>();
-  for (const e of kept) byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
+  for (const e of kept) {
+    const here = byPath.get(e.instancePath);
+    if (here) here.push(e);
+    else byPath.set(e.instancePath, [e]);
+  }
   kept = kept.filter((e) => {
     const here = byPath.get(e.instancePath) ?? [];
     if (!here.some((x) => x.keyword === 'type')) return true;
@@ -99,7 +121,8 @@ function translate(e: ErrorObject, data: unknown, root: object): Problem | undef
       const known = Object.keys(asRecord(asRecord(e.parentSchema).properties));
       const guess = closest(field, known);
       const hint = guess ? ` (did you mean ${JSON.stringify(guess)}?)` : known.length ? ` (known fields: ${known.join(', ')})` : '';
-      return { path: [...path, field], at: 'key', message: `unknown field ${JSON.stringify(field)}${hint}` };
+      const shown = field.length > 60 ? `${field.slice(0, 57)}...` : field;
+      return { path: [...path, field], at: 'key', message: `unknown field ${JSON.stringify(shown)}${hint}` };
     }
     case 'propertyNames': {
       const key = String(params.propertyName);
@@ -286,6 +309,8 @@ function schemaAt(root: object, schemaPath: string): unknown {
 
 /** The known field closest to a misspelt one, when it is close enough to be a typo. */
 function closest(field: string, known: string[]): string | undefined {
+  // A long key is no typo of a field name (and the edit distance would cost its length times each name's).
+  if (field.length > 64) return undefined;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {
