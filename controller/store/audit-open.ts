@@ -55,7 +55,7 @@ export function verifyAuditOnOpen(store: Store, opts: AuditOpenOptions): AuditOp
   const entry = store.acceptAuditBreaks({
     actor: opts.acceptBroken.actor,
     reason: opts.acceptBroken.reason,
-    breaks: verdict.breaks.map((b) => ({ kind: b.kind, at: b.at, key: b.key, message: describeBreak(b) })),
+    breaks: verdict.breaks.flatMap((b) => [b.key, ...(b.covers ?? [])].map((key) => ({ kind: b.kind, at: b.at, key, message: describeBreak(b) }))),
     head: verdict.head,
   });
   opts.log.error(

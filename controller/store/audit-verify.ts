@@ -43,8 +43,13 @@ export interface AuditBreak {
   at: number;
   /** One line, without the kind's name. */
   detail: string;
-  /** Stable identity, recorded by an accepted break: `edited@57`, `anchor 100:<hash>`. */
+  /**
+   * Stable identity, recorded by an accepted break: `edited@57`, `anchor 100:<hash>`. Breaks against external
+   * records are keyed `external 100:<hash>`, which no accepted break ever lists (see Options.external).
+   */
   key: string;
+  /** Further keys the same break stands for (a truncation past several checkpoints). */
+  covers?: string[];
   /** Entries before the break that verify (chain breaks only). */
   verifiedBefore?: number;
 }
@@ -79,19 +84,26 @@ export interface AuditVerdict {
 }
 
 interface Options {
+  /** The store's own checkpoints. */
   checkpoints?: readonly AuditCheckpoint[];
+  /**
+   * Signed checkpoints kept off the box (a previous export). Checked like the store's, but a mismatch with them
+   * is never excused by an accepted break: whoever holds the box's key could sign an acceptance, and an
+   * off-box record exists to catch exactly that.
+   */
+  externalCheckpoints?: readonly AuditCheckpoint[];
   /** Needed to use checkpoints; without it every checkpoint is a wrong-key break. */
   key?: AuditPublicKey | undefined;
-  /** External records: trusted as given (no signature). */
+  /** External records trusted as given (`--expect-head`, an export's head); never excused either. */
   anchors?: readonly AuditAnchor[];
 }
 
-const anchorKey = (seq: number, hash: string): string => `anchor ${seq}:${hash}`;
+const anchorKey = (seq: number, hash: string, external = false): string => `${external ? 'external' : 'anchor'} ${seq}:${hash}`;
 const short = (hash: string): string => `${hash.slice(0, 12)}…`;
 
 /** Feed every entry in id order with add(), then call finish(). Memory: the anchors and accepted breaks only. */
 export class AuditLogVerifier {
-  private readonly anchors = new Map<number, Array<AuditAnchor & { checkpoint: boolean }>>();
+  private readonly anchors = new Map<number, Array<AuditAnchor & { checkpoint: boolean; external: boolean }>>();
   private readonly breaks: AuditBreak[] = [];
   private readonly acceptances: Array<AcceptedBreak> = [];
   private readonly matchedCheckpoints: number[] = [];
@@ -101,29 +113,32 @@ export class AuditLogVerifier {
   private prevEntry: AuditChainEntry | undefined;
   private expectedId = 1;
   private count = 0;
-  private lastMatched: number | null = null;
+  /** The last entry whose hash an anchor confirmed, per kind of record (the box's, off the box). */
+  private readonly lastMatched = { internal: null as number | null, external: null as number | null };
   private walkBroken = false;
 
   constructor(opts: Options) {
     this.key = opts.key;
-    for (const cp of opts.checkpoints ?? []) {
+    const all = [...(opts.checkpoints ?? []).map((cp) => ({ cp, external: false })), ...(opts.externalCheckpoints ?? []).map((cp) => ({ cp, external: true }))];
+    for (const { cp, external } of all) {
       this.checkpointStats.total++;
-      const signed = `checkpoint ${cp.seq} (signed ${cp.at})`;
+      const signed = `${external ? 'exported ' : ''}checkpoint ${cp.seq} (signed ${cp.at})`;
+      const key = anchorKey(cp.seq, cp.hash, external);
       if (!opts.key || cp.keyId !== opts.key.keyId) {
-        this.push({ kind: 'wrong-key', at: cp.seq, key: anchorKey(cp.seq, cp.hash), detail: `${signed} is signed by key id ${cp.keyId}, not by the audit key${opts.key ? ` ${opts.key.keyId}` : ' (none available)'}` });
+        this.push({ kind: 'wrong-key', at: cp.seq, key, detail: `${signed} is signed by key id ${cp.keyId}, not by the audit key${opts.key ? ` ${opts.key.keyId}` : ' (none available)'}` });
       } else if (!checkpointSignatureOk(cp, opts.key)) {
-        this.push({ kind: 'bad-signature', at: cp.seq, key: anchorKey(cp.seq, cp.hash), detail: `${signed} does not verify against audit key ${opts.key.keyId}` });
+        this.push({ kind: 'bad-signature', at: cp.seq, key, detail: `${signed} does not verify against audit key ${opts.key.keyId}` });
       } else {
         this.checkpointStats.valid++;
-        this.addAnchor({ seq: cp.seq, hash: cp.hash, source: signed }, true);
+        this.addAnchor({ seq: cp.seq, hash: cp.hash, source: signed }, true, external);
       }
     }
-    for (const a of opts.anchors ?? []) this.addAnchor(a, false);
+    for (const a of opts.anchors ?? []) this.addAnchor(a, false, true);
   }
 
-  private addAnchor(a: AuditAnchor, checkpoint: boolean): void {
+  private addAnchor(a: AuditAnchor, checkpoint: boolean, external: boolean): void {
     const list = this.anchors.get(a.seq) ?? [];
-    if (!list.some((x) => x.hash === a.hash && x.checkpoint === checkpoint)) list.push({ ...a, checkpoint });
+    if (!list.some((x) => x.hash === a.hash && x.external === external)) list.push({ ...a, checkpoint, external });
     this.anchors.set(a.seq, list);
   }
 
@@ -160,18 +175,20 @@ export class AuditLogVerifier {
       this.pushWalk({ kind: 'edited', at: e.id, key: `edited@${e.id}`, detail: `entry ${e.id} does not match its hash [${render(e)}]` }, before);
     }
     for (const a of this.anchors.get(e.id) ?? []) {
+      const cls = a.external ? 'external' : 'internal';
       if (a.hash === e.hash) {
         if (a.checkpoint) this.matchedCheckpoints.push(e.id);
-        this.lastMatched = e.id;
+        this.lastMatched[cls] = e.id;
         continue;
       }
-      const from = this.lastMatched === null ? 1 : this.lastMatched + 1;
-      const since = this.lastMatched === null ? 'no anchor before it matches' : `entry ${this.lastMatched} still matches its anchor`;
+      const matched = this.lastMatched[cls];
+      const from = matched === null ? 1 : matched + 1;
+      const since = matched === null ? `no earlier ${a.external ? 'off-box record' : 'checkpoint'} matches` : `entry ${matched} still matches its ${a.external ? 'off-box record' : 'checkpoint'}`;
       this.pushWalk(
         {
           kind: 'rechained',
           at: e.id,
-          key: anchorKey(a.seq, a.hash),
+          key: anchorKey(a.seq, a.hash, a.external),
           detail: `entry ${e.id} has hash ${short(e.hash)}, but ${a.source} says ${short(a.hash)}: entries ${from}..${e.id} were rewritten and re-hashed (${since})`,
         },
         -1,
@@ -198,21 +215,32 @@ export class AuditLogVerifier {
   finish(): AuditVerdict {
     const last = this.prevEntry;
     const end = last?.id ?? 0;
-    const beyond = [...this.anchors.values()].flat().filter((a) => a.seq > end).sort((a, b) => b.seq - a.seq);
-    for (const a of beyond) {
+    // One truncation per kind of record, named by the furthest anchor past the end (external first: it cannot be excused).
+    for (const external of [true, false]) {
+      const beyond = [...this.anchors.values()].flat().filter((a) => a.seq > end && a.external === external).sort((a, b) => b.seq - a.seq);
+      const top = beyond[0];
+      if (!top) continue;
       const ends = end === 0 ? 'the log is empty' : `the log ends at entry ${end}`;
-      this.push({ kind: 'truncated', at: a.seq, key: anchorKey(a.seq, a.hash), detail: `${ends} but ${a.source} exists: at least ${a.seq - end} entr${a.seq - end === 1 ? 'y is' : 'ies are'} gone` });
+      const gone = top.seq - end;
+      this.push({
+        kind: 'truncated',
+        at: end + 1,
+        key: anchorKey(top.seq, top.hash, external),
+        covers: beyond.slice(1).map((a) => anchorKey(a.seq, a.hash, external)),
+        detail: `${ends} but ${top.source} exists: at least ${gone} entr${gone === 1 ? 'y is' : 'ies are'} gone`,
+      });
     }
     const accepted = this.acceptances;
-    const tolerated = new Set(accepted.filter((a) => a.signed).flatMap((a) => a.accepts));
+    const tolerated = new Set(accepted.filter((a) => a.signed).flatMap((a) => a.accepts.filter((k) => !k.startsWith('external '))));
+    const excused = (b: AuditBreak): boolean => tolerated.has(b.key);
     const sorted = [...this.breaks].sort((x, y) => x.at - y.at);
     return {
-      ok: sorted.every((b) => tolerated.has(b.key)),
+      ok: sorted.every(excused),
       entries: this.count,
       head: last ? { seq: last.id, hash: last.hash } : null,
       checkpoints: { ...this.checkpointStats, matched: this.matchedCheckpoints.length, lastMatched: this.matchedCheckpoints.length ? Math.max(...this.matchedCheckpoints) : null },
-      breaks: sorted.filter((b) => !tolerated.has(b.key)),
-      tolerated: sorted.filter((b) => tolerated.has(b.key)),
+      breaks: sorted.filter((b) => !excused(b)),
+      tolerated: sorted.filter(excused),
       accepted,
     };
   }

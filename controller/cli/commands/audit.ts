@@ -141,7 +141,10 @@ interface VerifyOptions {
 interface Trust {
   key: AuditPublicKey | undefined;
   keySource: string;
+  /** The server's checkpoints. */
   checkpoints: AuditCheckpoint[];
+  /** The export file's: off-box, never excused by an accepted break. */
+  externalCheckpoints: AuditCheckpoint[];
   anchors: AuditAnchor[];
   serverPublishes: boolean;
 }
@@ -172,17 +175,18 @@ async function gatherTrust(client: Client, opts: VerifyOptions): Promise<Trust> 
     const k = publicKeyFromInfo(server.key);
     if (typeof k === 'string') throw new CliError(`ringctl audit: the server's audit key: ${k}`);
     key = k;
-    keySource = "the server's, NOT pinned (pass --audit-key or --checkpoints)";
+    keySource = "the server's key, NOT pinned: pass --audit-key or --checkpoints";
   }
   if (file?.head) anchors.push({ ...file.head, source: `the head ${file.head.seq} recorded in ${fileName} (exported ${file.exportedAt})` });
-  const checkpoints = [...(file?.checkpoints ?? []), ...(server?.checkpoints ?? [])];
-  if (pinned && checkpoints.length === 0) throw new CliError('ringctl audit: --audit-key given, but there is no signed checkpoint to check (the server publishes none, and no --checkpoints file)');
-  return { key, keySource, checkpoints, anchors, serverPublishes: server !== null };
+  const checkpoints = server?.checkpoints ?? [];
+  const externalCheckpoints = file?.checkpoints ?? [];
+  if (pinned && checkpoints.length + externalCheckpoints.length === 0) throw new CliError('ringctl audit: --audit-key given, but there is no signed checkpoint to check (the server publishes none, and no --checkpoints file)');
+  return { key, keySource, checkpoints, externalCheckpoints, anchors, serverPublishes: server !== null };
 }
 
 export async function verifyAudit(client: Client, opts: VerifyOptions): Promise<{ verdict: AuditVerdict; trust: Trust }> {
   const trust = await gatherTrust(client, opts);
-  const v = new AuditLogVerifier({ checkpoints: trust.checkpoints, key: trust.key, anchors: trust.anchors });
+  const v = new AuditLogVerifier({ checkpoints: trust.checkpoints, externalCheckpoints: trust.externalCheckpoints, key: trust.key, anchors: trust.anchors });
   await forEachAuditEntry(client, (e) => {
     v.add(e);
     return true;
@@ -196,7 +200,7 @@ export function renderVerified(v: AuditVerdict, t: Trust): string {
   const c = v.checkpoints;
   if (c.valid > 0 && t.key) {
     parts.push(`${c.valid} signed checkpoint${c.valid === 1 ? '' : 's'} verify (audit key id ${t.key.keyId}, ${t.keySource})${c.lastMatched === null ? '' : `, the last at entry ${c.lastMatched}`}`);
-  } else if (!t.serverPublishes && t.checkpoints.length === 0) {
+  } else if (!t.serverPublishes && t.checkpoints.length + t.externalCheckpoints.length === 0) {
     parts.push('no signed checkpoints (the server publishes none): truncation and re-chaining cannot be detected without --expect-head or --checkpoints');
   } else if (c.total === 0) {
     parts.push('no signed checkpoint yet');
@@ -204,7 +208,7 @@ export function renderVerified(v: AuditVerdict, t: Trust): string {
   for (const a of t.anchors) if (a.source.includes('--expect-head') || a.source.includes('recorded in')) parts.push(`matches ${a.source}`);
   const signed = v.accepted.filter((a) => a.signed);
   if (signed.length > 0) {
-    parts.push(`${v.tolerated.length} break${v.tolerated.length === 1 ? '' : 's'} accepted earlier (${signed.map((a) => `entry ${a.entry} by ${a.by} at ${a.at}: ${a.reason}`).join('; ')})`);
+    parts.push(`${signed.length === 1 ? 'a break was accepted' : `${signed.length} breaks were accepted`} earlier (${signed.map((a) => `entry ${a.entry} by ${a.by} at ${a.at}: ${a.reason}`).join('; ')})`);
   }
   return parts.join('; ');
 }
@@ -212,7 +216,9 @@ export function renderVerified(v: AuditVerdict, t: Trust): string {
 function renderBroken(v: AuditVerdict): string {
   const first = v.breaks[0];
   const more = v.breaks.length - 1;
-  return `ringctl audit: ${first ? describeBreak(first) : 'chain BROKEN'}${more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'})` : ''}`;
+  const accepted = v.accepted.filter((a) => a.signed);
+  const note = accepted.length === 0 ? '' : `; the server recorded ${accepted.length === 1 ? 'an accepted break' : `${accepted.length} accepted breaks`} (${accepted.map((a) => `entry ${a.entry} by ${a.by}: ${a.reason}`).join('; ')}), which does not excuse a mismatch with an off-box record`;
+  return `ringctl audit: ${first ? describeBreak(first) : 'chain BROKEN'}${more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'})` : ''}${note}`;
 }
 
 function verdictJson(v: AuditVerdict, t: Trust): Record<string, unknown> {
