@@ -10,6 +10,10 @@
  *
  * Load mode (`--pollers K`): K real HTTP pollers against the manifest endpoint, bounded in count and time,
  * loopback only, reporting requests per second and status codes.
+ *
+ * Both speak HTTP through the one client (controller/http/client.ts, 5 s hard budget per request). stdout is the
+ * report for people (or the JSON summary with --json); problems (failed polls, invalid signatures) are pino JSON
+ * lines on stderr (controller/telemetry/log.ts, level from RINGMASTER_LOG_LEVEL).
  */
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -17,8 +21,10 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { parsePublicKey, verify } from '../controller/crypto/keys';
 import type { Exposure } from '../controller/engine/membership';
+import { HttpClient } from '../controller/http/client';
 import { channelSalt } from '../controller/runtime/manifest';
 import { parseDuration } from '../controller/spec/duration';
+import { createLogger, type Logger } from '../controller/telemetry/log';
 import { BASELINE, CANDIDATE, Fleet, type ManifestView } from './fleet';
 import type { Scenario } from './scenario';
 import { loadScenarioDocuments } from './virtual';
@@ -49,46 +55,50 @@ function loopbackUrl(raw: string): URL | string {
   return u;
 }
 
-function get(url: URL, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** Logs a problem when it first appears or changes, and once when it clears: a down controller is one line, not one a second. */
+function problemLog(log: Logger): (problem: string | undefined, fields?: Record<string, unknown>) => void {
+  let current: string | undefined;
+  return (problem, fields = {}) => {
+    if (problem === current) return;
+    if (problem === undefined) log.info(fields, 'manifest polls answer again');
+    else log.warn({ ...fields, error: problem }, 'manifest poll failed');
+    current = problem;
+  };
 }
 
-export async function runLive(sc: Scenario, flags: LiveFlags): Promise<number> {
+export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = createLogger({ base: { component: 'agent-sim' } })): Promise<number> {
   const base = loopbackUrl(flags.controller ?? 'http://127.0.0.1:8080');
   if (typeof base === 'string') return fail(base);
   const durationMs = flags.duration === undefined ? Infinity : parseDuration(flags.duration);
   if (typeof durationMs !== 'number' && !durationMs.ok) return fail(`--duration: ${durationMs.message}`);
   const limitMs = typeof durationMs === 'number' ? durationMs : durationMs.ms;
-  if (flags.pollers !== undefined) return runLoad(base, sc, flags, limitMs);
+  if (flags.pollers !== undefined) return runLoad(base, sc, flags, limitMs, log);
   const docs = loadScenarioDocuments(sc);
   const spec = docs.rollout.spec;
   const channel = spec.channel;
   const baseline = spec.previousVersion ?? '0.0.0';
 
+  const api = new HttpClient({ baseUrl: base, timeoutMs: REQUEST_TIMEOUT_MS, connections: 2 });
   // Pin the controller's key: from --pin-key, else fetched once at start (trust on first use).
   let pinnedText = flags.pinKey;
   if (pinnedText === undefined) {
     for (let attempt = 0; ; attempt++) {
-      try {
-        const r = await get(new URL('/v1/signing-key', base));
-        if (r.status === 200) {
-          pinnedText = (JSON.parse(r.body.toString()) as { publicKey: string }).publicKey;
+      const r = await api.get('/v1/signing-key');
+      if (r.ok && r.response.status === 200) {
+        try {
+          pinnedText = (JSON.parse(r.response.text()) as { publicKey: string }).publicKey;
           break;
+        } catch {
+          // not the controller's answer: keep trying, then give up below
         }
-      } catch {
-        // not up yet
       }
-      if (attempt >= 60) return fail(`cannot reach ${base.origin}/v1/signing-key (is ringmaster serve running?)`);
-      await new Promise((r) => setTimeout(r, 500));
+      if (attempt >= 60) {
+        await api.close();
+        return fail(`cannot reach ${base.origin}/v1/signing-key (is ringmaster serve running?): ${r.ok ? `HTTP ${r.response.status}` : r.failure.reason}`);
+      }
+      await new Promise((res) => setTimeout(res, 500));
     }
   }
   const pinned = parsePublicKey(pinnedText);
@@ -175,25 +185,44 @@ export async function runLive(sc: Scenario, flags: LiveFlags): Promise<number> {
   let lastRevision = -1;
   const tick = 1000;
   let t = start;
+  const manifestPath = `/v1/channels/${encodeURIComponent(channel)}/manifest`;
+  const problem = problemLog(log);
   while (!stopping && Date.now() - start < limitMs) {
-    try {
-      const r = await get(new URL(`/v1/channels/${encodeURIComponent(channel)}/manifest`, base), etag ? { 'If-None-Match': etag } : {});
-      polls++;
-      if (r.status === 304) notModified++;
-      else if (r.status === 200) {
-        const sig = String(r.headers['x-ringmaster-signature'] ?? '');
-        const signatureOk = verify(pinned.key, r.body, sig);
-        const body = JSON.parse(r.body.toString()) as { revision: number; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } };
-        if (signatureOk) etag = String(r.headers.etag ?? '');
-        const cand = body.candidates.find((x) => x.version === spec.version && x.exposure.activeRing >= 0);
-        view = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk };
-        if (body.revision !== lastRevision) {
-          say(`${new Date().toISOString()} manifest revision ${body.revision}: ${cand ? `${cand.version} ring ${cand.exposure.activeRing}` : 'no candidate in effect'}${body.killSwitch.engaged ? ', KILL SWITCH' : ''}${signatureOk ? '' : ', SIGNATURE INVALID'}`);
-          lastRevision = body.revision;
-        }
-      } else if (r.status !== 404) errors++;
-    } catch {
+    const r = await api.get(manifestPath, etag ? { headers: { 'If-None-Match': etag } } : {});
+    if (!r.ok) {
       errors++;
+      problem(r.failure.message, { kind: r.failure.kind });
+    } else {
+      polls++;
+      const res = r.response;
+      if (res.status === 304) {
+        notModified++;
+        problem(undefined);
+      } else if (res.status === 200) {
+        const signatureOk = verify(pinned.key, res.body, res.header('x-ringmaster-signature') ?? '');
+        let body: { revision: number; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } } | undefined;
+        try {
+          body = JSON.parse(res.text()) as NonNullable<typeof body>;
+        } catch {
+          errors++;
+          problem(`GET ${api.endpoint}${manifestPath}: HTTP 200 with a body that is not JSON`);
+        }
+        if (body !== undefined) {
+          problem(undefined);
+          if (signatureOk) etag = res.header('etag') ?? '';
+          const cand = body.candidates.find((x) => x.version === spec.version && x.exposure.activeRing >= 0);
+          view = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk };
+          if (body.revision !== lastRevision) {
+            say(`${new Date().toISOString()} manifest revision ${body.revision}: ${cand ? `${cand.version} ring ${cand.exposure.activeRing}` : 'no candidate in effect'}${body.killSwitch.engaged ? ', KILL SWITCH' : ''}${signatureOk ? '' : ', SIGNATURE INVALID'}`);
+            if (!signatureOk) log.warn({ revision: body.revision }, 'manifest signature does not verify against the pinned key: hosts keep what they have');
+            lastRevision = body.revision;
+          }
+        }
+      } else if (res.status === 404) problem(undefined);
+      else {
+        errors++;
+        problem(`GET ${api.endpoint}${manifestPath}: HTTP ${res.status}`);
+      }
     }
     const now = Date.now();
     fleet.step(t, Math.max(tick, now - t), view);
@@ -203,6 +232,7 @@ export async function runLive(sc: Scenario, flags: LiveFlags): Promise<number> {
   }
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
+  await api.close();
   sync();
   await new Promise<void>((r) => {
     server.closeAllConnections();
@@ -216,38 +246,37 @@ export async function runLive(sc: Scenario, flags: LiveFlags): Promise<number> {
 }
 
 /** K concurrent pollers with ETags against the manifest endpoint, for --duration (default 10s, max 120s). */
-async function runLoad(base: URL, sc: Scenario, flags: LiveFlags, limitMs: number): Promise<number> {
+async function runLoad(base: URL, sc: Scenario, flags: LiveFlags, limitMs: number, log: Logger): Promise<number> {
   const k = Number(flags.pollers);
   if (!Number.isInteger(k) || k < 1 || k > 1000) return fail('--pollers must be an integer between 1 and 1000');
   const ms = Number.isFinite(limitMs) ? Math.min(limitMs, 120_000) : 10_000;
   const docs = loadScenarioDocuments(sc);
-  const url = new URL(`/v1/channels/${encodeURIComponent(docs.rollout.spec.channel)}/manifest`, base);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: k });
+  const manifestPath = `/v1/channels/${encodeURIComponent(docs.rollout.spec.channel)}/manifest`;
+  const api = new HttpClient({ baseUrl: base, timeoutMs: REQUEST_TIMEOUT_MS, connections: k });
   const codes = new Map<number, number>();
   let errors = 0;
+  const seen = new Set<string>();
   const until = Date.now() + ms;
   const worker = async (): Promise<void> => {
     let etag: string | undefined;
     while (Date.now() < until) {
-      try {
-        const status = await new Promise<number>((resolve, reject) => {
-          const req = http.get(url, { agent, headers: etag ? { 'If-None-Match': etag } : {}, timeout: 5000 }, (res) => {
-            if (res.statusCode === 200 && typeof res.headers.etag === 'string') etag = res.headers.etag;
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          });
-          req.on('timeout', () => req.destroy(new Error('timeout')));
-          req.on('error', reject);
-        });
-        codes.set(status, (codes.get(status) ?? 0) + 1);
-      } catch {
+      const r = await api.get(manifestPath, etag ? { headers: { 'If-None-Match': etag } } : {});
+      if (!r.ok) {
         errors++;
+        // Each distinct failure once: K pollers against a dead server are one line, not K per second.
+        if (!seen.has(r.failure.reason)) log.warn({ error: r.failure.message, kind: r.failure.kind }, 'load poll failed');
+        seen.add(r.failure.reason);
+        await new Promise((res) => setTimeout(res, 10)); // no busy loop against a dead server
+        continue;
       }
+      const status = r.response.status;
+      if (status === 200) etag = r.response.header('etag') ?? etag;
+      codes.set(status, (codes.get(status) ?? 0) + 1);
     }
   };
   const t0 = Date.now();
   await Promise.all(Array.from({ length: k }, () => worker()));
-  agent.destroy();
+  await api.close();
   const seconds = (Date.now() - t0) / 1000;
   const total = [...codes.values()].reduce((a, b) => a + b, 0);
   const out = { mode: 'load', pollers: k, seconds: Number(seconds.toFixed(2)), requests: total, requestsPerSecond: Math.round(total / seconds), codes: Object.fromEntries(codes), errors };

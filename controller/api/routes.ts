@@ -6,6 +6,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { RequestVerb } from '../engine/state';
 import type { ControllerService } from '../runtime/service';
+import type { Logger } from '../telemetry/log';
 import { formatSpecError } from '../spec/errors';
 import { NAME_PATTERN } from '../spec/schema';
 import { auditSourceOf, type AuditSource } from '../store/audit-source';
@@ -21,7 +22,8 @@ export interface AppContext {
   auth: AuthContext;
   observer: ApiMetrics;
   maxBodyBytes: number;
-  log: (line: string) => void;
+  /** Refusals of credentials (401, 403) at warn, unexpected errors at error with the stack, every request at debug. */
+  log: Logger;
 }
 
 export const ROLLOUT_MEDIA_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'application/json'] as const;
@@ -63,9 +65,12 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   app.use((req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = req.route as { path?: unknown } | undefined;
-      ctx.observer.httpRequest(typeof route?.path === 'string' ? route.path : 'unmatched', res.statusCode);
+      const route = routeOf(req);
+      ctx.observer.httpRequest(route, res.statusCode);
+      // Never the headers: the Authorization header stays out of every log line.
+      if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ requestId: requestIdOf(res), method: req.method, route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
     });
     next();
   });
@@ -273,6 +278,9 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const requestId = requestIdOf(res);
     if (err instanceof ApiError) {
+      if (err.status === 401 || err.status === 403) {
+        ctx.log.warn({ requestId, method: req.method, route: routeOf(req), status: err.status, code: err.code, client: req.socket.remoteAddress, error: err.message }, 'request refused');
+      }
       sendError(res, err.status, err.code, err.message, requestId, err.extra);
       return;
     }
@@ -283,11 +291,16 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
       return;
     }
     const e = err instanceof Error ? err : new Error(String(err));
-    const route = req.route as { path?: unknown } | undefined;
-    ctx.log(JSON.stringify({ at: new Date().toISOString(), level: 'error', msg: 'request failed', requestId, method: req.method, route: route?.path ?? 'unmatched', error: e.message, stack: e.stack }));
+    ctx.log.error({ requestId, method: req.method, route: routeOf(req), error: e.message, stack: e.stack }, 'request failed');
     sendError(res, 500, 'internal', 'internal error; the server log has the details under this request id', requestId);
   });
   return app;
+}
+
+/** The matched route's template (`/v1/rollouts/:name`), never the raw URL; 'unmatched' before or without a match. */
+function routeOf(req: Request): string {
+  const route = req.route as { path?: unknown } | undefined;
+  return typeof route?.path === 'string' ? route.path : 'unmatched';
 }
 
 function invalidRollout(lines: string[]): ApiError {

@@ -9,6 +9,7 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { ControllerService, SignedManifest } from '../runtime/service';
+import { silentLogger, type Logger } from '../telemetry/log';
 import { MANIFEST_ROUTE, Telemetry, type RolloutPhaseSample } from '../telemetry/metrics';
 import { authorize, type AuthContext } from './auth';
 import { DEFAULT_MAX_BODY_BYTES } from './body';
@@ -36,8 +37,11 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Failed authentications per client IP, default 10/min with a burst of 20, 10,000 clients tracked. */
   failedAuthLimit?: FailedAuthLimit;
-  /** One structured (JSON) line per server-side error, with the request id and the stack. */
-  log?: (line: string) => void;
+  /**
+   * The server's logger: an error line with the request id and the stack per unexpected failure, a warn line per
+   * refused credential (never the header), a debug line per request. Silent by default.
+   */
+  log?: Logger;
 }
 
 /** A client-supplied X-Request-Id is echoed when it is this tame; anything else is refused (400). */
@@ -48,7 +52,7 @@ const MANIFEST_SUFFIX = '/manifest';
 export function createServer(service: ControllerService, opts: ServerOptions): http.Server {
   const observer: ApiMetrics = opts.observer ?? new Telemetry({ defaultMetrics: false });
   const auth: AuthContext = { tokens: opts.tokens, limiter: new FailedAuthLimiter(opts.failedAuthLimit ?? DEFAULT_FAILED_AUTH_LIMIT) };
-  const log = opts.log ?? ((): void => undefined);
+  const log = opts.log ?? silentLogger;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const manifestAuth = opts.tokens.size > 0 && opts.tokens.hasRole('agent');
   const countManifest = observer.manifestRequest ? (code: number): void => observer.manifestRequest?.(code) : (code: number): void => observer.httpRequest(MANIFEST_ROUTE, code);
@@ -77,6 +81,8 @@ export function createServer(service: ControllerService, opts: ServerOptions): h
   /** Error answers of the fast path (rare): the request id goes on first, as everywhere else. */
   const refuse = (res: http.ServerResponse, status: number, code: ErrorCode, message: string, requestId: string, headers?: Record<string, string>): void => {
     countManifest(status);
+    // debug, not warn: a fleet of misconfigured agents must not flood the log (the counters show the rate).
+    if (log.isLevelEnabled('debug')) log.debug({ requestId, route: MANIFEST_ROUTE, status, code }, 'manifest request refused');
     res.setHeader('X-Request-Id', requestId);
     sendError(res, status, code, message, requestId, headers ? { headers } : {});
   };
@@ -166,6 +172,7 @@ export function createServer(service: ControllerService, opts: ServerOptions): h
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const requestId = `${idPrefix}-${(++seq).toString(36)}`;
+    if (log.isLevelEnabled('debug')) log.debug({ requestId, status, code: err.code }, 'malformed request refused');
     const message = status === 431 ? 'request headers too large' : status === 408 ? 'request timed out' : 'malformed HTTP request';
     const code = status === 431 ? 'header_too_large' : 'bad_request';
     const body = JSON.stringify(errorBody(code, message, requestId));

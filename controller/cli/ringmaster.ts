@@ -5,11 +5,16 @@
  *                    [--policies ./policies] [--trusted-keys FILE] [--tick 1s] [--rollback-drain 2m]
  *                    [--prometheus-url URL [--prometheus-timeout 5s] [--prometheus-bearer-token-file FILE]
  *                     [--prometheus-ca-file FILE] [--prometheus-insecure-skip-verify] [--prometheus-min-window 60s]]
+ *                    [--log-level info]
  *
  * The config file is YAML with the same keys in camelCase or kebab-case (listen, data, tokens, policies,
  * trustedKeys, tick, prometheusUrl, ...); relative
  * paths in it are relative to the file; flags override it. Problems with flags or files are one line each
  * and exit 2; SIGTERM/SIGINT close the server and stop the controller cleanly (exit 0).
+ *
+ * Output: stdout has the `ringmaster: listening on http://...` and signing-key lines (people and scripts read
+ * them); stderr has JSON log lines (pino, telemetry/log.ts) and nothing else, except the plain one-line errors
+ * of a start refused for bad input (exit 2). See docs/cli.md#logs.
  */
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
@@ -22,6 +27,7 @@ import { TokenSet, TokensFileError } from '../api/tokens';
 import { KeyFileError } from '../crypto/keys';
 import type { Analyzer, Controller } from '../runtime/controller';
 import { parseDuration } from '../spec/duration';
+import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
 import { Telemetry } from '../telemetry/metrics';
 
 export interface ServeSettings {
@@ -33,6 +39,8 @@ export interface ServeSettings {
   tickMs: number;
   rollbackDrainMs: number;
   prometheus: PrometheusSettings | undefined;
+  /** undefined: RINGMASTER_LOG_LEVEL, else info (telemetry/log.ts). */
+  logLevel: LogLevel | undefined;
 }
 
 export interface PrometheusSettings {
@@ -59,6 +67,7 @@ interface ServeFlags {
   prometheusCaFile?: string;
   prometheusInsecureSkipVerify?: string | boolean;
   prometheusMinWindow?: string;
+  logLevel?: string;
 }
 
 const DEFAULTS = { listen: '127.0.0.1:8080', data: './data', policies: './policies', tick: '1s', rollbackDrain: '2m' };
@@ -76,6 +85,7 @@ const CONFIG_KEYS = [
   'prometheusCaFile',
   'prometheusInsecureSkipVerify',
   'prometheusMinWindow',
+  'logLevel',
 ] as const;
 const PATH_KEYS: readonly string[] = ['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile'];
 const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -119,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prometheus-ca-file <file>', 'PEM CA bundle for an https Prometheus')
     .option('--prometheus-insecure-skip-verify', 'do not verify the Prometheus TLS certificate (tests only)')
     .option('--prometheus-min-window <duration>', 'shortest increase() range, about 2 scrape intervals (default 60s)')
+    .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')} (default info, or env RINGMASTER_LOG_LEVEL)`)
     .action(async (flags: ServeFlags) => {
       exit = await serve(flags);
     });
@@ -147,15 +158,14 @@ async function serve(flags: ServeFlags): Promise<number> {
     if (err instanceof UsageError || err instanceof TokensFileError) return fail(err.lines);
     throw err;
   }
+  // From here on, stderr carries JSON log lines only (docs/cli.md#logs); stdout the listening lines for people and scripts.
+  const log = createLogger(settings.logLevel === undefined ? {} : { level: settings.logLevel });
   if (tokens.size === 0) {
-    process.stderr.write(
-      `ringmaster: warning: ${settings.tokens === undefined ? 'no --tokens file' : `${settings.tokens} has no tokens`}: ` +
-        'every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open\n',
+    log.warn(
+      `${settings.tokens === undefined ? 'no --tokens file' : `${settings.tokens} has no tokens`}: ` +
+        'every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open',
     );
   }
-  const log = (line: string): void => {
-    process.stderr.write(`${line}\n`);
-  };
   const telemetry = new Telemetry();
   // Loaded here, after the flags were checked: the runtime pulls in SQLite and the document loaders.
   const { Controller } = await import('../runtime/controller');
@@ -170,7 +180,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       rollbackDrainMs: settings.rollbackDrainMs,
       analyzer: await analyzerFor(settings.prometheus, log),
       observer: telemetry,
-      log: (await import('../telemetry/log')).createLogger(),
+      log,
     });
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.lines);
@@ -188,7 +198,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   } catch (err) {
     await controller.stop();
     const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`ringmaster: cannot listen on ${settings.listen.host}:${settings.listen.port} (${e.code ?? e.message})\n`);
+    log.fatal({ listen: `${settings.listen.host}:${settings.listen.port}`, code: e.code }, `cannot listen on ${settings.listen.host}:${settings.listen.port} (${e.code ?? e.message})`);
     return 1;
   }
   controller.start();
@@ -202,7 +212,7 @@ async function serve(flags: ServeFlags): Promise<number> {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      process.stderr.write(`ringmaster: ${signal}: shutting down\n`);
+      log.info({ signal }, 'shutting down');
       resolve();
     };
     process.on('SIGTERM', onSignal);
@@ -210,7 +220,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   });
   await close(server);
   await controller.stop();
-  process.stderr.write('ringmaster: stopped\n');
+  log.info('stopped');
   return 0;
 }
 
@@ -218,10 +228,10 @@ async function serve(flags: ServeFlags): Promise<number> {
  * The health analysis: Prometheus when configured. Without a provider, rollouts that declare metrics get an
  * error verdict on every interval and halt with provider-error: missing data is never treated as healthy.
  */
-async function analyzerFor(p: PrometheusSettings | undefined, log: (line: string) => void): Promise<Analyzer> {
+async function analyzerFor(p: PrometheusSettings | undefined, log: Logger): Promise<Analyzer> {
   const { MetricsAnalyzer } = await import('../runtime/analysis');
   if (p === undefined) {
-    log('ringmaster: warning: no --prometheus-url: rollouts with analysis metrics will halt (provider-error); rollouts without metrics advance on bake time');
+    log.warn('no --prometheus-url: rollouts with analysis metrics will halt (provider-error); rollouts without metrics advance on bake time');
     return new MetricsAnalyzer(async (_metric, ctx) => ({ kind: 'error', at: ctx.now.toISOString(), message: 'no metrics provider configured (start ringmaster serve with --prometheus-url)' }));
   }
   const { PrometheusProvider } = await import('../analysis/prometheus');
@@ -232,9 +242,11 @@ async function analyzerFor(p: PrometheusSettings | undefined, log: (line: string
     ...(p.bearerTokenFile === undefined ? {} : { bearerToken: fs.readFileSync(p.bearerTokenFile, 'utf8').trim() }),
     ...(p.caFile === undefined ? {} : { ca: fs.readFileSync(p.caFile) }),
     insecureSkipVerify: p.insecureSkipVerify,
+    log,
   });
   const online = await provider.isOnline();
-  log(online === true ? `ringmaster: metrics from Prometheus at ${provider.endpoint}` : `ringmaster: warning: Prometheus at ${provider.endpoint} is not ready yet: ${online}`);
+  if (online === true) log.info({ prometheus: provider.endpoint }, 'metrics from Prometheus');
+  else log.warn({ prometheus: provider.endpoint, error: online }, 'Prometheus is not ready yet');
   return new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds }));
 }
 
@@ -297,8 +309,11 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
     if (opt.value !== undefined && !isFile(opt.value)) errors.push(`${opt.where}: ${opt.value}: no such file`);
   }
   if (!isDir(policies)) errors.push(`${policiesOpt.where}: ${policies}: no such directory`);
+  const logLevelOpt = pick('logLevel', flags.logLevel);
+  const logLevel = logLevelOpt.value === undefined ? undefined : parseLogLevel(logLevelOpt.value);
+  if (logLevelOpt.value !== undefined && logLevel === undefined) errors.push(`${logLevelOpt.where}: must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevelOpt.value)})`);
   if (errors.length > 0 || typeof listen === 'string') throw new UsageError(errors);
-  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus };
+  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus, logLevel };
 }
 
 type Pick = (key: ConfigKey, flag: string | undefined) => { value: string | undefined; where: string };

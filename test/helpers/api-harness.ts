@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type ServerOptions } from '../../controller/api/server';
 import { hashToken, ROLES, TokenSet, type Role } from '../../controller/api/tokens';
 import type { ControllerService } from '../../controller/runtime/service';
+import { createLogger } from '../../controller/telemetry/log';
 import { Telemetry } from '../../controller/telemetry/metrics';
 
 export interface Api {
@@ -42,7 +43,8 @@ export async function startApi(
   const server = createServer(service, {
     tokens: new TokenSet(entries),
     observer: telemetry,
-    log: (line) => logs.push(line),
+    // The server's log stream (info and up), one JSON line per entry.
+    log: createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } }),
     ...opts.server,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

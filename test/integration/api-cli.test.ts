@@ -59,6 +59,7 @@ describe('ringmaster serve: flags and files', () => {
     [['serve', '--trusted-keys', path.join(tmp, 'nope.yaml'), '--policies', policies], /--trusted-keys: .*nope\.yaml: no such file/],
     [['serve', '--policies', path.join(tmp, 'no-policies')], /--policies: .*no-policies: no such directory/],
     [['serve', '--config', path.join(tmp, 'no-config.yaml')], /no-config\.yaml: cannot read config file \(ENOENT\)/],
+    [['serve', '--log-level', 'verbose', '--policies', policies], /^ringmaster: --log-level: must be one of fatal, error, warn, info, debug, trace, silent \(got "verbose"\)$/],
     [['nonsense'], /unknown command 'nonsense'/],
   ])('%j exits 2 with a one-line error', async (argv, expected) => {
     const r = await run(argv as string[]);
@@ -86,7 +87,7 @@ describe('ringmaster serve: flags and files', () => {
     expect(r.code).toBe(2);
     const lines = expectOneLineErrors(r.stderr);
     expect(lines).toEqual([
-      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow)`,
+      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow, logLevel)`,
       `ringmaster: ${cfg}:3:7 data: must be a string`,
     ]);
   });
@@ -106,6 +107,10 @@ describe('ringmaster serve: flags and files', () => {
       tickMs: 250,
       rollbackDrainMs: 30_000,
     });
+    fs.writeFileSync(path.join(tmp, 'cfgdir', 'debug.yaml'), 'policies: pol\nlog-level: debug\n');
+    expect(resolveSettings({ config: path.join(tmp, 'cfgdir', 'debug.yaml') }).logLevel).toBe('debug');
+    expect(resolveSettings({ config: path.join(tmp, 'cfgdir', 'debug.yaml'), logLevel: 'warn' }).logLevel).toBe('warn');
+    expect(resolveSettings({ config: cfg }).logLevel).toBeUndefined();
     const o = resolveSettings({ config: cfg, listen: '[::1]:0', tick: '2s', rollbackDrain: '0s', data: '/tmp/x' });
     expect(o.rollbackDrainMs).toBe(0);
     expect(resolveSettings({ policies: path.join(tmp, 'cfgdir', 'pol') }).rollbackDrainMs).toBe(120_000);

@@ -155,7 +155,10 @@ describe('ringmaster serve', () => {
     } finally {
       expect(await stop(r)).toBe(0);
     }
-    expect(r.stderr()).toContain('SIGTERM: shutting down');
+    // stderr is JSON log lines only (docs/cli.md#logs).
+    const logLines = r.stderr().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logLines.find((l) => l.msg === 'shutting down')).toMatchObject({ level: 'info', signal: 'SIGTERM' });
+    expect(logLines[logLines.length - 1]).toMatchObject({ level: 'info', msg: 'stopped' });
     expect(r.stderr()).not.toContain('    at ');
     await expect(fetch(`${r.url}/healthz`)).rejects.toThrow();
   }, 45_000);
@@ -177,7 +180,8 @@ describe('ringmaster serve', () => {
   test('without --tokens it warns that every change is refused, and refuses them', async () => {
     const r = await start(['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data2'), '--policies', path.join(ROOT, 'policies'), '--tick', '50ms']);
     try {
-      expect(r.stderr()).toContain('warning: no --tokens file: every change through the API (apply, verbs, kill switch) is refused with 401');
+      const warned = r.stderr().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(warned).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'no --tokens file: every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open' }));
       const res = await post(r.url, example);
       expect(res.status).toBe(401);
       expect((await fetch(`${r.url}/v1/rollouts`)).status).toBe(200);
