@@ -31,6 +31,7 @@ test-unit: build
 # Benchmarks print a table and write JSON to bench/results/ (ratios against a baseline run in the same session).
 bench: build
 	node dist/bench/manifest-bench.js
+	node dist/bench/engine-bench.js
 
 # The README's first command: a bad content update to a million hosts, stopped in the canary ring (virtual time).
 demo: build

@@ -15,7 +15,7 @@
  * BENCH_QUICK=1: 100 / 1,000 rollouts and shorter runs. Budgets (BENCH_APPLY_BUDGET_S, BENCH_TICK_BUDGET_S;
  * 0 = none) bound the run; a phase they cut short says so in the table and the JSON. BENCH_OUT names the JSON file.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -98,11 +98,18 @@ async function terminalCost(b: Awaited<ReturnType<typeof openController>>): Prom
   const completionTicks = await runToCompletion(b, 60_000, 20);
   const phases = phaseCounts(b);
   log(`  ${phases.terminal} terminal after ${completionTicks} ticks (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const walBytesAfterCompletion = walBytes(b.dataDir);
   const terminalOnly = await sampleTicks(b, { maxTicks: CONFIG.terminalTicks, stepMs: CONFIG.tickStepMs, budgetS: CONFIG.terminalTickBudgetS });
   await applyAll(b, CONFIG.terminalFewActive, (i) => idleRollout('few', i), 0, log);
   const terminalPlusFew = await sampleTicks(b, { maxTicks: CONFIG.terminalTicks, stepMs: CONFIG.tickStepMs, budgetS: CONFIG.terminalTickBudgetS });
   log(`  ticks: ${phases.terminal} terminal + 0 active p50 ${terminalOnly.tick.p50} ms; + ${CONFIG.terminalFewActive} active p50 ${terminalPlusFew.tick.p50} ms`);
-  return { terminalRollouts: phases.terminal, completionTicks, terminalOnly, terminalPlusFew };
+  return { terminalRollouts: phases.terminal, completionTicks, walBytesAfterCompletion, terminalOnly, walBytesAfterFewApplied: walBytes(b.dataDir), terminalPlusFew };
+}
+
+/** Size of the SQLite write-ahead log next to the store (reads go through it until a checkpoint), bytes. */
+function walBytes(dataDir: string): number | null {
+  const wal = fs.readdirSync(dataDir).find((f) => f.endsWith('-wal'));
+  return wal ? fs.statSync(path.join(dataDir, wal)).size : null;
 }
 
 /** A data dir with n active (idle) rollouts, applied through a Controller that is then stopped. */
@@ -258,6 +265,7 @@ function serveRow(what: string, r: ServeRun, base: ServeRun | undefined): string
 }
 
 async function main(): Promise<void> {
+  if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (Debian: apt-get install -y wrk); the manifest latency is measured with it');
   const started = Date.now();
   const loadStart = os.loadavg();
   const host = machine();
