@@ -11,6 +11,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { backoffCap, backoffDelay } from '../../controller/http/backoff';
 import { HttpClient, parseBaseUrl, type HttpClientOptions, type HttpResult } from '../../controller/http/client';
 import { memoryLogger } from '../../controller/telemetry/log';
@@ -342,6 +343,9 @@ describe('credentials, URLs and TLS', () => {
       expect(mem.lines.length).toBeGreaterThanOrEqual(4);
       expect(mem.lines[0]).toMatchObject({ level: 'debug', msg: 'http retry', method: 'GET', url: `${s.url}/q`, attempt: 1, reason: 'HTTP 503' });
       expect(JSON.stringify(mem.lines)).not.toContain(token);
+      // Logging the client object itself shows no credential either (it lives in a #private field).
+      mem.log.info({ client: c }, 'client');
+      expect(inspect(c, { depth: 10, showHidden: true }) + JSON.stringify(c) + (mem.text[mem.text.length - 1] ?? '')).not.toContain(token);
     } finally {
       await s.close();
     }
