@@ -9,12 +9,12 @@
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { rng } from '../../test/helpers/api-fuzz';
-import { killSwitchOf, rolloutsOf, SoakApi, type CallResult, type RolloutSummary } from './api';
+import { killSwitchOf, SoakApi, type CallResult } from './api';
 import type { SoakConfig } from './config';
 import { acked, checkStore, fateOf, Seen, type Op, type Violation } from './invariants';
 import { planRollout, type RolloutKind, type RolloutPlan } from './rollouts';
-import { createSandbox, freePort, logProblems, ROOT, Serve, sleep, type SoakRole } from './sandbox';
-import { readStore, type StoreView } from './store-view';
+import { appRoot, createSandbox, freePort, logProblems, Serve, sleep, type SoakRole } from './sandbox';
+import { readPhases, readStore, type StoreView } from './store-view';
 
 export const KILL_MODES = ['random', 'approve', 'verb', 'killswitch', 'drain', 'startup'] as const;
 export type KillMode = (typeof KILL_MODES)[number];
@@ -67,7 +67,11 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
   const rSchedule = rng(cfg.seed ^ 0x5eed0001);
   const rOp = rng(cfg.seed ^ 0x5eed0002);
   const rRollout = rng(cfg.seed ^ 0x5eed0003);
-  const modes = Array.from({ length: cfg.kills }, () => pickMode(rSchedule));
+  // Every kind of kill early on (a seeded order), so that a quick run covers each; weighted draws after that.
+  const modes: KillMode[] = [...KILL_MODES].map((m) => [m, rSchedule()] as const).sort((a, b) => a[1] - b[1]).map(([m]) => m);
+  modes.splice(cfg.kills);
+  while (modes.length < cfg.kills) modes.push(pickMode(rSchedule));
+  if (modes[0] === 'startup') modes.push(modes.shift() as KillMode);
   const delays = Array.from({ length: cfg.kills }, () => ({ aliveMs: 150 + Math.floor(rSchedule() * 2350), offsetMs: Math.floor(rSchedule() * 20), drainMs: 100 + Math.floor(rSchedule() * 1500) }));
 
   const plans = new Map<string, RolloutPlan>();
@@ -144,10 +148,18 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
 
   const phaseSince = new Map<string, { kind: string; since: number }>();
   let stopOperator = false;
+  /** What the operator looks at: every rollout's phase, read from the store (the API's list grows with every rollout). */
+  const listRollouts = (): Array<{ name: string; phase: { kind: string } }> | undefined => {
+    try {
+      return readPhases(sb.dbFile).map((r) => ({ name: r.name, phase: { kind: r.phase } }));
+    } catch {
+      return undefined;
+    }
+  };
 
   /** One look at the rollouts and the kill switch, and the calls a (scripted, seeded) operator makes. */
-  const step = async (finish: boolean): Promise<RolloutSummary[] | undefined> => {
-    const list = rolloutsOf(await api.get('/v1/rollouts'));
+  const step = async (finish: boolean): Promise<ReturnType<typeof listRollouts>> => {
+    const list = listRollouts();
     const ks = killSwitchOf(await api.get('/v1/killswitch'));
     if (!list || !ks || stopOperator) return list;
     const now = Date.now();
@@ -157,7 +169,14 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
         await killSwitch(false, 'freeze');
         return list;
       }
-    } else engagedSince = null;
+    } else {
+      engagedSince = null;
+      // Now and then the SRE stops everything (freeze, or roll back what is exposed).
+      if (!finish && rOp() < 0.01) {
+        await killSwitch(true, rOp() < 0.7 ? 'freeze' : 'rollback');
+        return list;
+      }
+    }
     for (const r of list) {
       if (stopOperator) return list;
       const plan = plans.get(r.name);
@@ -236,10 +255,11 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
     if (view?.killSwitch?.engaged) res.restartsWhileKillSwitchEngaged++;
   };
 
-  const waitFor = async (pred: (list: RolloutSummary[]) => RolloutSummary | undefined, ms: number): Promise<RolloutSummary | undefined> => {
+  type Listed = NonNullable<ReturnType<typeof listRollouts>>[number];
+  const waitFor = async (pred: (list: Listed[]) => Listed | undefined, ms: number): Promise<Listed | undefined> => {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      const list = rolloutsOf(await api.get('/v1/rollouts'));
+      const list = listRollouts();
       const hit = list ? pred(list) : undefined;
       if (hit) return hit;
       await sleep(80);
@@ -274,7 +294,7 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
       return;
     }
     if (mode === 'verb') {
-      const list = rolloutsOf(await api.get('/v1/rollouts')) ?? [];
+      const list = listRollouts() ?? [];
       const live = list.filter((r) => plans.has(r.name) && !TERMINAL.has(r.phase.kind));
       const target = live[Math.floor(rOp() * live.length)];
       if (!target) return kill('random', null);
@@ -302,8 +322,8 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
     // drain: a rollout in rolling-back (started here by a rollback if none is), killed part-way through its 2 s drain
     let draining = await waitFor((l) => l.find((r) => r.phase.kind === 'rolling-back' && plans.has(r.name)), 300);
     if (!draining) {
-      const list = rolloutsOf(await api.get('/v1/rollouts')) ?? [];
-      const target = list.find((r) => plans.has(r.name) && (r.phase.kind === 'progressing' || r.phase.kind === 'halted' || r.phase.kind === 'paused') && r.exposedRing >= 0);
+      const list = listRollouts() ?? [];
+      const target = list.find((r) => plans.has(r.name) && r.phase.kind === 'progressing');
       if (target) {
         await verb(target.name, 'rollback', 'sre');
         draining = await waitFor((l) => l.find((r) => r.name === target.name && r.phase.kind === 'rolling-back'), 1000);
@@ -450,7 +470,7 @@ export function ringctlAuditVerify(url: string, token: string): Promise<{ ok: bo
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [path.join(ROOT, 'bin/ringctl.js'), 'audit', '--verify', '--server', url],
+      [path.join(appRoot(), 'bin/ringctl.js'), 'audit', '--verify', '--server', url],
       { env: { ...process.env, RINGMASTER_TOKEN: token }, timeout: 60_000 },
       (err, stdout, stderr) => {
         const output = `${stdout}${stderr}`.trim().split('\n').slice(-2).join(' | ');

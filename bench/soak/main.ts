@@ -9,13 +9,14 @@
  * and exits 1 when a target is missed. Loopback only; it stops by itself (SOAK_TIMEOUT_S) and removes every
  * process and temp dir it made. Sizes and seed come from the environment (./config.ts).
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readConfig, SoakConfigError, type Part, type SoakConfig } from './config';
 import { runFuzzSoak, type FuzzSoakResult } from './fuzz-soak';
 import { runKillSoak, type KillSoakResult } from './kill-soak';
-import { cleanupAll, keepTempDirs, ROOT } from './sandbox';
+import { appRoot, cleanupAll, keepTempDirs, ROOT } from './sandbox';
 import { runWrkSoak, type WrkSoakResult } from './wrk-soak';
 
 export interface Figure {
@@ -31,6 +32,8 @@ export interface SoakReport {
   node: string;
   cpus: number;
   loadAverageAtStart: number[];
+  /** The commit dist/ was built on, and how many files of the working tree differed from it. */
+  tree: { commit: string; changedFiles: number };
   config: Omit<SoakConfig, 'parts'> & { parts: Part[] };
   figures: Figure[];
   ok: boolean;
@@ -127,6 +130,7 @@ export async function runSoak(cfg: SoakConfig, say: (line: string) => void): Pro
     node: process.version,
     cpus: os.cpus().length,
     loadAverageAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    tree: treeState(),
     config: { ...cfg, parts: [...cfg.parts] },
     figures: [],
     ok: false,
@@ -155,6 +159,16 @@ export async function runSoak(cfg: SoakConfig, say: (line: string) => void): Pro
   return report;
 }
 
+function treeState(): { commit: string; changedFiles: number } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '').length;
+    return { commit, changedFiles: changed };
+  } catch {
+    return { commit: 'unknown', changedFiles: -1 };
+  }
+}
+
 async function main(): Promise<number> {
   let cfg: SoakConfig;
   try {
@@ -176,12 +190,14 @@ async function main(): Promise<number> {
   const say = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
+  say(`soak: running a copy of bin/ and dist/ in ${appRoot()}`);
   say(`soak: seed ${cfg.seed}, ${cfg.kills} kills, ${cfg.inputs} inputs, wrk ${cfg.wrkSeconds} s; parts ${[...cfg.parts].join(', ')}`);
   const report = await runSoak(cfg, say);
   const kept = cleanupAll();
   clearTimeout(hardStop);
   const cpu = `${report.cpus} cores, load average ${report.loadAverageAtStart.join(' ')} at start`;
-  process.stdout.write(`make soak: seed ${cfg.seed}, ${Math.round(report.durationS / 6) / 10} min, ${report.node}, ${cpu}\n\n${renderTable(report.figures)}\n\n`);
+  const tree = `tree ${report.tree.commit}${report.tree.changedFiles > 0 ? ` + ${report.tree.changedFiles} changed files` : ''}`;
+  process.stdout.write(`make soak: seed ${cfg.seed}, ${Math.round(report.durationS / 6) / 10} min, ${tree}, ${report.node}, ${cpu}\n\n${renderTable(report.figures)}\n\n`);
   for (const e of report.errors) process.stdout.write(`error: ${e}\n`);
   const details = [...(report.kill?.violations ?? []), ...(report.kill?.auditVerify.failures ?? []), ...(report.fuzz?.failures ?? []), ...(report.fuzz?.stateDiff ?? []).map((d) => `state: ${d}`), ...(report.fuzz?.idleDrift ?? []).map((d) => `idle drift: ${d}`)];
   for (const d of details.slice(0, 30)) process.stdout.write(`detail: ${d}\n`);

@@ -61,6 +61,23 @@ export function cleanupAll(): string[] {
   return kept;
 }
 
+let appRoot_: string | undefined;
+
+/**
+ * The ringmaster the soak runs: a copy of bin/ and dist/ taken once, at the first call (node_modules linked).
+ * Others rebuild dist/ while a 20-minute soak runs; every restart must run the same build.
+ */
+export function appRoot(): string {
+  if (appRoot_ !== undefined) return appRoot_;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringmaster-soak-app-'));
+  dirs.add(dir);
+  fs.cpSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  appRoot_ = dir;
+  return dir;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -155,7 +172,7 @@ export class Serve {
       spawn(
         process.execPath,
         [
-          path.join(ROOT, 'bin/ringmaster.js'),
+          path.join(appRoot(), 'bin/ringmaster.js'),
           'serve',
           '--listen',
           `127.0.0.1:${this.port}`,

@@ -61,6 +61,16 @@ export function readStore(file: string): StoreView {
   }
 }
 
+/** Each rollout's name and phase kind, in creation order (cheap: what the soak's operator looks at). */
+export function readPhases(file: string): Array<{ name: string; phase: string }> {
+  const db = open(file);
+  try {
+    return db.prepare('SELECT name, phase FROM rollouts ORDER BY seq').all() as Array<{ name: string; phase: string }>;
+  } finally {
+    db.close();
+  }
+}
+
 /** Every row of every table (in one read transaction), as comparable text per table. */
 export function dumpTables(file: string): Record<string, string[]> {
   const db = open(file);

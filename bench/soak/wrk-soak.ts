@@ -10,7 +10,7 @@ import { rng } from '../../test/helpers/api-fuzz';
 import { killSwitchOf, SoakApi } from './api';
 import type { SoakConfig } from './config';
 import { planRollout } from './rollouts';
-import { createSandbox, freePort, logProblems, ROOT, Serve, sleep, track } from './sandbox';
+import { appRoot, createSandbox, freePort, logProblems, ROOT, Serve, sleep, track } from './sandbox';
 
 export interface WrkSoakResult {
   seconds: number;
@@ -89,7 +89,7 @@ export async function runWrkSoak(cfg: SoakConfig, say: (line: string) => void): 
   if (!applied.ok || applied.status !== 201) throw new Error(`apply wrk-rollout: ${applied.ok ? `${applied.status} ${applied.text.slice(0, 200)}` : applied.error}`);
   const url = `${serve.url}/v1/channels/${plan.channel}/manifest`;
 
-  const poller = run(process.execPath, [path.join(ROOT, 'dist/bench/soak/poller.js'), String(port), plan.channel, String(cfg.pollMs)], (cfg.wrkSeconds + 120) * 1000);
+  const poller = run(process.execPath, [path.join(appRoot(), 'dist/bench/soak/poller.js'), String(port), plan.channel, String(cfg.pollMs)], (cfg.wrkSeconds + 120) * 1000);
   await sleep(300);
   say(`soak: part 3: wrk -t1 -c${cfg.wrkConnections} -d${cfg.wrkSeconds}s on ${url}; kill switch at ${cfg.wrkSeconds / 2} s`);
   const wrkStart = Date.now();
