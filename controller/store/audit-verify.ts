@@ -120,8 +120,12 @@ export class AuditLogVerifier {
   constructor(opts: Options) {
     this.key = opts.key;
     const all = [...(opts.checkpoints ?? []).map((cp) => ({ cp, external: false })), ...(opts.externalCheckpoints ?? []).map((cp) => ({ cp, external: true }))];
+    // The same checkpoint from the server and from an export is counted once.
+    const seen = new Set<string>();
     for (const { cp, external } of all) {
-      this.checkpointStats.total++;
+      const fresh = !seen.has(cp.signature);
+      seen.add(cp.signature);
+      if (fresh) this.checkpointStats.total++;
       const signed = `${external ? 'exported ' : ''}checkpoint ${cp.seq} (signed ${cp.at})`;
       const key = anchorKey(cp.seq, cp.hash, external);
       if (!opts.key || cp.keyId !== opts.key.keyId) {
@@ -129,7 +133,7 @@ export class AuditLogVerifier {
       } else if (!checkpointSignatureOk(cp, opts.key)) {
         this.push({ kind: 'bad-signature', at: cp.seq, key, detail: `${signed} does not verify against audit key ${opts.key.keyId}` });
       } else {
-        this.checkpointStats.valid++;
+        if (fresh) this.checkpointStats.valid++;
         this.addAnchor({ seq: cp.seq, hash: cp.hash, source: signed }, true, external);
       }
     }
