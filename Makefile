@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 NPM ?= npm
 
-.PHONY: setup build lint test test-unit prometheus demo demo-live bench clean
+.PHONY: setup build lint test test-unit prometheus demo demo-live bench soak clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci
@@ -32,6 +32,12 @@ test-unit: build
 bench: build
 	node dist/bench/manifest-bench.js
 	node dist/bench/engine-bench.js
+
+# The long reliability run (docs/reliability.md), not part of make test: kill -9s of ringmaster serve, malformed
+# inputs, wrk manifest polls with the kill switch. ~20 min; sizes and seed from SOAK_* (SOAK_KILLS=20 ... quick).
+soak: build
+	./bench/soak/install-wrk.sh
+	node dist/bench/soak/main.js
 
 # The README's first command: a bad content update to a million hosts, stopped in the canary ring (virtual time).
 demo: build
