@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { plotSvg } from './plot';
-import { loadScenario, ScenarioError, type Scenario } from './scenario';
+import { InputError } from '../controller/spec/errors';
+import { loadScenario, type Scenario } from './scenario';
 import { runAllAtOnce, runVirtual, type AllAtOnceResult, type RunResult } from './virtual';
 
 interface Flags {
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
 function intFlag(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min || n > max) throw new ScenarioError([`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`]);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError([`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`]);
   return n;
 }
 
@@ -76,7 +77,7 @@ async function run(flags: Flags): Promise<number> {
     const seed = intFlag('seed', flags.seed, 0, 2 ** 31);
     sc = loadScenario(flags.scenario, { ...(hosts === undefined ? {} : { hosts }), ...(seed === undefined ? {} : { seed }) });
   } catch (err) {
-    if (err instanceof ScenarioError) {
+    if (err instanceof InputError) {
       for (const l of err.lines) process.stderr.write(`agent-sim: ${l}\n`);
       return 2;
     }
@@ -92,7 +93,7 @@ async function run(flags: Flags): Promise<number> {
     result = await runVirtual(sc, flags.json ? undefined : (line) => process.stdout.write(`${line}\n`));
     if (flags.compare) allAtOnce = runAllAtOnce(sc);
   } catch (err) {
-    if (err instanceof ScenarioError) {
+    if (err instanceof InputError) {
       for (const l of err.lines) process.stderr.write(`agent-sim: ${l}\n`);
       return 2;
     }

@@ -16,14 +16,14 @@ import { VirtualClock } from '../controller/runtime/clock';
 import { loadTrustedKeys } from '../controller/runtime/config';
 import { Controller } from '../controller/runtime/controller';
 import { channelSalt } from '../controller/runtime/manifest';
-import { formatSpecError } from '../controller/spec/errors';
+import { formatSpecError, InputError } from '../controller/spec/errors';
 import { engineConfigFor } from '../controller/runtime/config';
 import { nextAllowedStart } from '../controller/policy/windows';
 import { loadPolicyFile, loadRolloutFile } from '../controller/spec/load';
 import type { PolicySpec, Rollout } from '../controller/spec/types';
 import { CANDIDATE, Fleet, type ManifestView } from './fleet';
 import { SimMetricsProvider } from './provider';
-import { ScenarioError, type Scenario } from './scenario';
+import type { Scenario } from './scenario';
 
 export interface TimelinePoint {
   /** ms since the scenario start */
@@ -85,18 +85,18 @@ export interface LoadedScenario {
 
 export function loadScenarioDocuments(sc: Scenario): LoadedScenario {
   const r = loadRolloutFile(sc.rolloutFile);
-  if (!r.ok) throw new ScenarioError(r.errors.map(formatSpecError));
+  if (!r.ok) throw new InputError(r.errors.map(formatSpecError));
   const p = loadPolicyFile(sc.policyFile);
-  if (!p.ok) throw new ScenarioError(p.errors.map(formatSpecError));
+  if (!p.ok) throw new InputError(p.errors.map(formatSpecError));
   if (p.doc.metadata.name !== r.doc.spec.policy) {
-    throw new ScenarioError([`${sc.file}: spec.policy: ${sc.policyFile} defines policy "${p.doc.metadata.name}" but the rollout uses "${r.doc.spec.policy}"`]);
+    throw new InputError([`${sc.file}: spec.policy: ${sc.policyFile} defines policy "${p.doc.metadata.name}" but the rollout uses "${r.doc.spec.policy}"`]);
   }
   let artifact: Buffer | undefined;
   if (sc.artifactFile !== undefined) {
     try {
       artifact = fs.readFileSync(sc.artifactFile);
     } catch (err) {
-      throw new ScenarioError([`${sc.file}: spec.artifactFile: ${sc.artifactFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+      throw new InputError([`${sc.file}: spec.artifactFile: ${sc.artifactFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
   }
   return { rollout: r.doc, policyName: p.doc.metadata.name, policy: p.doc.spec as PolicySpec, artifact };
@@ -149,7 +149,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   };
   try {
     const applied = await c.applyRollout(rollout, 'agent-sim');
-    if (applied.status !== 'created') throw new ScenarioError([`${sc.rolloutFile}: the controller refused the rollout: ${applied.status === 'invalid' ? applied.errors.map(formatSpecError).join('; ') : applied.status === 'conflict' ? applied.message : applied.status}`]);
+    if (applied.status !== 'created') throw new InputError([`${sc.rolloutFile}: the controller refused the rollout: ${applied.status === 'invalid' ? applied.errors.map(formatSpecError).join('; ') : applied.status === 'conflict' ? applied.message : applied.status}`]);
     const pinned = parsePublicKey(c.signingKey().publicKeyPem);
     if (!pinned.ok) throw new Error(pinned.message);
     const artifactOk = docs.artifact === undefined ? true : crypto.createHash('sha256').update(sc.tamper.artifact ? Buffer.concat([docs.artifact, Buffer.from([0])]) : docs.artifact).digest('hex') === spec.artifact.sha256;

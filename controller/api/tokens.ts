@@ -8,11 +8,13 @@
  *       role: deployer         # viewer | deployer | approver | sre | admin | agent
  *       sha256: 5e88...        # hex sha256 of the token (echo -n "$TOKEN" | sha256sum)
  *
- * Problems are reported one per line, compiler style: `tokens.yaml:4:15 tokens[0].role: must be one of ...`.
+ * The file's shape is the JSON Schema below (the one source of truth for it), loaded by the one document loader:
+ * problems are reported one per line, compiler style: `tokens.yaml:4:15 tokens[0].role: must be one of ...`.
+ * Messages never echo a long value back: it might be a token pasted where its sha256 belongs.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { loadDocumentFileOrThrow, loadDocumentTextOrThrow, type DocumentType } from '../spec/document';
+import type { Problem } from '../spec/errors';
 
 export const ROLES = ['viewer', 'deployer', 'approver', 'sre', 'admin', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
@@ -27,21 +29,91 @@ interface StoredToken extends TokenEntry {
   digest: Buffer;
 }
 
-const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9._@-]{0,62})$/;
-const SHA256_RE = /^[a-fA-F0-9]{64}$/;
+/** A token's name: the actor of the audit log. */
+export const TOKEN_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$';
+/** The hex sha256 of a token (upper or lower case). */
+export const TOKEN_SHA256_PATTERN = '^[a-fA-F0-9]{64}$';
+const NAME_RE = new RegExp(TOKEN_NAME_PATTERN);
+const SHA256_RE = new RegExp(TOKEN_SHA256_PATTERN);
+
+export const tokensFileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tokens'],
+  'x-messages': {
+    type: 'the file must be a mapping with a "tokens" list',
+    additionalProperties: 'unknown field (expected only "tokens")',
+    required: 'missing required field "tokens" (a list of {name, role, sha256})',
+  },
+  properties: {
+    tokens: {
+      type: 'array',
+      'x-messages': { type: 'must be a list of {name, role, sha256}' },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'role', 'sha256'],
+        'x-messages': {
+          type: 'must be a mapping {name, role, sha256}',
+          additionalProperties: 'unknown field (expected name, role, sha256)',
+          required: 'missing required field "{field}"',
+        },
+        properties: {
+          name: {
+            type: 'string',
+            pattern: TOKEN_NAME_PATTERN,
+            'x-messages': { type: 'must be 1-63 characters of letters, digits and . _ @ - (got {got})', pattern: 'must be 1-63 characters of letters, digits and . _ @ - (got {got})' },
+          },
+          role: { type: 'string', enum: ROLES, 'x-messages': { type: `must be one of ${ROLES.join(', ')} (got {got})`, enum: `must be one of ${ROLES.join(', ')} (got {got})` } },
+          sha256: {
+            type: 'string',
+            pattern: TOKEN_SHA256_PATTERN,
+            'x-messages': {
+              type: 'must be the 64-hex-character sha256 of the token, not the token itself',
+              pattern: 'must be the 64-hex-character sha256 of the token, not the token itself',
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+export interface TokensFile {
+  tokens: Array<TokenEntry & { sha256: string }>;
+}
+
+/** Each name and each token once (read defensively: the schema reports what is malformed). */
+function tokenRules(data: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const names = new Map<string, number>();
+  const digests = new Map<string, number>();
+  const list = (data as { tokens?: unknown } | null)?.tokens;
+  if (!Array.isArray(list)) return problems;
+  list.forEach((item: unknown, i) => {
+    const t = (item ?? {}) as { name?: unknown; sha256?: unknown };
+    if (typeof t.name === 'string' && NAME_RE.test(t.name)) {
+      const first = names.get(t.name);
+      if (first !== undefined) problems.push({ path: ['tokens', i, 'name'], message: `duplicate name ${JSON.stringify(t.name)} (also tokens[${first}])` });
+      else names.set(t.name, i);
+    }
+    if (typeof t.sha256 === 'string' && SHA256_RE.test(t.sha256)) {
+      const d = t.sha256.toLowerCase();
+      const first = digests.get(d);
+      if (first !== undefined) problems.push({ path: ['tokens', i, 'sha256'], message: `the same token as tokens[${first}] (each token must be unique)` });
+      else digests.set(d, i);
+    }
+  });
+  return problems;
+}
+
+export const TOKENS_FILE: DocumentType<TokensFile> = { noun: 'tokens file', schema: tokensFileSchema, rules: tokenRules };
 
 /** The token as sent: RFC 6750 b64token, bounded length. */
 export const BEARER_TOKEN_RE = /^[A-Za-z0-9\-._~+/]{1,512}=*$/;
 
 export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
-/** Expected problems with the tokens file: one line each, never a stack trace. */
-export class TokensFileError extends Error {
-  constructor(readonly lines: string[]) {
-    super(lines.join('\n'));
-  }
 }
 
 export class TokenSet {
@@ -57,18 +129,13 @@ export class TokenSet {
     return new TokenSet([]);
   }
 
+  /** The tokens of a tokens file; its mistakes are an InputError, one line each. */
   static fromFile(file: string): TokenSet {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new TokensFileError([`${file}: cannot read tokens file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-    }
-    return TokenSet.fromText(text, file);
+    return new TokenSet(loadDocumentFileOrThrow(TOKENS_FILE, file).tokens);
   }
 
   static fromText(text: string, file: string): TokenSet {
-    return new TokenSet(parseTokensFile(text, file));
+    return new TokenSet(loadDocumentTextOrThrow(TOKENS_FILE, text, file).tokens);
   }
 
   get size(): number {
@@ -95,97 +162,4 @@ export class TokenSet {
     const t = match >= 0 ? this.tokens[match] : undefined;
     return t ? { name: t.name, role: t.role } : undefined;
   }
-}
-
-// ------------------------------------------------------------------------------------------ the file
-
-function parseTokensFile(text: string, file: string): Array<TokenEntry & { sha256: string }> {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const at = (node: YamlNode | null | undefined): string => {
-    const offset = node?.range?.[0] ?? 0;
-    const p = lc.linePos(offset);
-    return `${file}:${p.line}:${p.col}`;
-  };
-  const firstError = doc.errors[0];
-  if (firstError) {
-    const p = lc.linePos(firstError.pos[0]);
-    const pos = `${file}:${p.line}:${p.col}`;
-    throw new TokensFileError([`${pos}: invalid YAML: ${firstError.message.split('\n')[0] ?? ''}`]);
-  }
-  const errors: string[] = [];
-  const root = doc.contents;
-  if (!isMap(root)) throw new TokensFileError([`${at(root)} tokens: the file must be a mapping with a "tokens" list`]);
-  for (const pair of root.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : '?';
-    if (key !== 'tokens') errors.push(`${at(pair.key as YamlNode)} ${key}: unknown field (expected only "tokens")`);
-  }
-  const list = root.get('tokens', true);
-  if (!isSeq(list)) {
-    errors.push(`${at((list as YamlNode | undefined) ?? root)} tokens: must be a list of {name, role, sha256}`);
-    throw new TokensFileError(errors);
-  }
-  const out: Array<TokenEntry & { sha256: string }> = [];
-  const names = new Map<string, number>();
-  const digests = new Map<string, number>();
-  list.items.forEach((item, i) => {
-    const where = `tokens[${i}]`;
-    if (!isMap(item)) {
-      errors.push(`${at(item as YamlNode)} ${where}: must be a mapping {name, role, sha256}`);
-      return;
-    }
-    for (const pair of item.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : '?';
-      if (!['name', 'role', 'sha256'].includes(key)) errors.push(`${at(pair.key as YamlNode)} ${where}.${key}: unknown field (expected name, role, sha256)`);
-    }
-    const field = (k: string): { node: YamlNode | undefined; value: unknown } => {
-      const node = item.get(k, true) as YamlNode | undefined;
-      return { node, value: isScalar(node) ? node.value : node === undefined ? undefined : node };
-    };
-    const name = field('name');
-    const role = field('role');
-    const sha = field('sha256');
-    let ok = true;
-    if (name.value === undefined) {
-      errors.push(`${at(item)} ${where}.name: required`);
-      ok = false;
-    } else if (typeof name.value !== 'string' || !NAME_RE.test(name.value)) {
-      errors.push(`${at(name.node)} ${where}.name: must be 1-63 characters of letters, digits and . _ @ - (got ${describe(name.value)})`);
-      ok = false;
-    } else if (names.has(name.value)) {
-      errors.push(`${at(name.node)} ${where}.name: duplicate name "${name.value}" (also tokens[${names.get(name.value)}])`);
-      ok = false;
-    } else names.set(name.value, i);
-    if (role.value === undefined) {
-      errors.push(`${at(item)} ${where}.role: required`);
-      ok = false;
-    } else if (typeof role.value !== 'string' || !(ROLES as readonly string[]).includes(role.value)) {
-      errors.push(`${at(role.node)} ${where}.role: must be one of ${ROLES.join(', ')} (got ${describe(role.value)})`);
-      ok = false;
-    }
-    if (sha.value === undefined) {
-      errors.push(`${at(item)} ${where}.sha256: required`);
-      ok = false;
-    } else if (typeof sha.value !== 'string' || !SHA256_RE.test(sha.value)) {
-      errors.push(`${at(sha.node)} ${where}.sha256: must be the 64-hex-character sha256 of the token, not the token itself`);
-      ok = false;
-    } else {
-      const d = sha.value.toLowerCase();
-      if (digests.has(d)) {
-        errors.push(`${at(sha.node)} ${where}.sha256: the same token as tokens[${digests.get(d)}] (each token must be unique)`);
-        ok = false;
-      } else digests.set(d, i);
-    }
-    if (ok) out.push({ name: name.value as string, role: role.value as Role, sha256: sha.value as string });
-  });
-  if (errors.length > 0) throw new TokensFileError(errors);
-  return out;
-}
-
-/** A value as it reads in a message; never echoes long text (it might be a pasted secret). */
-function describe(value: unknown): string {
-  if (value === null) return 'an empty value';
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  if (typeof value === 'object') return isSeq(value) ? 'a list' : 'a mapping';
-  return String(value);
 }

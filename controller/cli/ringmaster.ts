@@ -19,16 +19,16 @@
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { createServer } from '../api/server';
-import { TokenSet, TokensFileError } from '../api/tokens';
+import { TokenSet } from '../api/tokens';
 import { KeyFileError } from '../crypto/keys';
 import type { Analyzer, Controller } from '../runtime/controller';
-import { parseDuration } from '../spec/duration';
+import { durationMs, parseDuration } from '../spec/duration';
+import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
 import { Telemetry } from '../telemetry/metrics';
+import { readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
 
 export interface ServeSettings {
   listen: { host: string; port: number };
@@ -70,33 +70,8 @@ interface ServeFlags {
   logLevel?: string;
 }
 
-const DEFAULTS = { listen: '127.0.0.1:8080', data: './data', policies: './policies', tick: '1s', rollbackDrain: '2m' };
-const CONFIG_KEYS = [
-  'listen',
-  'data',
-  'tokens',
-  'policies',
-  'trustedKeys',
-  'tick',
-  'rollbackDrain',
-  'prometheusUrl',
-  'prometheusTimeout',
-  'prometheusBearerTokenFile',
-  'prometheusCaFile',
-  'prometheusInsecureSkipVerify',
-  'prometheusMinWindow',
-  'logLevel',
-] as const;
-const PATH_KEYS: readonly string[] = ['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile'];
+// The settings, their config-file keys and defaults are defined once, in config/serve.ts (a JSON Schema).
 const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-type ConfigKey = (typeof CONFIG_KEYS)[number];
-
-/** Expected startup problems: one line each, exit 2. */
-export class UsageError extends Error {
-  constructor(readonly lines: string[]) {
-    super(lines.join('\n'));
-  }
-}
 
 export async function main(argv: string[]): Promise<number> {
   let exit = 0;
@@ -124,11 +99,11 @@ export async function main(argv: string[]): Promise<number> {
       `how long rolling-back lasts before rolled-back: at least the agents' poll interval plus jitter (default ${DEFAULTS.rollbackDrain})`,
     )
     .option('--prometheus-url <url>', 'Prometheus for health analysis; without it, rollouts with metrics halt (provider-error)')
-    .option('--prometheus-timeout <duration>', 'per-query timeout (default 5s)')
+    .option('--prometheus-timeout <duration>', `per-query timeout (default ${DEFAULTS.prometheusTimeout})`)
     .option('--prometheus-bearer-token-file <file>', 'file holding a bearer token for Prometheus')
     .option('--prometheus-ca-file <file>', 'PEM CA bundle for an https Prometheus')
     .option('--prometheus-insecure-skip-verify', 'do not verify the Prometheus TLS certificate (tests only)')
-    .option('--prometheus-min-window <duration>', 'shortest increase() range, about 2 scrape intervals (default 60s)')
+    .option('--prometheus-min-window <duration>', `shortest increase() range, about 2 scrape intervals (default ${DEFAULTS.prometheusMinWindow})`)
     .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')} (default info, or env RINGMASTER_LOG_LEVEL)`)
     .action(async (flags: ServeFlags) => {
       exit = await serve(flags);
@@ -155,7 +130,8 @@ async function serve(flags: ServeFlags): Promise<number> {
     settings = resolveSettings(flags);
     tokens = settings.tokens === undefined ? TokenSet.empty() : TokenSet.fromFile(settings.tokens);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof TokensFileError) return fail(err.lines);
+    // Flags, the config file and the tokens file: expected problems, one line each (spec/errors.ts InputError).
+    if (err instanceof InputError) return fail(err.lines);
     throw err;
   }
   // From here on, stderr carries JSON log lines only (docs/cli.md#logs); stdout the listening lines for people and scripts.
@@ -169,7 +145,6 @@ async function serve(flags: ServeFlags): Promise<number> {
   const telemetry = new Telemetry();
   // Loaded here, after the flags were checked: the runtime pulls in SQLite and the document loaders.
   const { Controller } = await import('../runtime/controller');
-  const { ConfigError } = await import('../runtime/config');
   let controller: Controller;
   try {
     controller = await Controller.open({
@@ -183,7 +158,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       log,
     });
   } catch (err) {
-    if (err instanceof ConfigError) return fail(err.lines);
+    if (err instanceof InputError) return fail(err.lines);
     if (err instanceof KeyFileError) return fail([err.message]);
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EACCES' || e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'EROFS') {
@@ -277,7 +252,7 @@ function close(server: http.Server): Promise<void> {
 
 /** Flags over the config file over the defaults; every problem found is reported (one line each). */
 export function resolveSettings(flags: ServeFlags): ServeSettings {
-  const fromFile = flags.config === undefined ? {} : readConfig(flags.config);
+  const fromFile = flags.config === undefined ? {} : readServeConfig(flags.config);
   const errors: string[] = [];
   const pick = (key: ConfigKey, flag: string | undefined): { value: string | undefined; where: string } => {
     const flagName = `--${kebab(key)}`;
@@ -312,7 +287,7 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   const logLevelOpt = pick('logLevel', flags.logLevel);
   const logLevel = logLevelOpt.value === undefined ? undefined : parseLogLevel(logLevelOpt.value);
   if (logLevelOpt.value !== undefined && logLevel === undefined) errors.push(`${logLevelOpt.where}: must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevelOpt.value)})`);
-  if (errors.length > 0 || typeof listen === 'string') throw new UsageError(errors);
+  if (errors.length > 0 || typeof listen === 'string') throw new InputError(errors);
   return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus, logLevel };
 }
 
@@ -344,8 +319,8 @@ function resolvePrometheus(flags: ServeFlags, pick: Pick, errors: string[]): Pro
     else return d.ms;
     return def;
   };
-  const timeoutMs = durationIn(timeoutOpt, 5000, 100, 120_000);
-  const minWindowSeconds = durationIn(windowOpt, 60_000, 1000, 3_600_000) / 1000;
+  const timeoutMs = durationIn(timeoutOpt, durationMs(DEFAULTS.prometheusTimeout), 100, 120_000);
+  const minWindowSeconds = durationIn(windowOpt, durationMs(DEFAULTS.prometheusMinWindow), 1000, 3_600_000) / 1000;
   for (const o of [tokenOpt, caOpt]) if (o.value !== undefined && !isFile(o.value)) errors.push(`${o.where}: ${o.value}: no such file`);
   if (skipOpt.value !== undefined && skipOpt.value !== 'true' && skipOpt.value !== 'false') errors.push(`${skipOpt.where}: must be true or false`);
   return { url, timeoutMs, bearerTokenFile: tokenOpt.value, caFile: caOpt.value, insecureSkipVerify: skipOpt.value === 'true', minWindowSeconds };
@@ -358,50 +333,6 @@ export function parseListen(text: string): { host: string; port: number } | stri
   const port = Number(m[3]);
   if (port > 65535) return `port must be 0-65535 (got ${port})`;
   return { host: (m[1] ?? m[2]) as string, port };
-}
-
-function readConfig(file: string): Partial<Record<ConfigKey, string>> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-  }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const at = (node: YamlNode | null | undefined): string => {
-    const p = lc.linePos(node?.range?.[0] ?? 0);
-    return `${file}:${p.line}:${p.col}`;
-  };
-  const first = doc.errors[0];
-  if (first) {
-    const p = lc.linePos(first.pos[0]);
-    throw new UsageError([`${file}:${p.line}:${p.col}: invalid YAML: ${first.message.split('\n')[0] ?? ''}`]);
-  }
-  if (doc.contents === null) return {};
-  if (!isMap(doc.contents)) throw new UsageError([`${at(doc.contents)}: the config file must be a mapping of ${CONFIG_KEYS.join(', ')}`]);
-  const base = path.dirname(file);
-  const out: Partial<Record<ConfigKey, string>> = {};
-  const errors: string[] = [];
-  for (const pair of doc.contents.items) {
-    const keyNode = pair.key as YamlNode;
-    const rawKey = isScalar(keyNode) ? String(keyNode.value) : '?';
-    const key = rawKey.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()) as ConfigKey;
-    if (!CONFIG_KEYS.includes(key)) {
-      errors.push(`${at(keyNode)} ${rawKey}: unknown setting (expected ${CONFIG_KEYS.join(', ')})`);
-      continue;
-    }
-    const valueNode = pair.value as YamlNode | null;
-    const value = isScalar(valueNode) ? valueNode.value : undefined;
-    if (typeof value !== 'string' && typeof value !== 'number') {
-      errors.push(`${at(valueNode ?? keyNode)} ${rawKey}: must be a string`);
-      continue;
-    }
-    const text = String(value);
-    out[key] = PATH_KEYS.includes(key) ? path.resolve(base, text) : text;
-  }
-  if (errors.length > 0) throw new UsageError(errors);
-  return out;
 }
 
 function isFile(p: string): boolean {

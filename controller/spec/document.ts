@@ -29,10 +29,16 @@ export interface DocumentType<T> {
   noun: string;
   /** Its JSON Schema: the one source of its shape. */
   schema: object;
-  /** JSON Pointers (into `schema`) of the defaults ajv writes into the loaded value; by default none. */
-  materialise?: readonly string[];
-  /** Checks the schema cannot express, run on schema-valid data; each problem names its path. */
-  rules?: (data: T) => Problem[];
+  /**
+   * The defaults ajv writes into the loaded value: JSON Pointers into `schema`, or 'all'; by default none (a
+   * default not written in is read where it is used, from the schema: see spec/defaults.ts).
+   */
+  materialise?: readonly string[] | 'all';
+  /**
+   * Checks the schema cannot express; each problem names its path. They run even when the schema found mistakes,
+   * so that every mistake of a file shows at once: read the data defensively and skip what the schema rejects.
+   */
+  rules?: (data: unknown) => Problem[];
   /** Another spelling of a top-level key (kebab-case, say) -> the schema's; errors still name the key as written. */
   rootKeyAlias?: (key: string) => string;
   /** What an empty file means; without it, an empty file is an error. */
@@ -46,7 +52,7 @@ const compiled = new WeakMap<object, ValidateFunction>();
 function validatorOf(type: DocumentType<unknown>): ValidateFunction {
   let v = compiled.get(type);
   if (!v) {
-    v = compileSchema(validationSchema(type.schema, type.materialise ?? []));
+    v = compileSchema(type.materialise === 'all' ? type.schema : validationSchema(type.schema, type.materialise ?? []));
     compiled.set(type, v);
   }
   return v;
@@ -89,7 +95,7 @@ export function loadDocumentText<T>(type: DocumentType<T>, text: string, file: s
   if (!v.ok) return { ok: false, errors: [v.error] };
   const data = v.value;
   const problems = problemsOf(validatorOf(type as DocumentType<unknown>), data, type.schema, wordFromSchema);
-  if (problems.length === 0 && type.rules) problems.push(...type.rules(data as T));
+  if (type.rules) problems.push(...type.rules(data));
   if (problems.length > 0) return { ok: false, errors: sortAndDedupe(problems.map(locate)) };
   return { ok: true, value: data as T };
 }

@@ -41,6 +41,8 @@ export function compileSchema(schema: object): ValidateFunction {
       useDefaults: true,
       strict: true,
       strictRequired: false,
+      // A setting of the serve config may be a string or a number: `type: [string, number]`.
+      allowUnionTypes: true,
       // percent has multipleOf 0.01: without a precision, 0.07 / 0.01 = 7.000000000000001 fails.
       multipleOfPrecision: 9,
     });

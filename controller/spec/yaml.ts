@@ -82,14 +82,16 @@ export function parseYaml(text: string, file: string, limits: Readonly<YamlLimit
   const accept = (doc: Document.Parsed): void => {
     const index = count++;
     if (count > limits.maxDocuments) throw new LimitExceeded(doc.range[0], [], `the text has more than ${limits.maxDocuments} documents (limit)`);
-    if (doc.errors.length > 0) {
-      for (const e of doc.errors) errors.push(at(e.pos[0], `YAML syntax: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`));
+    for (const e of doc.errors) errors.push(at(e.pos[0], `YAML syntax: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`));
+    const duplicates = checkDocument(doc, limits);
+    if (doc.errors.length > 0 || duplicates.length > 0) {
+      // A duplicate key is a mistake of its document only: the other documents of the text still load.
+      for (const d of duplicates) {
+        const first = lineCounter.linePos(d.firstOffset);
+        errors.push(at(d.offset, `duplicate key ${JSON.stringify(shorten(d.key))} (already at ${first.line}:${first.col})`, formatPath(d.path)));
+      }
       return;
     }
-    checkDocument(doc, limits, (offset) => {
-      const p = lineCounter.linePos(offset);
-      return `${p.line}:${p.col}`;
-    });
     docs.push({ doc, index });
   };
   try {
@@ -135,11 +137,20 @@ export function parseYaml(text: string, file: string, limits: Readonly<YamlLimit
   return { docs, lineCounter, errors };
 }
 
+interface DuplicateKey {
+  key: string;
+  path: PathSegment[];
+  offset: number;
+  firstOffset: number;
+}
+
 /**
- * One pass over a composed document: nesting depth, duplicate keys (a Set per mapping), aliases and the size of
+ * One pass over a composed document: nesting depth, duplicate keys (a Map per mapping), aliases and the size of
  * the document once they are expanded (each anchored node's size is remembered, so the pass stays linear).
+ * An exceeded limit throws; duplicate keys are returned.
  */
-function checkDocument(doc: Document.Parsed, limits: Readonly<YamlLimits>, where: (offset: number) => string): void {
+function checkDocument(doc: Document.Parsed, limits: Readonly<YamlLimits>): DuplicateKey[] {
+  const duplicates: DuplicateKey[] = [];
   const sizes = new Map<Node, number>();
   const anchors = new Map<string, Node>();
   let aliases = 0;
@@ -165,8 +176,8 @@ function checkDocument(doc: Document.Parsed, limits: Readonly<YamlLimits>, where
         if (isScalar(key)) {
           const name = String(key.value);
           const first = seen.get(name);
-          if (first !== undefined) throw new LimitExceeded(offsetOf(key), [...path, name], `duplicate key ${JSON.stringify(shorten(name))} (already at ${where(first)})`);
-          seen.set(name, offsetOf(key));
+          if (first !== undefined) duplicates.push({ key: name, path: [...path, name], offset: offsetOf(key), firstOffset: first });
+          else seen.set(name, offsetOf(key));
         }
         size += visit(key, depth + 1);
         path.push(isScalar(key) ? String(key.value) : '?');
@@ -192,6 +203,7 @@ function checkDocument(doc: Document.Parsed, limits: Readonly<YamlLimits>, where
     return size;
   };
   visit(doc.contents, 0);
+  return duplicates;
 }
 
 /** The library's own check of alias use (`maxAliasCount`), kept on top of the expansion budget: it refused these before. */

@@ -58,7 +58,7 @@ describe('ringmaster serve: flags and files', () => {
     [['serve', '--tokens', path.join(tmp, 'nope.yaml'), '--policies', policies], /--tokens: .*nope\.yaml: no such file/],
     [['serve', '--trusted-keys', path.join(tmp, 'nope.yaml'), '--policies', policies], /--trusted-keys: .*nope\.yaml: no such file/],
     [['serve', '--policies', path.join(tmp, 'no-policies')], /--policies: .*no-policies: no such directory/],
-    [['serve', '--config', path.join(tmp, 'no-config.yaml')], /no-config\.yaml: cannot read config file \(ENOENT\)/],
+    [['serve', '--config', path.join(tmp, 'no-config.yaml')], /no-config\.yaml:0:0 \(document\): cannot read config file \(ENOENT\)/],
     [['serve', '--log-level', 'verbose', '--policies', policies], /^ringmaster: --log-level: must be one of fatal, error, warn, info, debug, trace, silent \(got "verbose"\)$/],
     [['nonsense'], /unknown command 'nonsense'/],
   ])('%j exits 2 with a one-line error', async (argv, expected) => {
@@ -88,7 +88,7 @@ describe('ringmaster serve: flags and files', () => {
     const lines = expectOneLineErrors(r.stderr);
     expect(lines).toEqual([
       `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow, logLevel)`,
-      `ringmaster: ${cfg}:3:7 data: must be a string`,
+      `ringmaster: ${cfg}:3:7 data: must be a string (got a list)`,
     ]);
   });
 

@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FailedAuthLimiter } from '../../controller/api/ratelimit';
-import { hashToken, TokenSet, TokensFileError } from '../../controller/api/tokens';
+import { hashToken, TokenSet } from '../../controller/api/tokens';
+import { InputError } from '../../controller/spec/errors';
 import { expectCleanError, startApi, type Api } from '../helpers/api-harness';
 import { rolloutYaml } from '../helpers/api-fixtures';
 import { FakeService } from '../helpers/fake-service';
@@ -210,10 +211,10 @@ describe('tokens file', () => {
     try {
       TokenSet.fromFile(file);
     } catch (err) {
-      if (err instanceof TokensFileError) return err.lines;
+      if (err instanceof InputError) return err.lines;
       throw err;
     }
-    throw new Error('expected a TokensFileError');
+    throw new Error('expected an InputError');
   };
 
   test('a valid file authenticates by sha256 and names the owner', () => {
@@ -258,17 +259,18 @@ describe('tokens file', () => {
     expect(text).toMatch(new RegExp(`${f}:7:13 tokens\\[1\\]\\.sha256: must be the 64-hex-character sha256`));
     expect(text).toContain(`${f}:8:11 tokens[2].name: duplicate name "alice"`);
     expect(text).toContain(`${f}:10:13 tokens[2].sha256: the same token as tokens[0]`);
-    expect(text).toContain('tokens[3].name: required');
+    expect(text).toContain(`${f}:11:5 tokens[3]: missing required field "name"`);
     expect(text).toContain(`${f}:13:5 tokens[3].extra: unknown field`);
     expect(text).toContain(`${f}:14:1 other: unknown field`);
   });
 
   test('unreadable, non-YAML and wrongly shaped files are one line each', () => {
-    expect(errorsOf(path.join(dir, 'missing.yaml'))).toEqual([`${path.join(dir, 'missing.yaml')}: cannot read tokens file (ENOENT)`]);
+    expect(errorsOf(path.join(dir, 'missing.yaml'))).toEqual([`${path.join(dir, 'missing.yaml')}:0:0 (document): cannot read tokens file (ENOENT)`]);
+    // Every syntax error, each at its line, like `ringctl validate`.
     const broken = errorsOf(write('broken.yaml', 'tokens: [\n  - name: a\n'));
-    expect(broken).toHaveLength(1);
-    expect(broken[0]).toMatch(/broken\.yaml:\d+:\d+: invalid YAML: /);
-    expect(errorsOf(write('list.yaml', '- a\n- b\n'))).toEqual([`${path.join(dir, 'list.yaml')}:1:1 tokens: the file must be a mapping with a "tokens" list`]);
+    expect(broken.length).toBeGreaterThan(0);
+    for (const l of broken) expect(l).toMatch(/broken\.yaml:\d+:\d+ \(document\): YAML syntax: /);
+    expect(errorsOf(write('list.yaml', '- a\n- b\n'))).toEqual([`${path.join(dir, 'list.yaml')}:1:1 (document): the file must be a mapping with a "tokens" list`]);
     expect(errorsOf(write('scalar.yaml', 'tokens: 3\n'))).toEqual([`${path.join(dir, 'scalar.yaml')}:1:9 tokens: must be a list of {name, role, sha256}`]);
   });
 

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { CANDIDATE, Fleet, hostId, type ManifestView } from '../../agent-sim/fleet';
 import { SimMetricsProvider } from '../../agent-sim/provider';
 import { Rng } from '../../agent-sim/random';
-import { loadScenario, ScenarioError } from '../../agent-sim/scenario';
+import { loadScenario } from '../../agent-sim/scenario';
+import { InputError } from '../../controller/spec/errors';
 import { observeFromCounts, observeMetric } from '../../controller/analysis/observe';
 import type { RingContext } from '../../controller/analysis/types';
 import { hostBucket, takesCandidate, type Exposure } from '../../controller/engine/membership';
@@ -121,21 +122,21 @@ describe('Fleet', () => {
     try {
       loadScenario(bad);
     } catch (err) {
-      if (err instanceof ScenarioError) lines = err.lines;
+      if (err instanceof InputError) lines = err.lines;
     }
     expect(lines).toEqual([
-      `${bad}:10:5 spec.fleet.hostz: unknown field "hostz"`,
-      `${bad}:12:18 spec.candidate.crashOnBoot: must be <= 1`,
+      `${bad}:10:5 spec.fleet.hostz: unknown field "hostz" (did you mean "hosts"?)`,
+      `${bad}:12:18 spec.candidate.crashOnBoot: must be <= 1 (got 2)`,
     ]);
   });
 
   test('a poll interval of 0 or a jitter above an hour is refused at its line', () => {
     const bad = path.join(__dirname, '..', 'fixtures', 'bad-scenario-durations.yaml');
-    expect(() => loadScenario(bad)).toThrow(ScenarioError);
+    expect(() => loadScenario(bad)).toThrow(InputError);
     try {
       loadScenario(bad);
     } catch (err) {
-      expect((err as ScenarioError).lines).toEqual([
+      expect((err as InputError).lines).toEqual([
         `${bad}:10:19 spec.fleet.pollInterval: must be between 1s and 86400s (got 0s)`,
         `${bad}:11:17 spec.fleet.pollJitter: must be between 0s and 3600s (got 2h)`,
       ]);
