@@ -105,7 +105,7 @@ export class Controller extends Service {
     this.stopped = true;
     this.cancelTimer?.();
     await this.loop.catch(() => undefined);
-    await this.reconciler.reconcileAll().catch(() => undefined);
+    await this.reconciler.idle();
     this.runner.runPending();
     this.store.close();
   }

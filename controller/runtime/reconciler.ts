@@ -65,6 +65,11 @@ export class Reconciler {
     return run;
   }
 
+  /** Resolves when the pass in progress (if any) has ended. */
+  idle(): Promise<void> {
+    return this.pass;
+  }
+
   /** Decides one rollout now, without a verdict and without waiting for anything (human verbs, apply). */
   decideNow(name: string): void {
     this.store.transaction(() => this.decideAndCommit(name, this.clock.now(), undefined));
