@@ -98,18 +98,11 @@ async function terminalCost(b: Awaited<ReturnType<typeof openController>>): Prom
   const completionTicks = await runToCompletion(b, 60_000, 20);
   const phases = phaseCounts(b);
   log(`  ${phases.terminal} terminal after ${completionTicks} ticks (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  const walBytesAfterCompletion = walBytes(b.dataDir);
   const terminalOnly = await sampleTicks(b, { maxTicks: CONFIG.terminalTicks, stepMs: CONFIG.tickStepMs, budgetS: CONFIG.terminalTickBudgetS });
   await applyAll(b, CONFIG.terminalFewActive, (i) => idleRollout('few', i), 0, log);
   const terminalPlusFew = await sampleTicks(b, { maxTicks: CONFIG.terminalTicks, stepMs: CONFIG.tickStepMs, budgetS: CONFIG.terminalTickBudgetS });
   log(`  ticks: ${phases.terminal} terminal + 0 active p50 ${terminalOnly.tick.p50} ms; + ${CONFIG.terminalFewActive} active p50 ${terminalPlusFew.tick.p50} ms`);
-  return { terminalRollouts: phases.terminal, completionTicks, walBytesAfterCompletion, terminalOnly, walBytesAfterFewApplied: walBytes(b.dataDir), terminalPlusFew };
-}
-
-/** Size of the SQLite write-ahead log next to the store (reads go through it until a checkpoint), bytes. */
-function walBytes(dataDir: string): number | null {
-  const wal = fs.readdirSync(dataDir).find((f) => f.endsWith('-wal'));
-  return wal ? fs.statSync(path.join(dataDir, wal)).size : null;
+  return { terminalRollouts: phases.terminal, completionTicks, terminalOnly, terminalPlusFew };
 }
 
 /** A data dir with n active (idle) rollouts, applied through a Controller that is then stopped. */
@@ -237,6 +230,11 @@ function verdicts(sizes: SizeRun[], terminal: Record<string, unknown>, serve: { 
   return out;
 }
 
+/** (mean tick - baseline mean tick) / rollouts, in us. */
+function perRollout(meanMs: number, baseMeanMs: number | undefined, rollouts: number): number {
+  return round3(((meanMs - (baseMeanMs ?? 0)) * 1000) / Math.max(1, rollouts));
+}
+
 function round3(x: number): number {
   return Number(x.toPrecision(3));
 }
@@ -257,7 +255,7 @@ function serveRow(what: string, r: ServeRun, base: ServeRun | undefined): string
   const w = r.wrk;
   const o = r.openLoop.latencyMs;
   const errs = w.non2xx3xx + w.socketErrors.connect + w.socketErrors.read + w.socketErrors.write + w.socketErrors.timeout;
-  const ticks = `server ticks: ${r.ticks.count}, mean ${fmt(r.ticks.meanMs)} ms, p99 <= ${fmt(r.ticks.p99AtMostS)} s`;
+  const ticks = `server ticks: ${r.ticks.count}, mean ${fmt(r.ticks.meanMs)} ms, p99 <= ${fmt(r.ticks.p99AtMostS)} s; load average ${r.loadavg1}`;
   return [
     `| manifest, wrk -c50 (${w.reqPerSec} req/s, ${errs} errors) | ${what} | ${w.requests} | ${w.p50ms} | - | ${w.p99ms} | ${w.maxMs} | ${w.meanMs} | ${base ? `${ratio(w.p99ms, base.wrk.p99ms)}x p99` : '-'} | ${ticks} |`,
     `| manifest, open loop ${r.openLoop.ratePerS}/s (${r.openLoop.failed} failed) | ${what} | ${r.openLoop.ok} | ${o.p50} | ${o.p95} | ${o.p99} | ${o.max} | ${o.mean} | ${base ? `${ratio(o.p99, base.openLoop.latencyMs.p99)}x p99` : '-'} | |`,
@@ -282,12 +280,15 @@ async function main(): Promise<void> {
   lines.push('| measurement | rollouts | samples | p50 | p95 | p99 | max | mean | vs baseline | notes |');
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const s of sizes) {
-    const note = s.apply ? `applied in ${s.apply.seconds} s (${s.apply.perSecond}/s)${s.apply.incomplete ? `: ${s.apply.incomplete}` : ''}; ${s.ticks.transitionsPerTick} transitions/tick` : 'empty store';
-    lines.push(tickRow('tick, progressing', `${s.active} active`, s.ticks, s.active === 0 ? undefined : base, note));
+    const note = s.apply
+      ? `${perRollout(s.ticks.tick.mean, base?.mean, s.active)} us per active rollout (mean); ${s.ticks.transitionsPerTick} transitions/tick; longest loop block ${fmt(s.ticks.longestLoopBlockMs ?? undefined)} ms; applied in ${s.apply.seconds} s (${s.apply.perSecond}/s)${s.apply.incomplete ? `: ${s.apply.incomplete}` : ''}`
+      : 'empty store (the baseline)';
+    lines.push(tickRow('tick, progressing', `${s.active} active`, s.ticks, undefined, note));
   }
   const tn = (terminal.terminalRollouts as number | undefined) ?? 0;
   const fp = terminal.freshPlusFew as TickStats | undefined;
-  if (terminal.terminalOnly) lines.push(tickRow('tick, terminal', `${tn} succeeded + 0 active`, terminal.terminalOnly as TickStats, base, 'vs the empty store'));
+  const to = terminal.terminalOnly as TickStats | undefined;
+  if (to) lines.push(tickRow('tick, terminal', `${tn} succeeded + 0 active`, to, undefined, `${perRollout(to.tick.mean, base?.mean, tn)} us per terminal rollout (mean, over the empty store)`));
   if (terminal.terminalPlusFew) lines.push(tickRow('tick, terminal', `${tn} succeeded + ${CONFIG.terminalFewActive} active`, terminal.terminalPlusFew as TickStats, fp?.tick, 'vs the fresh store below'));
   if (fp) lines.push(tickRow('tick, fresh store', `${CONFIG.terminalFewActive} active`, fp, undefined, 'same 10 rollouts (24 h bakes)'));
   lines.push(...serveRow('1 active (baseline)', serve.baseline, undefined));

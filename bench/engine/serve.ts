@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { bucketQuantileBound, histogramDelta, parseHistogram, parseWrk, type Histogram, type WrkResult } from './parse';
@@ -20,6 +21,8 @@ export interface ServeRun {
   polledChannel: string;
   manifestBytes: number;
   serveStartupSeconds: number;
+  /** 1-minute load average of the machine when the load started (other work on the same 2 cores). */
+  loadavg1: number;
   wrk: WrkResult;
   /** What an agent polling on its own schedule sees (open loop, from the due time). */
   openLoop: { ratePerS: number; sent: number; ok: number; failed: number; latencyMs: Summary };
@@ -132,6 +135,7 @@ export async function measureServe(opts: {
     if (first.status !== 200) throw new Error(`GET ${url}: ${first.status} ${first.text.slice(0, 200)}`);
     await wrk(url, 2); // warm-up, not recorded
     const before = await scrape(s.base);
+    const loadavg1 = round(os.loadavg()[0] as number);
     const [wrkOut, probeOut] = await Promise.all([wrk(url, opts.durationS), run(process.execPath, [opts.probeScript, url, String(opts.probeRatePerS), String(opts.durationS)])]);
     const after = await scrape(s.base);
     const d = histogramDelta(before, after);
@@ -141,6 +145,7 @@ export async function measureServe(opts: {
       polledChannel: opts.channel,
       manifestBytes: Buffer.byteLength(first.text),
       serveStartupSeconds,
+      loadavg1,
       wrk: parseWrk(wrkOut),
       openLoop: probe,
       ticks: { count: d.count, meanMs: round(d.count > 0 ? (d.sum / d.count) * 1000 : NaN), p50AtMostS: bucketQuantileBound(d, 0.5), p99AtMostS: bucketQuantileBound(d, 0.99), buckets: d.buckets },
