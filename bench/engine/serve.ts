@@ -36,12 +36,30 @@ interface Serve {
   logFile: string;
 }
 
+/** Children still running; an interrupted bench (Ctrl-C) ends them instead of leaving a server behind. */
+const live = new Set<ChildProcess>();
+let hooked = false;
+function track<C extends ChildProcess>(child: C): C {
+  if (!hooked) {
+    hooked = true;
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        for (const c of live) c.kill('SIGKILL');
+        process.exit(130);
+      });
+    }
+  }
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
 function startServe(bin: string, dataDir: string, policiesDir: string, logFile: string): Promise<Serve> {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'a');
-    const child = spawn(process.execPath, [bin, 'serve', '--data', dataDir, '--policies', policiesDir, '--listen', '127.0.0.1:0', '--tick', '1s'], {
+    const child = track(spawn(process.execPath, [bin, 'serve', '--data', dataDir, '--policies', policiesDir, '--listen', '127.0.0.1:0', '--tick', '1s'], {
       stdio: ['ignore', 'pipe', log],
-    });
+    }));
     fs.closeSync(log);
     let out = '';
     const onExit = (code: number | null): void => reject(new Error(`ringmaster serve exited ${code} before listening; see ${logFile}:\n${tail(logFile)}`));
@@ -88,7 +106,7 @@ async function scrape(base: string): Promise<Histogram> {
 /** Runs `cmd args` to completion; its stdout, or an error with its stderr. */
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
