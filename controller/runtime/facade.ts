@@ -8,6 +8,7 @@ import { verifyArtifactSignature, type TrustedKey } from '../crypto/keys';
 import { lineageAtApply } from '../engine/scheduling';
 import type { KillSwitchState, RequestVerb } from '../engine/state';
 import { initialState } from '../engine/state';
+import { POLICY_DEFAULTS } from '../spec/defaults';
 import type { SpecError } from '../spec/errors';
 import type { PolicySpec, Rollout } from '../spec/types';
 import { canonicalJson, sha256Hex } from '../store/canonical';
@@ -50,7 +51,7 @@ export class Service implements ControllerService {
       const known = [...policies.keys()].join(', ') || 'none';
       return { status: 'invalid', errors: [specError('spec.policy', `unknown policy "${policyName}" (loaded: ${known})`)] };
     }
-    if (policy.requireSignedArtifacts ?? true) {
+    if (policy.requireSignedArtifacts ?? POLICY_DEFAULTS.requireSignedArtifacts) {
       const check = verifyArtifactSignature(rollout.spec.artifact, this.parts.trustedKeys);
       if (!check.ok) return { status: 'invalid', errors: [specError(check.field, check.message)] };
     }

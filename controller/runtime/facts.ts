@@ -8,6 +8,7 @@ import { channelSlot, type SlotRollout } from '../engine/scheduling';
 import type { EngineConfig, Facts, RingVerdict, WindowStatus } from '../engine/state';
 import { ringAwaitingStart } from '../engine/decide';
 import { isAllowed } from '../policy/windows';
+import { POLICY_DEFAULTS } from '../spec/defaults';
 import type { PolicySpec } from '../spec/types';
 import type { RolloutRecord, StateStore } from '../store/types';
 import { engineConfigFor } from './config';
@@ -72,7 +73,7 @@ export class FactSource {
     const kind = rec.state.phase.kind;
     if (kind !== 'pending' && kind !== 'blocked' && kind !== 'held') return { free: true };
     const others = this.store.listRollouts({ channel: rec.channel, activeOnly: true }).filter((r) => r.name !== rec.name);
-    return channelSlot(slotView(rec), others.map(slotView), this.store.lineage(rec.channel), policy?.maxConcurrentRolloutsPerChannel ?? 1);
+    return channelSlot(slotView(rec), others.map(slotView), this.store.lineage(rec.channel), policy?.maxConcurrentRolloutsPerChannel ?? POLICY_DEFAULTS.maxConcurrentRolloutsPerChannel);
   }
 
   /** The channel's other non-terminal rollouts, as scheduling sees them (for apply-time lineage checks). */
