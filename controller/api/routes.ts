@@ -14,7 +14,7 @@ import { textFlaw } from '../spec/text';
 import { authorize, type AuthContext, type Permission } from './auth';
 import { readTextBody } from './body';
 import { ApiError, codeForStatus, sendError } from './errors';
-import { BODY_SOURCE, parseRolloutBody } from './rollout-input';
+import { BODY_SOURCE, loadRolloutBody } from './rollout-input';
 import type { ApiMetrics } from './server';
 import type { TokenEntry } from './tokens';
 
@@ -120,7 +120,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   app.post('/v1/rollouts', need('apply'), async (req, res) => {
     const actor = actorOf(res);
     const text = await readTextBody(req, res, { accepted: ROLLOUT_MEDIA_TYPES, maxBytes: ctx.maxBodyBytes });
-    const input = parseRolloutBody(text);
+    const input = await loadRolloutBody(text);
     if (!input.ok) throw invalidRollout(input.lines);
     const result = await service.applyRollout(input.rollout, actor);
     switch (result.status) {
