@@ -25,6 +25,7 @@
  *   inside a freeze (a bake may end exactly when a freeze begins or ends).
  */
 import { DateTime, IANAZone } from 'luxon';
+import { POLICY_DEFAULTS } from '../spec/defaults';
 import { DAYS } from '../spec/schema';
 import type { Day, PolicySpec } from '../spec/types';
 import { formatDuration } from '../spec/duration';
@@ -158,7 +159,7 @@ function compile(policy: PolicySpec): CompiledPolicy {
     zone,
     windows,
     freezes,
-    requireBakeWithinWindow: policy.requireBakeWithinWindow ?? false,
+    requireBakeWithinWindow: policy.requireBakeWithinWindow ?? POLICY_DEFAULTS.requireBakeWithinWindow,
     description: describePolicyWindows(policy),
     dayCache: new Map(),
   };

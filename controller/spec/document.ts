@@ -88,9 +88,12 @@ export function loadDocumentText<T>(type: DocumentType<T>, text: string, file: s
   }
   const doc = (first as (typeof docs)[number]).doc;
   const written = new Map<string, string>();
-  const aliasProblem = type.rootKeyAlias ? renameRootKeys(doc, type.rootKeyAlias, written) : undefined;
+  const twice = type.rootKeyAlias ? renameRootKeys(doc, type.rootKeyAlias, written) : undefined;
+  if (twice) {
+    const [at, first] = [parsed.lineCounter.linePos(twice.offset), parsed.lineCounter.linePos(twice.firstOffset)];
+    return { ok: false, errors: [{ file, ...at, path: formatPath([twice.key]), message: `set twice (also as ${twice.firstKey} at ${first.line}:${first.col})` }] };
+  }
   const locate = locator(doc, parsed.lineCounter, file, written);
-  if (aliasProblem) return { ok: false, errors: [locate(aliasProblem)] };
   const v = valueOf(doc, parsed.lineCounter, file);
   if (!v.ok) return { ok: false, errors: [v.error] };
   const data = v.value;
@@ -135,17 +138,21 @@ function isEmpty(doc: Document): boolean {
   return c === null || (isScalar(c) && (c.value === null || c.value === ''));
 }
 
-/** Renames top-level keys to the schema's spelling (in the parsed document, so positions stay), remembering the written one. */
-function renameRootKeys(doc: Document, alias: (key: string) => string, written: Map<string, string>): Problem | undefined {
+/**
+ * Renames top-level keys to the schema's spelling (in the parsed document, so positions stay), remembering the
+ * written one; two spellings of one key are a mistake, returned.
+ */
+function renameRootKeys(doc: Document, alias: (key: string) => string, written: Map<string, string>): { key: string; offset: number; firstKey: string; firstOffset: number } | undefined {
   const root = doc.contents;
   if (!isMap(root)) return undefined;
-  const seen = new Set<string>();
+  const seen = new Map<string, { raw: string; offset: number }>();
   for (const pair of root.items) {
     if (!isScalar(pair.key)) continue;
     const raw = String(pair.key.value);
     const canonical = alias(raw);
-    if (seen.has(canonical)) return { path: [canonical], at: 'key', message: `${raw} is set twice (as ${written.get(canonical) ?? canonical} too)` };
-    seen.add(canonical);
+    const first = seen.get(canonical);
+    if (first) return { key: raw, offset: pair.key.range?.[0] ?? 0, firstKey: first.raw, firstOffset: first.offset };
+    seen.set(canonical, { raw, offset: pair.key.range?.[0] ?? 0 });
     if (canonical !== raw) {
       written.set(canonical, raw);
       pair.key.value = canonical;

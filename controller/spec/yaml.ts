@@ -162,13 +162,17 @@ function checkDocument(doc: Document.Parsed, limits: Readonly<YamlLimits>): Dupl
     if (node === null || node === undefined) return 1;
     if (depth > limits.maxDepth) throw new LimitExceeded(offsetOf(node), [...path], `the document is nested more than ${limits.maxDepth} levels deep (limit)`);
     let size = 1;
+    // The anchor is defined where its node starts: an alias inside the node already refers to it.
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor !== undefined) anchors.set(anchor, node as Node);
     if (isAlias(node)) {
       if (++aliases > limits.maxAliases) throw new LimitExceeded(offsetOf(node), [...path], `document uses too many aliases (more than ${limits.maxAliases})`);
       const target = anchors.get(node.source);
-      const targetSize = target === undefined ? undefined : sizes.get(target);
-      // An unknown anchor is the composer's error; an alias inside its own anchor would expand forever.
-      if (target !== undefined && targetSize === undefined) throw new LimitExceeded(offsetOf(node), [...path], `alias *${node.source} refers to a node that contains it`);
-      size = targetSize ?? 1;
+      if (target === undefined) throw new LimitExceeded(offsetOf(node), [...path], `alias *${shorten(node.source)} has no anchor &${shorten(node.source)} before it`);
+      const targetSize = sizes.get(target);
+      // An alias inside its own anchor would expand forever (a cycle in the loaded value).
+      if (targetSize === undefined) throw new LimitExceeded(offsetOf(node), [...path], `alias *${shorten(node.source)} refers to a node that contains it`);
+      size = targetSize;
     } else if (isMap(node)) {
       const seen = new Map<string, number>();
       for (const pair of node.items) {
@@ -197,8 +201,6 @@ function checkDocument(doc: Document.Parsed, limits: Readonly<YamlLimits>): Dupl
     if (expanded > limits.maxExpandedNodes) {
       throw new LimitExceeded(offsetOf(node), [...path], `the document expands to more than ${limits.maxExpandedNodes} values through aliases (limit)`);
     }
-    const anchor = (node as { anchor?: string }).anchor;
-    if (anchor !== undefined) anchors.set(anchor, node as Node);
     sizes.set(node as Node, size);
     return size;
   };
