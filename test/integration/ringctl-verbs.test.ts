@@ -254,10 +254,10 @@ describe('ringctl verbs against ringmaster serve', () => {
     expect(m2.killSwitch.engaged).toBe(false);
 
     const verify = await ringctl(['audit', '--verify'], as('viewer'));
-    expect(verify).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^audit chain ok: \d+ entries, head [0-9a-f]{64}\n$/) });
+    expect(verify).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^audit chain ok: \d+ entries, head [0-9a-f]{64}(; .*)?\n$/) });
     const mine = JSON.parse((await ringctl(['audit', '--verify', '--json'], as('viewer'))).stdout) as { ok: boolean; entries: number; head: string };
     const theirs = (await (await fetch(`${url}/v1/audit/verify`, { headers: { Authorization: `Bearer ${tokens.viewer}` } })).json()) as { ok: boolean; entries: number; head: string };
-    expect(mine).toEqual({ ok: true, entries: theirs.entries, head: theirs.head });
+    expect(mine).toMatchObject({ ok: true, entries: theirs.entries, head: theirs.head });
     expect(mine.entries).toBeGreaterThanOrEqual(8);
     expect(verify.stdout).toContain(`${mine.entries} entries, head ${mine.head}`);
 
@@ -327,17 +327,18 @@ describe('ringctl verbs against ringmaster serve', () => {
     const real = ((await res.json()) as { entries: AuditEntryView[] }).entries;
     expect(real.length).toBeGreaterThanOrEqual(6);
     const cases: Array<[string, (e: AuditEntryView[]) => AuditEntryView[], RegExp]> = [
-      ['modified', (e) => e.map((x, i) => (i === 2 ? { ...x, reason: 'nothing to see' } : x)), /^ringctl audit: chain BROKEN: entry 3: content does not match its hash \(modified\) \[#3 \S+ \S+ \S+ \S+: nothing to see\]; the 2 entries before it verify$/],
-      ['dropped', (e) => e.filter((_, i) => i !== 1), /^ringctl audit: chain BROKEN: entry 3: expected id 2 \(an entry is missing\) \[#3 .*\]; the 1 entry before it verify$/],
-      ['relinked', (e) => e.map((x, i) => (i === 4 ? { ...x, prevHash: GENESIS_HASH } : x)), /^ringctl audit: chain BROKEN: entry 5: prevHash does not match the hash of entry 4 \[#5 .*\]; the 4 entries before it verify$/],
+      ['modified', (e) => e.map((x, i) => (i === 2 ? { ...x, reason: 'nothing to see' } : x)), /^ringctl audit: chain ENTRY EDITED: entry 3 does not match its hash \[#3 \S+ \S+ \S+ \S+: nothing to see\]; the 2 entries before it verify$/],
+      ['dropped', (e) => e.filter((_, i) => i !== 1), /^ringctl audit: chain ENTRY DELETED: entry 2 is missing \(entry 1 is followed by entry 3\) \[#3 .*\]; the 1 entry before it verify$/],
+      ['relinked', (e) => e.map((x, i) => (i === 4 ? { ...x, prevHash: GENESIS_HASH } : x)), /^ringctl audit: chain ENTRY EDITED: entry 5 does not link to entry 4 and does not match its hash \[#5 .*\]; the 4 entries before it verify$/],
       // Re-hashing a modified entry does not help: the next entry still points at the old hash.
-      ['rehashed', (e) => e.map((x, i) => (i === 0 ? { ...x, actor: 'mallory', hash: auditHash({ ...x, actor: 'mallory' }) } : x)), /^ringctl audit: chain BROKEN: entry 2: prevHash does not match the hash of entry 1 /],
+      ['rehashed', (e) => e.map((x, i) => (i === 0 ? { ...x, actor: 'mallory', hash: auditHash({ ...x, actor: 'mallory' }) } : x)), /^ringctl audit: chain ENTRY EDITED: entry 1 was changed and re-hashed: entry 2 still links to its old hash \[#1 \S+ mallory .*\]; no entry before it verifies$/],
     ];
     for (const [name, tamper, why] of cases) {
       const entries = tamper(real);
-      const fake = http.createServer((_req, res2) => {
+      const fake = http.createServer((req, res2) => {
         res2.setHeader('Content-Type', 'application/json');
-        res2.end(JSON.stringify({ entries, next: null }));
+        if (req.url?.startsWith('/v1/audit/checkpoints')) res2.statusCode = 404; // like a server without checkpoints
+        res2.end(JSON.stringify(res2.statusCode === 404 ? { error: { code: 'not_found', message: 'no checkpoints', requestId: 'x' } } : { entries, next: null }));
       });
       const fakeUrl = await listen(fake);
       const r = await ringctl(['audit', '--verify'], { RINGMASTER_URL: fakeUrl });
@@ -361,6 +362,11 @@ describe('ringctl verbs against ringmaster serve', () => {
     const requests: string[] = [];
     let tamperAt = 0;
     const fake = http.createServer((req, res) => {
+      if (req.url?.startsWith('/v1/audit/checkpoints')) {
+        res.statusCode = 404; // like a server without checkpoints
+        res.end(JSON.stringify({ error: { code: 'not_found', message: 'no checkpoints', requestId: 'x' } }));
+        return;
+      }
       requests.push(req.url ?? '');
       const q = new URL(req.url ?? '/', 'http://x').searchParams;
       const after = Number(q.get('after') ?? 0);
@@ -371,13 +377,13 @@ describe('ringctl verbs against ringmaster serve', () => {
     });
     const fakeUrl = await listen(fake);
     const ok = await ringctl(['audit', '--verify'], { RINGMASTER_URL: fakeUrl });
-    expect(ok).toEqual({ code: 0, stdout: `audit chain ok: 2345 entries, head ${prev}\n`, stderr: '' });
+    expect(ok).toEqual({ code: 0, stdout: `audit chain ok: 2345 entries, head ${prev}; no signed checkpoints (the server publishes none): truncation and re-chaining cannot be detected without --expect-head or --checkpoints\n`, stderr: '' });
     expect(requests.map((u) => new URL(u, 'http://x').searchParams.get('after'))).toEqual(['0', '1000', '2000']);
     tamperAt = 2001; // the first entry of the third page
     const bad = await ringctl(['audit', '--verify'], { RINGMASTER_URL: fakeUrl });
     await close(fake);
     expect(bad.code).toBe(1);
-    expectOneLineError(bad, /^ringctl audit: chain BROKEN: entry 2001: content does not match its hash \(modified\) .*; the 2000 entries before it verify$/);
+    expectOneLineError(bad, /^ringctl audit: chain ENTRY EDITED: entry 2001 does not match its hash .*; the 2000 entries before it verify$/);
   });
 
   test('an unreachable server, a bad URL and bad usage are one-line errors with the right exit codes', async () => {
