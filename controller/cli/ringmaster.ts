@@ -67,6 +67,7 @@ interface ServeFlags {
   prometheusCaFile?: string;
   prometheusInsecureSkipVerify?: string | boolean;
   prometheusMinWindow?: string;
+  acceptBrokenAudit?: string;
   logLevel?: string;
 }
 
@@ -105,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prometheus-insecure-skip-verify', 'do not verify the Prometheus TLS certificate (tests only)')
     .option('--prometheus-min-window <duration>', `shortest increase() range, about 2 scrape intervals (default ${DEFAULTS.prometheusMinWindow})`)
     .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')} (default info, or env RINGMASTER_LOG_LEVEL)`)
+    .option('--accept-broken-audit <reason>', 'start although the audit chain does not verify; the break is recorded as accepted (docs/audit.md)')
     .action(async (flags: ServeFlags) => {
       exit = await serve(flags);
     });
@@ -143,6 +145,11 @@ async function serve(flags: ServeFlags): Promise<number> {
     );
   }
   const telemetry = new Telemetry();
+  // The audit chain is verified before the controller opens the store; a broken one refuses to start (docs/audit.md).
+  const { attachAuditSource, auditKeyLine, openServeAudit } = await import('../store/audit-open');
+  const audit = openServeAudit({ dataDir: settings.data, acceptBroken: flags.acceptBrokenAudit, log });
+  if (!audit.ok) return fail([audit.line]);
+  telemetry.watchAudit(() => audit.publisher.sample());
   // Loaded here, after the flags were checked: the runtime pulls in SQLite and the document loaders.
   const { Controller } = await import('../runtime/controller');
   let controller: Controller;
@@ -177,11 +184,15 @@ async function serve(flags: ServeFlags): Promise<number> {
     return 1;
   }
   controller.start();
+  attachAuditSource(controller, audit.publisher.store);
+  audit.publisher.start();
   const addr = server.address() as AddressInfo;
   const key = controller.signingKey();
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   process.stdout.write(`ringmaster: listening on http://${host}:${addr.port}\n`);
   process.stdout.write(`ringmaster: manifest signing key ed25519 ${key.publicKey} (key id ${key.keyId}); agents pin it, also at GET /v1/signing-key\n`);
+  const auditKey = audit.publisher.key();
+  if (auditKey) process.stdout.write(`${auditKeyLine(auditKey)}\n`);
 
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -195,6 +206,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   });
   await close(server);
   await controller.stop();
+  audit.publisher.stop();
   log.info('stopped');
   return 0;
 }
