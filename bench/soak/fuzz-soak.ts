@@ -6,11 +6,11 @@
  * is first watched idle for a while, so that a difference can only come from the inputs.
  */
 import { DEFAULT_MAX_BODY_BYTES } from '../../controller/api/body';
-import { rawRequest } from '../../test/helpers/api-harness';
 import { rng } from '../../test/helpers/api-fuzz';
 import { rolloutsOf, SoakApi } from './api';
 import type { SoakConfig } from './config';
 import { generateSoakCases, type SoakCase } from './fuzz-cases';
+import { rawExchange } from './raw';
 import { planRollout } from './rollouts';
 import { createSandbox, freePort, logProblems, Serve, sleep } from './sandbox';
 import { diffTables, dumpTables } from './store-view';
@@ -39,6 +39,8 @@ export interface FuzzSoakResult {
   /** A valid viewer token after the bad credentials: its status (429 = locked out by the failed-auth limiter). */
   validTokenAfterBadAuth: number;
   healthzAfter: number;
+  /** The server's exit after SIGTERM: its code, or SIGKILL when it was still running 15 s later. */
+  exit: string;
   failures: string[];
   durationS: number;
 }
@@ -147,7 +149,7 @@ export async function runFuzzSoak(cfg: SoakConfig, say: (line: string) => void):
       const c = ordered[next++] as SoakCase;
       families[c.family] = (families[c.family] ?? 0) + 1;
       try {
-        const res = await rawRequest(port, c.raw, 20_000);
+        const res = await rawExchange(port, c.raw, { timeoutMs: 20_000, halfClose: c.mayClose === true });
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         if (res.status >= 500) {
           responses5xx++;
@@ -179,9 +181,11 @@ export async function runFuzzSoak(cfg: SoakConfig, say: (line: string) => void):
   const healthz = await api.call('GET', '/healthz', null);
   const after = await snapshot(api, sb.dbFile, channels);
   const stateDiff = diffSnapshots(before, after);
-  await serve.stop();
+  const exit = String(await serve.stop());
+  await sleep(500); // what the process logs after "stopped" counts too
   const logs = logProblems(serve.log());
   return {
+    exit,
     inputs: ordered.length,
     families,
     statuses,

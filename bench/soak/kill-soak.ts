@@ -7,6 +7,7 @@
  * and `ringctl audit --verify` must say ok. At the end the operator drives every rollout to a terminal phase.
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { rng } from '../../test/helpers/api-fuzz';
 import { killSwitchOf, SoakApi, type CallResult } from './api';
@@ -38,7 +39,8 @@ export interface KillSoakResult {
   phantom: number;
   killSwitchStateLost: number;
   violations: string[];
-  auditVerify: { runs: number; ok: number; failures: string[] };
+  /** withPinnedKey: runs that checked the signed checkpoints against the key first written to the data dir. */
+  auditVerify: { runs: number; ok: number; withPinnedKey: number; failures: string[]; lastOutput: string };
   rollouts: { total: number; byKind: Record<RolloutKind, number>; terminal: Record<string, number>; notTerminal: string[] };
   transitions: number;
   auditEntries: number;
@@ -80,7 +82,7 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
   const violations = new Map<string, Violation>();
   const statuses: Record<string, number> = {};
   const restartMs: number[] = [];
-  const auditVerify = { runs: 0, ok: 0, failures: [] as string[] };
+  const auditVerify = { runs: 0, ok: 0, withPinnedKey: 0, failures: [] as string[], lastOutput: '' };
   const res = {
     killsByMode: Object.fromEntries(KILL_MODES.map((m) => [m, 0])) as Record<string, number>,
     restartsDuringApproval: 0,
@@ -101,6 +103,8 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
   let unresolved: Op[] = [];
   /** The `ringctl audit --verify` of the last restart, running next to the operator. */
   let auditRun: Promise<void> = Promise.resolve();
+  /** A copy of the audit public key as first written to the data dir: every later verify trusts only it. */
+  let pinnedKey: string | undefined;
 
   // ---------------------------------------------------------------------------------------- calls
 
@@ -361,8 +365,26 @@ export async function runKillSoak(cfg: SoakConfig, say: (line: string) => void):
       ksExpected = ks;
     }
     // ringctl runs next to the operator (it is a node process of its own); its verdict is awaited before the next kill.
-    auditRun = ringctlAuditVerify(serve.url, sb.tokens.viewer).then((audit) => {
+    // It pins the audit key first seen on disk, and the last entry seen before this restart as an external head.
+    const args: string[] = [];
+    const keyFile = path.join(sb.dataDir, 'audit.pub');
+    if (pinnedKey === undefined && fs.existsSync(keyFile)) {
+      pinnedKey = path.join(sb.dir, 'audit.pub.pinned');
+      fs.copyFileSync(keyFile, pinnedKey);
+    }
+    // ringctl refuses --audit-key while the server has signed no checkpoint yet (a young log): then the chain alone.
+    const cps = await api.get('/v1/audit/checkpoints');
+    const signed = cps.ok && cps.status === 200 && ((cps.json as { checkpoints?: unknown[] } | undefined)?.checkpoints?.length ?? 0) > 0;
+    if (pinnedKey !== undefined && signed) {
+      args.push('--audit-key', pinnedKey);
+      auditVerify.withPinnedKey++;
+    }
+    const headId = Math.max(0, ...seen.audit.keys());
+    const headHash = seen.audit.get(headId);
+    if (headHash !== undefined) args.push('--expect-head', `${headId}:${headHash}`);
+    auditRun = ringctlAuditVerify(serve.url, sb.tokens.viewer, args).then((audit) => {
       auditVerify.runs++;
+      auditVerify.lastOutput = audit.output;
       if (audit.ok) auditVerify.ok++;
       else if (auditVerify.failures.length < 10) auditVerify.failures.push(`${label}: ${audit.output}`);
     });
@@ -466,11 +488,11 @@ function safeRead(file: string): StoreView | null {
 }
 
 /** `ringctl audit --verify` against the server: the chain re-computed client-side. */
-export function ringctlAuditVerify(url: string, token: string): Promise<{ ok: boolean; output: string }> {
+export function ringctlAuditVerify(url: string, token: string, args: readonly string[] = []): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [path.join(appRoot(), 'bin/ringctl.js'), 'audit', '--verify', '--server', url],
+      [path.join(appRoot(), 'bin/ringctl.js'), 'audit', '--verify', '--server', url, ...args],
       { env: { ...process.env, RINGMASTER_TOKEN: token }, timeout: 60_000 },
       (err, stdout, stderr) => {
         const output = `${stdout}${stderr}`.trim().split('\n').slice(-2).join(' | ');

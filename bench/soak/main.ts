@@ -65,13 +65,20 @@ export function killFigures(k: KillSoakResult, cfg: SoakConfig): Figure[] {
     fig(P, 'duplicated (numbering, calls recorded or applied twice, ring restarted)', k.duplicated, '0', k.duplicated === 0),
     fig(P, 'skipped (ring jumps, unbaked rings, approvals)', k.skipped, '0', k.skipped === 0),
     fig(P, 'verbs refused (409) that took effect later', k.phantom, '0', k.phantom === 0),
-    fig(P, 'ringctl audit --verify ok', `${k.auditVerify.ok} of ${k.auditVerify.runs}`, 'all', k.auditVerify.runs > 0 && k.auditVerify.ok === k.auditVerify.runs),
+    fig(
+      P,
+      'ringctl audit --verify ok (runs with the pinned audit key)',
+      `${k.auditVerify.ok} of ${k.auditVerify.runs} (${k.auditVerify.withPinnedKey})`,
+      'all',
+      k.auditVerify.runs > 0 && k.auditVerify.ok === k.auditVerify.runs,
+    ),
     fig(P, 'rollouts / terminal (succeeded, rolled-back, aborted)', `${k.rollouts.total} / ${k.rollouts.total - k.rollouts.notTerminal.length} (${t.succeeded ?? 0}, ${t['rolled-back'] ?? 0}, ${t.aborted ?? 0})`, 'all terminal', k.rollouts.total > 0 && k.rollouts.notTerminal.length === 0),
     fig(P, 'transitions / audit entries checked', `${k.transitions} / ${k.auditEntries}`, 'info', null),
     fig(P, 'calls: verbs (applied, refused) / kill switch / apply', `${k.calls.verbs} (${k.calls.verbsApplied}, ${k.calls.verbsRefused}) / ${k.calls.killSwitch} / ${k.calls.applies}`, 'info', null),
     fig(P, '5xx answers', k.calls.serverErrors, '0', k.calls.serverErrors === 0),
     fig(P, 'restart to ready, p50 / max ms', `${k.restartMs.p50} / ${k.restartMs.max}`, 'info', null),
     fig(P, 'server log: error lines / stack lines', `${k.serverLog.errorLines} / ${k.serverLog.stackLines}`, 'info', null),
+    fig(P, 'exit after SIGTERM at the end', k.cleanShutdown, '0', k.cleanShutdown === '0'),
   ];
 }
 
@@ -93,6 +100,7 @@ export function fuzzFigures(f: FuzzSoakResult, cfg: SoakConfig): Figure[] {
     fig(P, '4xx bodies not in the documented error shape', f.nonConformingErrors, 'info', null),
     fig(P, 'a valid token after the bad credentials', f.validTokenAfterBadAuth, '200', f.validTokenAfterBadAuth === 200),
     fig(P, 'server log: error lines', f.serverLog.errorLines, 'info', null),
+    fig(P, 'exit after SIGTERM at the end', f.exit, '0', f.exit === '0'),
   ];
 }
 
@@ -114,6 +122,7 @@ export function wrkFigures(w: WrkSoakResult, cfg: SoakConfig): Figure[] {
       ks.seenPollStartedAfterMs !== null && ks.seenPollStartedAfterMs <= ks.pollIntervalMs,
     ),
     fig(P, 'kill switch persisted / rollout phase after', `${ks.persisted ? 'yes' : 'no'} / ${ks.rolloutPhaseAfter}`, 'yes / halted', ks.persisted && ks.rolloutPhaseAfter === 'halted'),
+    fig(P, 'exit after SIGTERM at the end', w.exit, '0', w.exit === '0'),
   ];
 }
 

@@ -42,6 +42,8 @@ export interface WrkSoakResult {
     rolloutPhaseAfter: string;
   };
   serverLog: { errorLines: number; stackLines: number };
+  /** The server's exit after SIGTERM: its code, or SIGKILL when it was still running 15 s later. */
+  exit: string;
   wrkOutput: string;
   durationS: number;
 }
@@ -105,7 +107,7 @@ export async function runWrkSoak(cfg: SoakConfig, say: (line: string) => void): 
   const ksAfter = killSwitchOf(await api.get('/v1/killswitch'));
   const rollout = await api.get(`/v1/rollouts/${plan.name}`);
   const phaseAfter = rollout.ok ? ((rollout.json as { rollout?: { phase?: { kind?: string } } }).rollout?.phase?.kind ?? '?') : rollout.error;
-  await serve.stop();
+  const exit = String(await serve.stop());
   const logs = logProblems(serve.log());
 
   const line = /^SOAKJSON (.*)$/m.exec(w.stdout)?.[1];
@@ -155,6 +157,7 @@ export async function runWrkSoak(cfg: SoakConfig, say: (line: string) => void): 
       rolloutPhaseAfter: phaseAfter,
     },
     serverLog: { errorLines: logs.errorLines.length, stackLines: logs.stackLines.length },
+    exit,
     wrkOutput: w.stdout.replace(/^SOAKJSON .*$/m, '').trim(),
     durationS: Math.round((Date.now() - t0) / 1000),
   };
