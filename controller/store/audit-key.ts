@@ -123,7 +123,7 @@ export function loadOrCreateAuditSigner(dataDir: string): AuditSigner & { create
   const existing = loadAuditSigner(dataDir);
   if (existing) return { ...existing, created: false };
   const pair = generateKeyPair();
-  writeKeyPair(dataDir, AUDIT_KEY_NAME, pair);
+  writeKeyPair(dataDir, AUDIT_KEY_NAME, pair, { publicMode: 0o600 }); // every file in the data directory is 0600
   return { ...signerFor(pair), created: true };
 }
 
