@@ -199,7 +199,7 @@ export function renderVerified(v: AuditVerdict, t: Trust): string {
   const parts = [`audit chain ok: ${v.entries} entries, head ${v.head?.hash ?? '(empty log)'}`];
   const c = v.checkpoints;
   if (c.valid > 0 && t.key) {
-    parts.push(`${c.valid} signed checkpoint${c.valid === 1 ? '' : 's'} verify (audit key id ${t.key.keyId}, ${t.keySource})${c.lastMatched === null ? '' : `, the last at entry ${c.lastMatched}`}`);
+    parts.push(`${c.valid} signed checkpoint${c.valid === 1 ? ' verifies' : 's verify'} (audit key id ${t.key.keyId}, ${t.keySource})${c.lastMatched === null ? '' : `, the last at entry ${c.lastMatched}`}`);
   } else if (!t.serverPublishes && t.checkpoints.length + t.externalCheckpoints.length === 0) {
     parts.push('no signed checkpoints (the server publishes none): truncation and re-chaining cannot be detected without --expect-head or --checkpoints');
   } else if (c.total === 0) {
