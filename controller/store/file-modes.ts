@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../telemetry/log';
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
 
-/** Directories already warned about in this process: one line per directory, however many opens. */
+/** Directories (and files) already warned about in this process: one line each, however many opens. */
 const warned = new Set<string>();
 let defaultLog: Logger | undefined;
 
@@ -59,14 +59,23 @@ export function ensurePrivateDir(dir: string, opts: { log?: Logger; warnAs?: str
   }
 }
 
-/** Sets `file` to 0600 if it exists (files SQLite or an older version created); true when it exists. */
-export function restrictFile(file: string): boolean {
+/**
+ * Sets `file` to 0600 if it exists (files SQLite or an older version created); true when it exists. A file this
+ * process may not chmod (another owner: EPERM) is left as it is, with one warning line.
+ */
+export function restrictFile(file: string, opts: { log?: Logger } = {}): boolean {
   try {
     fs.chmodSync(file, PRIVATE_FILE_MODE);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    if (code !== 'EPERM') throw err;
+    if (warned.has(file)) return true;
+    warned.add(file);
+    const mode = (fs.statSync(file).mode & 0o777).toString(8).padStart(4, '0');
+    warnLog(opts.log).warn({ file, mode }, `cannot make ${file} private (EPERM: another user owns it); it stays mode ${mode}`);
+    return true;
   }
 }
 
@@ -107,9 +116,9 @@ export function withPrivateUmask<T>(fn: () => T): T {
 export function openPrivateDatabase<T>(file: string, open: () => T, opts: { log?: Logger } = {}): T {
   ensurePrivateDir(path.dirname(file), { ...opts, warnAs: 'data directory' });
   const db = withPrivateUmask(() => {
-    restrictFile(file);
+    restrictFile(file, opts);
     return open();
   });
-  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) restrictFile(f);
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) restrictFile(f, opts);
   return db;
 }
