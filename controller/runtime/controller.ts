@@ -62,7 +62,7 @@ export class Controller extends Service {
     const policies = opts.policies ?? (await import('./policies')).loadPolicies(opts.policiesDir);
     const trustedKeys = opts.trustedKeys ?? loadTrustedKeys(opts.trustedKeysFile);
     const key = loadOrCreateSigningKey(opts.dataDir);
-    const store = Store.open(path.join(opts.dataDir, 'ringmaster.db'), { now: () => new Date(clock.now()).toISOString() });
+    const store = Store.open(path.join(opts.dataDir, 'ringmaster.db'), { now: () => new Date(clock.now()).toISOString(), log, backgroundCheckpoints: true });
     const signingKey = { keyId: keyId(key.publicKey), publicKeyPem: publicKeyPem(key.publicKey), publicKey: publicKeyRaw(key.publicKey).toString('base64') };
     if (key.created) log.info({ keyId: signingKey.keyId }, 'signing key created');
     const publisher = new ManifestPublisher(store, key, (r) => policies.get(policyNameOf(r)), log);

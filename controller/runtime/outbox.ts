@@ -15,29 +15,24 @@ export class ActionRunner {
     private readonly log: Logger,
   ) {}
 
-  /** Performs every pending action, in one transaction (one fsync for a whole batch of decisions). */
+  /**
+   * Performs every pending action, inside the transaction in progress when there is one, so that a batch of
+   * decisions and the manifests they publish commit together (one fsync). Whatever leaves the process (a
+   * manifest served to agents, a notification) happens only after that commit.
+   */
   runPending(): void {
     this.store.transaction(() => this.runAll());
   }
-
-  /** After the transaction in progress commits: what a decision calls, so that its actions follow its commit. */
-  schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    this.store.afterCommit(() => {
-      this.scheduled = false;
-      this.runPending();
-    });
-  }
-
-  private scheduled = false;
 
   private runAll(): void {
     for (const a of this.store.pendingActions()) {
       const payload = a.payload as { channel?: string; message?: string; severity?: string };
       try {
         if (a.kind === 'publish-manifest' && payload.channel) this.publisher.publish(payload.channel, 'controller');
-        else if (a.kind === 'notify') this.log[payload.severity === 'critical' ? 'warn' : 'info']({ rollout: a.rollout, key: a.key }, `notify: ${payload.message ?? ''}`);
+        else if (a.kind === 'notify') {
+          const level = payload.severity === 'critical' ? 'warn' : 'info';
+          this.store.afterCommit(() => this.log[level]({ rollout: a.rollout, key: a.key }, `notify: ${payload.message ?? ''}`));
+        }
       } catch (err) {
         // Left pending: retried after the next commit, and at the next start.
         this.log.error({ rollout: a.rollout, key: a.key, kind: a.kind, err: (err as Error).message }, 'action failed; it stays in the outbox');

@@ -72,7 +72,10 @@ export class Reconciler {
 
   /** Decides one rollout now, without a verdict and without waiting for anything (human verbs, apply). */
   decideNow(name: string): void {
-    this.store.transaction(() => this.decideAndCommit(name, this.clock.now(), undefined));
+    this.store.transaction(() => {
+      this.decideAndCommit(name, this.clock.now(), undefined);
+      this.actions.runPending();
+    });
   }
 
   private async runPass(): Promise<void> {
@@ -88,7 +91,8 @@ export class Reconciler {
         do {
           const name = names[i++] as string;
           try {
-            this.decideAndCommit(name, nowMs, gathered.get(name));
+            // Its actions (the manifest it changes) run at once, in the slice's transaction: the slice's time budget counts them.
+            if (this.decideAndCommit(name, nowMs, gathered.get(name))) this.actions.runPending();
           } catch (err) {
             this.log.error({ rollout: name, err: (err as Error).message, stack: (err as Error).stack }, 'reconcile failed');
           }
@@ -129,26 +133,28 @@ export class Reconciler {
     return out;
   }
 
-  private decideAndCommit(name: string, nowMs: number, gathered: Gathered | undefined): void {
+  /** Decides one rollout on its freshest state; true when something was committed. */
+  private decideAndCommit(name: string, nowMs: number, gathered: Gathered | undefined): boolean {
     for (let attempt = 0; attempt < 3; attempt++) {
       const rec = this.store.getRollout(name);
-      if (!rec || isTerminal(rec.state.phase)) return;
+      if (!rec || isTerminal(rec.state.phase)) return false;
       const fresh = gathered && gathered.exposedRing === rec.state.exposedRing && gathered.ringStartedAt === rec.state.ringStartedAt;
       const verdict = fresh ? gathered.verdict : undefined;
       const facts = this.facts.facts(rec, nowMs, verdict);
       const d = decide(rec.state, facts, this.facts.engineConfig(rec));
       if (verdict) this.observeVerdict(rec, verdict, nowMs);
-      if (d.state === rec.state && d.transitions.length === 0 && d.requestOutcomes.length === 0) return;
+      if (d.state === rec.state && d.transitions.length === 0 && d.requestOutcomes.length === 0) return false;
       // The kill switch, last: a decision that widens exposure never commits on a switch that moved since it was read.
       if (d.state.exposedRing > rec.state.exposedRing && this.store.getKillSwitch().engaged !== facts.killSwitch.engaged) continue;
       try {
         this.commit(rec, d, facts);
-        return;
+        return true;
       } catch (err) {
         if (!(err instanceof StoreConflictError)) throw err;
         this.log.debug({ rollout: name, attempt }, 'stale read: decision recomputed');
       }
     }
+    return false;
   }
 
   private commit(rec: RolloutRecord, d: Decision, facts: Facts): void {
@@ -190,8 +196,7 @@ export class Reconciler {
       log[level]({ n: t.n, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason, actor: t.actor }, 'transition');
     }
     this.observer?.rolloutPhase(name, rec.channel, d.state.phase.kind, d.state.exposedRing);
-    // Only after the commit (of the whole batch, when there is one) do the actions run.
-    this.actions.schedule();
+    // The actions run at the end of the batch, in its transaction (see ActionRunner): after this commit is written.
   }
 
   private observeVerdict(rec: RolloutRecord, v: RingVerdict, nowMs: number): void {

@@ -15,6 +15,7 @@ import { auditHash, GENESIS_HASH, type AuditChainResult } from './canonical';
 import { checkpointEveryFromEnv, loadAuditSigner, type AuditCheckpoint, type AuditCheckpointing, type AuditKeyInfo, type AuditPublicKey } from './audit-key';
 import { AuditLogVerifier, BREAK_ACCEPTED_ACTION, describeVerdict, type AuditAnchor, type AuditVerdict } from './audit-verify';
 import { MIGRATIONS } from './migrations';
+import { WalCheckpointer } from './wal-checkpointer';
 import type { AuditEntry, AuditInput, ChannelRecord, DecisionCommit, ManifestArtifactRef, RequestRecord, RolloutRecord, StateStore, StoredManifest } from './types';
 
 export type { AuditEntry, AuditInput, ChannelRecord, RolloutRecord, StateStore, StoredManifest } from './types';
@@ -61,6 +62,7 @@ export class Store implements StateStore {
   private readonly stmts: ReturnType<Store['prepare']>;
   /** Parsed records by name, valid while the stored revision is the same (specs never change; states by revision). */
   private readonly records = new Map<string, RolloutRecord>();
+  private walCheckpointer: WalCheckpointer | undefined;
   /** Callbacks waiting for the outermost transaction to commit. */
   private readonly committed: Array<() => void> = [];
   /** This process is the store's only writer: the kill switch is read from memory, and written through. */
@@ -83,7 +85,7 @@ export class Store implements StateStore {
    * database file when that key exists (`ringmaster serve` creates it), every RINGMASTER_AUDIT_CHECKPOINT_EVERY
    * (default 100) entries and at close; `false` signs nothing.
    */
-  static open(file: string, opts: { now?: () => string; log?: Logger; audit?: AuditCheckpointing | false } = {}): Store {
+  static open(file: string, opts: { now?: () => string; log?: Logger; audit?: AuditCheckpointing | false; backgroundCheckpoints?: boolean } = {}): Store {
     const checkpointing = opts.audit === undefined ? defaultCheckpointing(file) : opts.audit || undefined;
     const db = openPrivateDatabase(
       file,
@@ -100,6 +102,11 @@ export class Store implements StateStore {
     Store.migrate(db, opts.now ?? (() => new Date().toISOString()));
     const store = new Store(db, opts);
     store.checkpointing = checkpointing;
+    if (opts.backgroundCheckpoints) {
+      // WAL checkpoints in a worker thread (wal-checkpointer.ts): a commit never pays for one on the event loop.
+      db.pragma('wal_autocheckpoint = 0');
+      store.walCheckpointer = new WalCheckpointer(file);
+    }
     return store;
   }
 
@@ -188,6 +195,8 @@ export class Store implements StateStore {
     try {
       if (this.checkpointing && opts.checkpoint !== false && !this.db.readonly) this.checkpointAudit('shutdown');
     } finally {
+      void this.walCheckpointer?.stop();
+      this.walCheckpointer = undefined;
       this.db.close();
     }
   }
