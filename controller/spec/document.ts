@@ -13,6 +13,7 @@
  * in a template `{got}` is the value (quoted, and never echoed when longer than 40 characters: it may be a
  * secret pasted in the wrong field), `{field}` the missing or unknown field, `{known}` the fields allowed.
  */
+import { decodeUtf8 } from './text';
 import * as fs from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isMap, isScalar, type Document, type LineCounter, type Node, type YAMLMap } from 'yaml';
@@ -65,7 +66,9 @@ export function readDocumentText(file: string, noun = 'file'): { ok: true; text:
     const st = fs.statSync(file);
     if (st.isDirectory()) return fail('is a directory, not a file');
     if (st.size > MAX_FILE_BYTES) return fail(`file is larger than ${MAX_FILE_BYTES} bytes`);
-    return { ok: true, text: fs.readFileSync(file, 'utf8') };
+    const decoded = decodeUtf8(fs.readFileSync(file));
+    if (!decoded.ok) return fail(decoded.message);
+    return { ok: true, text: decoded.text };
   } catch (err) {
     return fail(`cannot read ${noun} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }

@@ -15,6 +15,7 @@ import { auditHash, GENESIS_HASH, type AuditChainResult } from './canonical';
 import { checkpointEveryFromEnv, loadAuditSigner, type AuditCheckpoint, type AuditCheckpointing, type AuditKeyInfo, type AuditPublicKey } from './audit-key';
 import { AuditLogVerifier, BREAK_ACCEPTED_ACTION, describeVerdict, type AuditAnchor, type AuditVerdict } from './audit-verify';
 import { MIGRATIONS } from './migrations';
+import { assertWellFormed, assertWellFormedDeep } from '../spec/text';
 import { WalCheckpointer } from './wal-checkpointer';
 import type { AuditEntry, AuditInput, ChannelRecord, DecisionCommit, ManifestArtifactRef, RequestRecord, RolloutRecord, StateStore, StoredManifest } from './types';
 
@@ -545,6 +546,9 @@ export class Store implements StateStore {
 
   /** Appends an entry to the hash chain; signs a checkpoint when CHECKPOINT_EVERY entries passed since the last. */
   appendAudit(entry: AuditInput): AuditEntry {
+    // The hash must cover exactly what SQLite will give back: a lone surrogate would come back as U+FFFD.
+    for (const f of ['actor', 'action', 'target', 'reason'] as const) assertWellFormed(entry[f], `audit ${f}`);
+    assertWellFormedDeep(entry.payload ?? null, 'audit payload');
     return this.transaction(() => {
       const last = this.stmts.lastAudit.get() as { id: number; hash: string } | undefined;
       const id = (last?.id ?? 0) + 1;

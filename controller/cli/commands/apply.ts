@@ -4,6 +4,7 @@
  * artifact signature. Prints `rollout/NAME created` or `rollout/NAME unchanged` (the same name and spec again);
  * a different spec under an existing name is a 409. Role deployer.
  */
+import { decodeUtf8 } from '../../spec/text';
 import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import type { RolloutView } from '../../runtime/service';
@@ -45,8 +46,11 @@ export function registerApply(program: Command): void {
       runVerb(async () => {
         let text: string;
         try {
-          text = fs.readFileSync(opts.file === '-' ? 0 : opts.file, 'utf8');
+          const decoded = decodeUtf8(fs.readFileSync(opts.file === '-' ? 0 : opts.file));
+          if (!decoded.ok) throw new CliError(`ringctl apply: ${opts.file}: ${decoded.message}`, 2);
+          text = decoded.text;
         } catch (err) {
+          if (err instanceof CliError) throw err;
           throw new CliError(`ringctl apply: ${opts.file}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 2);
         }
         const client = new Client('apply', opts);
