@@ -99,7 +99,6 @@ class RolloutWorkerPool {
 
   private start(): Worker {
     const worker = new Worker(workerFile() as string, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
-    worker.unref();
     worker.on('message', (m: { id: number; result: LoadedRollout }) => {
       const job = this.jobs.get(m.id);
       if (!job) return;
@@ -109,6 +108,9 @@ class RolloutWorkerPool {
     });
     worker.on('error', () => this.fail(worker, 'the document cannot be loaded'));
     worker.on('exit', () => this.fail(worker, 'the document cannot be loaded'));
+    // After the listeners: adding a 'message' listener refs the worker again, and a ref'd idle worker would keep
+    // `ringmaster serve` alive after SIGTERM (found by make soak).
+    worker.unref();
     this.worker = worker;
     return worker;
   }
