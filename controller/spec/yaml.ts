@@ -101,10 +101,16 @@ export function parseYaml(text: string, file: string, limits: Readonly<YamlLimit
     let nodes = 0;
     // The stack of the CST parser grows by about one entry per level of nesting (plus the document and a scalar).
     const maxStack = limits.maxDepth + 4;
+    // The lexer marks a plain scalar with SCALAR, then gives its text as the next lexeme: text, not structure.
+    let scalarText = false;
     for (const lexeme of new Lexer().lex(text)) {
       if (++tokens > limits.maxTokens) throw new LimitExceeded(parser.offset, [], `the text has more than ${limits.maxTokens} YAML tokens (limit)`);
-      switch (lexeme) {
+      const structure = !scalarText;
+      scalarText = lexeme === CST.SCALAR;
+      if (structure) switch (lexeme) {
+        // A document starts at the beginning of the text, after `...` (the lexer's DOCUMENT mark) or at `---`.
         case CST.DOCUMENT:
+        case '---':
           keys = 0;
           nodes = 0;
           break;

@@ -55,6 +55,9 @@ describe('YAML with bounded cost: each budget stops parsing at the line and colu
     const keys = Array.from({ length: 10_001 }, (_, i) => `k${i}: 1\n`).join('');
     expect(yamlErrors(keys)).toEqual(['f.yaml:10001:7 (document): the document has more than 10000 keys (limit)']);
     expect(yamlErrors(Array.from({ length: 10_000 }, (_, i) => `k${i}: 1\n`).join(''))).toEqual([]);
+    // The key and value limits are per document: three documents of 6,000 keys each are fine.
+    const doc = Array.from({ length: 6_000 }, (_, i) => `k${i}: 1\n`).join('');
+    expect(parseYaml(`${doc}---\n${doc}...\n${doc}`, 'f.yaml').docs).toHaveLength(3);
   });
 
   test('an alias must follow its anchor and must not sit inside it (a cycle)', () => {
