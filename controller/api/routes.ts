@@ -5,7 +5,7 @@
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { RequestVerb } from '../engine/state';
-import type { ControllerService } from '../runtime/service';
+import { ServiceClosedError, type ControllerService } from '../runtime/service';
 import type { Logger } from '../telemetry/log';
 import { formatSpecError } from '../spec/errors';
 import { NAME_PATTERN } from '../spec/schema';
@@ -277,6 +277,10 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   // The one error handler: expected errors as they are, framework 4xx with generic wording, the rest as 500.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const requestId = requestIdOf(res);
+    if (err instanceof ServiceClosedError) {
+      sendError(res, 503, 'not_ready', err.message, requestId, { headers: { 'Retry-After': '1' } });
+      return;
+    }
     if (err instanceof ApiError) {
       if (err.status === 401 || err.status === 403) {
         ctx.log.warn({ requestId, method: req.method, route: routeOf(req), status: err.status, code: err.code, client: req.socket.remoteAddress, error: err.message }, 'request refused');

@@ -103,6 +103,7 @@ export class Controller extends Service {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closed = true;
     this.cancelTimer?.();
     await this.loop.catch(() => undefined);
     await this.reconciler.idle();

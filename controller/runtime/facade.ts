@@ -18,7 +18,7 @@ import { policyNameOf } from './config';
 import type { FactSource } from './facts';
 import type { ManifestPublisher } from './publisher';
 import type { Reconciler } from './reconciler';
-import type { ApplyResult, AuditEntryView, ChannelView, ControllerService, RequestResult, RolloutView, SignedManifest } from './service';
+import { ServiceClosedError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from './service';
 import { rolloutView } from './view';
 
 export interface ServiceParts {
@@ -33,6 +33,9 @@ export interface ServiceParts {
 }
 
 export class Service implements ControllerService {
+  /** Set when the controller stops: a request still in flight (a slow body) must not write to a closed store. */
+  protected closed = false;
+
   constructor(protected readonly parts: ServiceParts) {}
 
   ready(): boolean {
@@ -40,6 +43,7 @@ export class Service implements ControllerService {
   }
 
   applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
     return Promise.resolve(this.apply(rollout, actor));
   }
 
@@ -93,6 +97,7 @@ export class Service implements ControllerService {
   }
 
   request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
     const { store } = this.parts;
     if (!store.getRollout(name)) return Promise.resolve({ status: 'not-found' as const });
     const id = store.transaction(() => {
@@ -112,6 +117,7 @@ export class Service implements ControllerService {
 
   /** Persisted and audited, then every in-flight rollout decides on it and every manifest shows it: all before the answer. */
   setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
     const { store, reconciler, publisher, log } = this.parts;
     // One transaction: the switch and every rollout's decision on it commit together (one fsync, not one each).
     const state = store.transaction(() => {

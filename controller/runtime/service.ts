@@ -74,6 +74,13 @@ export interface ChannelView {
   manifestRevision: number | null;
 }
 
+/** A mutation that arrived after the controller began to stop (the API answers 503). */
+export class ServiceClosedError extends Error {
+  constructor() {
+    super('the controller is shutting down; retry against the new process');
+  }
+}
+
 export interface ControllerService {
   /** `rollout` has passed schema/semantic validation already; the service checks policy, signature and conflicts. */
   applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult>;
