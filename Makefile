@@ -23,7 +23,7 @@ prometheus:
 	./scripts/install-prometheus.sh
 
 test: build prometheus lint
-	npx jest --ci
+	npx jest --ci --forceExit
 
 test-unit: build
 	npx jest --ci --testPathIgnorePatterns integration
