@@ -13,6 +13,7 @@
  * No data, NaN, negative or infinite counts, and provider errors never pass.
  */
 import type { Counts, Observation, VerdictResult } from './observation';
+import { METRIC_DEFAULTS } from '../spec/defaults';
 import type { MetricSpec } from '../spec/types';
 import { poissonGuardLogLr, sprtExposureForPower, sprtIncrement } from './stats';
 
@@ -20,20 +21,20 @@ import { poissonGuardLogLr, sprtExposureForPower, sprtIncrement } from './stats'
 // Defaults and constants
 // ---------------------------------------------------------------------------------------------
 
-/** Values used when a metric leaves a field unset. See docs/analysis.md, "Defaults". */
+/**
+ * Values used when a metric leaves a field unset: the `default` keywords of the metric schema (spec/schema.ts, the
+ * one place they are defined; see docs/analysis.md, "Defaults"). alpha: false-alarm rate of each sequential test
+ * under continuous monitoring; beta: miss rate at detectRatio; detectRatio: the SPRT's alternative; maxRatio: the
+ * tolerated candidate/baseline ratio (its null); minHosts: candidate hosts reporting before a pass;
+ * minExposureHours: candidate host-hours before a pass (built-in metrics).
+ */
 export const JUDGE_DEFAULTS = {
-  /** False-alarm rate of each sequential test (the SPRT and the `max` guard), under continuous monitoring. */
-  alpha: 0.01,
-  /** Miss rate at detectRatio: sets the (informational) acceptance boundary and the planned exposure. */
-  beta: 0.05,
-  /** Ratio the SPRT is designed to detect (its alternative hypothesis). */
-  detectRatio: 2,
-  /** Tolerated candidate/baseline rate ratio (the SPRT's null hypothesis: ratio <= maxRatio). */
-  maxRatio: 1,
-  /** Candidate hosts that must be reporting before a pass, and seen before a fail. */
-  minHosts: 50,
-  /** Candidate host-hours before a pass (built-in metrics). */
-  minExposureHours: 100,
+  alpha: METRIC_DEFAULTS.alpha,
+  beta: METRIC_DEFAULTS.beta,
+  detectRatio: METRIC_DEFAULTS.detectRatio,
+  maxRatio: METRIC_DEFAULTS.maxRatio,
+  minHosts: METRIC_DEFAULTS.minHosts,
+  minExposureHours: METRIC_DEFAULTS.minExposure,
 } as const;
 
 /**

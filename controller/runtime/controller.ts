@@ -10,6 +10,8 @@
  */
 import * as path from 'node:path';
 import { keyId, loadOrCreateSigningKey, publicKeyPem, publicKeyRaw, type TrustedKey } from '../crypto/keys';
+import { SERVE_DEFAULTS } from '../config/serve';
+import { durationMs } from '../spec/duration';
 import type { PolicySpec } from '../spec/types';
 import { Store } from '../store/store';
 import { silentLogger, type Logger } from '../telemetry/log';
@@ -80,7 +82,7 @@ export class Controller extends Service {
 
   /** Starts the periodic reconcile loop: one pass, then the next one tick after it ends. */
   start(): void {
-    const tick = this.opts.tickMs ?? 1000;
+    const tick = this.opts.tickMs ?? durationMs(SERVE_DEFAULTS.tick);
     const clock = this.opts.clock ?? realClock;
     const next = (): void => {
       if (this.stopped) return;
