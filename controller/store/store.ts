@@ -236,16 +236,7 @@ export class Store implements StateStore {
 
   // ------------------------------------------------------------------------------------------ rollouts
 
-  insertRollout(input: {
-    name: string;
-    channel: string;
-    spec: Rollout;
-    specHash: string;
-    policy: string;
-    state: RolloutState;
-    actor: string;
-    reason: string;
-  }): { status: 'created' | 'unchanged' | 'conflict'; record: RolloutRecord } {
+  insertRollout(input: Parameters<StateStore['insertRollout']>[0]): ReturnType<StateStore['insertRollout']> {
     return this.transaction(() => {
       const existing = this.getRollout(input.name);
       if (existing) return { status: existing.specHash === input.specHash ? ('unchanged' as const) : ('conflict' as const), record: existing };

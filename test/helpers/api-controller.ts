@@ -1,4 +1,5 @@
 /** The real Controller (real SQLite in a temp dir, virtual clock) for API integration tests. */
+import { OPEN_POLICY } from './api-fixtures';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,13 +11,7 @@ import type { PolicySpec } from '../../controller/spec/types';
 /** Monday 2026-11-30 09:00 America/New_York. */
 export const START = Date.parse('2026-11-30T14:00:00Z');
 
-const anyTime: PolicySpec = {
-  timezone: 'UTC',
-  allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], hours: '00:00-24:00' }],
-  requireSignedArtifacts: false,
-  requireBakeWithinWindow: false,
-  maxConcurrentRolloutsPerChannel: 1,
-};
+const anyTime: PolicySpec = OPEN_POLICY;
 
 export const TEST_POLICIES: ReadonlyMap<string, PolicySpec> = new Map([
   ['open', anyTime],

@@ -1,5 +1,15 @@
 /** Rollout documents and state snapshots shared by the API tests. */
 import type { ControllerService } from '../../controller/runtime/service';
+import type { PolicySpec } from '../../controller/spec/types';
+
+/** A policy whose window is always open and that accepts unsigned artifacts: for tests about everything else. */
+export const OPEN_POLICY: PolicySpec = {
+  timezone: 'UTC',
+  allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], hours: '00:00-24:00' }],
+  requireSignedArtifacts: false,
+  requireBakeWithinWindow: false,
+  maxConcurrentRolloutsPerChannel: 1,
+};
 
 export function rolloutYaml(name: string, channel: string, opts: { approvalFirst?: boolean; version?: string; policy?: string } = {}): string {
   return [

@@ -10,18 +10,13 @@ import * as path from 'node:path';
 import type { RingVerdict } from '../../controller/engine/state';
 import { VirtualClock } from '../../controller/runtime/clock';
 import { Controller, type Analyzer } from '../../controller/runtime/controller';
-import type { PolicySpec, Rollout } from '../../controller/spec/types';
+import type { Rollout } from '../../controller/spec/types';
+import { OPEN_POLICY } from '../helpers/api-fixtures';
 import { startApi, type Api } from '../helpers/api-harness';
 
 const START = Date.parse('2026-11-30T14:00:00Z');
 const MIN = 60_000;
-const open: PolicySpec = {
-  timezone: 'UTC',
-  allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], hours: '00:00-24:00' }],
-  requireSignedArtifacts: false,
-  requireBakeWithinWindow: false,
-  maxConcurrentRolloutsPerChannel: 1,
-};
+const open = OPEN_POLICY;
 
 function rollout(name: string, version: string, previousVersion: string, metrics = true): Rollout {
   return {
