@@ -63,6 +63,11 @@ export class Store implements StateStore {
   private readonly stmts: ReturnType<Store['prepare']>;
   /** Parsed records by name, valid while the stored revision is the same (specs never change; states by revision). */
   private readonly records = new Map<string, RolloutRecord>();
+  /**
+   * Names of the non-terminal rollouts in creation order, kept in memory (this process is the only writer) so a
+   * reconcile pass lists 10,000 rollouts without a query. Loaded on first use; dropped when a transaction rolls back.
+   */
+  private activeIndex: Set<string> | undefined;
   private walCheckpointer: WalCheckpointer | undefined;
   /** Callbacks waiting for the outermost transaction to commit. */
   private readonly committed: Array<() => void> = [];
@@ -209,8 +214,7 @@ export class Store implements StateStore {
       try {
         return this.db.transaction(fn)();
       } catch (err) {
-        this.killSwitchCache = undefined; // the savepoint's writes are gone; read again
-        this.channelCache.clear();
+        this.forgetCaches(); // the savepoint's writes are gone; read again
         throw err;
       }
     }
@@ -219,13 +223,24 @@ export class Store implements StateStore {
       out = this.db.transaction(fn).immediate();
     } catch (err) {
       this.committed.length = 0;
-      this.killSwitchCache = undefined;
-      this.channelCache.clear();
+      this.forgetCaches();
       throw err;
     }
     const callbacks = this.committed.splice(0);
     for (const cb of callbacks) cb();
     return out;
+  }
+
+  private forgetCaches(): void {
+    this.killSwitchCache = undefined;
+    this.channelCache.clear();
+    this.records.clear();
+    this.activeIndex = undefined;
+  }
+
+  private activeNames(): Set<string> {
+    this.activeIndex ??= new Set((this.stmts.listActive.all(...ACTIVE) as Array<{ name: string }>).map((r) => r.name));
+    return this.activeIndex;
   }
 
   /** Runs fn once the outermost transaction in progress has committed (at once when none is). Dropped on rollback. */
@@ -244,6 +259,7 @@ export class Store implements StateStore {
       const { seq } = this.stmts.nextSeq.get() as { seq: number };
       this.stmts.insertRollout.run(input.name, seq, input.channel, JSON.stringify(input.spec), input.specHash, input.policy, JSON.stringify(input.state), input.state.phase.kind, at, at);
       this.foundChannel(input.channel, input.spec.spec.previousVersion, input.name, at);
+      if (!TERMINAL_PHASES.has(input.state.phase.kind)) this.activeIndex?.add(input.name);
       this.appendAudit({
         actor: input.actor,
         action: 'rollout.create',
@@ -278,7 +294,14 @@ export class Store implements StateStore {
     if (filter.activeOnly) {
       // Names and revisions only (the phase index answers it); a row is read and parsed again only when it moved.
       const out: RolloutRecord[] = [];
-      const light = filter.channel === undefined ? this.stmts.listActive.all(...ACTIVE) : this.stmts.listChannelActive.all(filter.channel, ...ACTIVE);
+      if (filter.channel === undefined) {
+        for (const name of this.activeNames()) {
+          const rec = this.records.get(name) ?? this.getRollout(name);
+          if (rec) out.push(rec);
+        }
+        return out;
+      }
+      const light = this.stmts.listChannelActive.all(filter.channel, ...ACTIVE);
       for (const r of light as Array<{ name: string; revision: number }>) {
         const hit = this.records.get(r.name);
         const rec = hit && hit.revision === r.revision ? hit : this.getRollout(r.name);
@@ -302,6 +325,11 @@ export class Store implements StateStore {
       if (res.changes !== 1) {
         throw new StoreConflictError(`rollout ${input.name}: revision ${input.expectedRevision} is stale`);
       }
+      // Write through: the cache holds what was just written (a rollback drops every cache).
+      const prev = this.records.get(input.name);
+      if (prev && prev.revision === input.expectedRevision) this.records.set(input.name, { ...prev, state: input.state, revision: input.expectedRevision + 1, updatedAt: at });
+      else this.records.delete(input.name);
+      if (TERMINAL_PHASES.has(input.state.phase.kind)) this.activeIndex?.delete(input.name);
       for (const t of input.transitions) {
         this.stmts.insertTransition.run(input.name, t.n, t.at, t.from, t.to, t.exposedRing, t.reason, t.actor);
       }
