@@ -79,6 +79,9 @@ export function ringAwaitingStart(state: RolloutState): number | undefined {
   const p = state.phase;
   switch (p.kind) {
     case 'pending':
+    case 'blocked':
+    case 'held':
+      // Each goes to ring 0's start gates in the decision that frees it (a resume, lineage matching again).
       return 0;
     case 'waiting-for-window':
     case 'awaiting-approval':
@@ -87,8 +90,6 @@ export function ringAwaitingStart(state: RolloutState): number | undefined {
       return p.ring + 1;
     case 'paused':
       return ringAwaitingStart({ ...state, phase: p.from });
-    case 'blocked':
-    case 'held':
     case 'halted':
     case 'rolling-back':
     case 'rolled-back':

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { RingVerdict } from '../../controller/engine/state';
 import { VirtualClock } from '../../controller/runtime/clock';
 import { Controller, type Analyzer } from '../../controller/runtime/controller';
-import type { Rollout } from '../../controller/spec/types';
+import type { PolicySpec, Rollout } from '../../controller/spec/types';
 import { OPEN_POLICY } from '../helpers/api-fixtures';
 import { startApi, type Api } from '../helpers/api-harness';
 
@@ -195,6 +195,21 @@ describe('apply under the kill switch', () => {
     const resumed = await h.c.request('a', 'resume', 'alice', 'incident over');
     expect(resumed.status).toBe('applied');
     expect(h.c.getRollout('a')?.phase.kind).toBe('progressing');
+    await h.c.stop();
+  });
+
+  it('a resumed held rollout still waits for the policy window (it was started outside it once)', async () => {
+    const h = await harness([]);
+    const weekdays: PolicySpec = { ...open, timezone: 'America/New_York', allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu'], hours: '09:00-16:00' }] };
+    const c = await Controller.open({ dataDir: h.dataDir + '-w', policiesDir: '/nonexistent', policies: new Map([['open', weekdays]]), trustedKeys: [], clock: h.clock });
+    h.clock.advanceTo(Date.parse('2026-11-30T23:00:00Z')); // Monday 18:00 New York: outside the window
+    await c.setKillSwitch({ engaged: true, mode: 'freeze', reason: 'incident' }, 'sre');
+    await c.applyRollout(rollout('a', '7.16.291', '7.16.290', false), 'alice');
+    await c.setKillSwitch({ engaged: false, mode: 'freeze', reason: 'resolved' }, 'sre');
+    expect((await c.request('a', 'resume', 'alice', 'go')).status).toBe('applied');
+    expect(c.getRollout('a')?.phase.kind).toBe('waiting-for-window');
+    expect(c.getRollout('a')?.exposedRing).toBe(-1);
+    await c.stop();
     await h.c.stop();
   });
 

@@ -218,6 +218,9 @@ describe('decide: behaviours', () => {
 
   it('ringAwaitingStart names the ring whose window matters', () => {
     expect(ringAwaitingStart(states.pending)).toBe(0);
+    // A held or blocked rollout goes to ring 0's gates in the decision that frees it: the window must be known then.
+    expect(ringAwaitingStart(states.held)).toBe(0);
+    expect(ringAwaitingStart(states.blocked)).toBe(0);
     expect(ringAwaitingStart(states.progressing)).toBe(1);
     expect(ringAwaitingStart(states['awaiting-approval'])).toBe(1);
     expect(ringAwaitingStart(states.halted)).toBeUndefined();
