@@ -9,6 +9,7 @@
  *   lifetime is 1 + 8 x 25 = 201 s, so the first 200 ticks of 1 s see every rollout active.
  * - `idle`: two rings of 24 h bakes; it stays in its first ring for the whole run (active, nothing to do).
  */
+import { rng } from '../../test/helpers/api-fuzz';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -51,17 +52,8 @@ export function writePolicies(root: string): string {
   return dir;
 }
 
-/** mulberry32: a small seeded generator, so every run applies the same bakes. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seeded generator as the test fixtures (mulberry32), so every run applies the same bakes. */
+export const seeded = rng;
 
 function base(name: string, channel: string, rings: Rollout['spec']['rings']): Rollout {
   return {

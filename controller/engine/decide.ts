@@ -23,10 +23,7 @@ import type {
   Transition,
   WaitNote,
 } from './state';
-import { holdsChannelSlot } from './scheduling';
 import { TERMINAL_PHASES } from './state';
-
-export { holdsChannelSlot };
 
 export const CONTROLLER_ACTOR = 'controller';
 

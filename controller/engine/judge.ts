@@ -13,7 +13,7 @@
  * No data, NaN, negative or infinite counts, and provider errors never pass.
  */
 import type { Counts, Observation, VerdictResult } from './observation';
-import { METRIC_DEFAULTS } from '../spec/defaults';
+import { METRIC_DEFAULTS, metricParamsOf } from '../spec/defaults';
 import type { MetricSpec } from '../spec/types';
 import { poissonGuardLogLr, sprtExposureForPower, sprtIncrement } from './stats';
 
@@ -61,13 +61,14 @@ export interface JudgeParams {
 }
 
 export function resolveParams(metric: MetricSpec): JudgeParams {
+  const p = metricParamsOf(metric);
   return {
-    alpha: metric.alpha ?? JUDGE_DEFAULTS.alpha,
-    beta: metric.beta ?? JUDGE_DEFAULTS.beta,
-    detectRatio: metric.detectRatio ?? JUDGE_DEFAULTS.detectRatio,
-    maxRatio: metric.maxRatio ?? JUDGE_DEFAULTS.maxRatio,
-    minHosts: metric.minHosts ?? JUDGE_DEFAULTS.minHosts,
-    minExposureHours: metric.minExposure ?? JUDGE_DEFAULTS.minExposureHours,
+    alpha: p.alpha,
+    beta: p.beta,
+    detectRatio: p.detectRatio,
+    maxRatio: p.maxRatio,
+    minHosts: p.minHosts,
+    minExposureHours: p.minExposure,
     max: metric.max,
     maxRatioSet: metric.maxRatio !== undefined,
   };

@@ -122,13 +122,7 @@ export class Service implements ControllerService {
     // One transaction: the switch and every rollout's decision on it commit together (one fsync, not one each).
     const state = store.transaction(() => {
       const ks = store.setKillSwitch(next, actor);
-      for (const r of store.listRollouts({ activeOnly: true })) {
-        try {
-          reconciler.decideNow(r.name);
-        } catch (err) {
-          log.error({ rollout: r.name, err: (err as Error).message }, 'kill switch: decision failed');
-        }
-      }
+      reconciler.decideEach(store.listRollouts({ activeOnly: true }).map((r) => r.name));
       publisher.publishAll(actor);
       return ks;
     });

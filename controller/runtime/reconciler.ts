@@ -65,6 +65,24 @@ export class Reconciler {
     return run;
   }
 
+  /**
+   * Decides each rollout now in one transaction (the kill switch): each failure is logged and the others go on;
+   * the actions run once, at the end.
+   */
+  decideEach(names: readonly string[]): void {
+    const nowMs = this.clock.now();
+    this.store.transaction(() => {
+      for (const name of names) {
+        try {
+          this.decideAndCommit(name, nowMs, undefined);
+        } catch (err) {
+          this.log.error({ rollout: name, err: (err as Error).message }, 'decision failed');
+        }
+      }
+      this.actions.runPending();
+    });
+  }
+
   /** Resolves when the pass in progress (if any) has ended. */
   idle(): Promise<void> {
     return this.pass;
