@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import type { Logger } from '../telemetry/log';
 import { openPrivateDatabase } from './file-modes';
-import type { ChannelLineage } from '../engine/scheduling';
+import { lineageEvents, type ChannelLineage } from '../engine/scheduling';
 import type { KillSwitchState, Request, RequestVerb, RolloutState, Transition } from '../engine/state';
 import { ALL_PHASES, TERMINAL_PHASES } from '../engine/state';
 import type { Rollout } from '../spec/types';
@@ -418,8 +418,9 @@ export class Store implements StateStore {
           const ts = this.listTransitions(r.name);
           const last = ts[ts.length - 1];
           if (!last) continue;
-          const event = r.state.phase.kind === 'succeeded' ? 'stable' : last.from === 'rolling-back' ? (last.to as 'rolled-back' | 'aborted') : undefined;
-          if (event) this.applyLineage(r.name, [{ event, version: r.spec.spec.version, at: last.at, reason: `${last.reason} (backfilled)` }]);
+          // The engine says what the final transition meant for the channel, as it does for live commits.
+          const events = lineageEvents(r.spec.spec.version, [last]).map((e) => ({ ...e, reason: `${e.reason} (backfilled)` }));
+          if (events.length > 0) this.applyLineage(r.name, events);
         }
       }
     });

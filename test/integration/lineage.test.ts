@@ -4,6 +4,7 @@
  * channel has one, a rollout built on a withdrawn version is blocked at start and refused at apply (409 over
  * HTTP), and a rollout applied under the kill switch stays held until an explicit resume.
  */
+import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -140,6 +141,27 @@ describe('channel lineage', () => {
     expect(c2.getChannel('sensor-content')?.stable?.version).toBe('7.16.290');
     expect(JSON.parse(c2.manifest('sensor-content')?.body.toString() ?? '{}')).toMatchObject({ stable: { version: '7.16.290' } });
     expect((await c2.applyRollout(rollout('b', '7.16.292', '7.16.291'), 'alice')).status).toBe('conflict');
+    await c2.stop();
+  });
+});
+
+describe('lineage backfill', () => {
+  it('a database written before lineage existed gets its channel record from its rollouts on open', async () => {
+    const h = await harness(['7.16.291']);
+    await h.c.applyRollout(rollout('a', '7.16.291', '7.16.290'), 'alice');
+    await h.run(20);
+    await h.c.applyRollout(rollout('fix', '7.16.293', '7.16.290', false), 'alice');
+    await h.run(30);
+    expect(h.c.getRollout('fix')?.phase.kind).toBe('succeeded');
+    await h.c.stop();
+    const raw = new Database(path.join(h.dataDir, 'ringmaster.db'));
+    raw.exec('DELETE FROM channel_history; DELETE FROM channels;');
+    raw.close();
+    const c2 = await Controller.open({ dataDir: h.dataDir, policiesDir: '/nonexistent', policies: new Map([['open', open]]), trustedKeys: [], clock: h.clock });
+    const ch = c2.getChannel('sensor-content');
+    expect(ch?.stable.version).toBe('7.16.293');
+    expect(ch?.history.map((e) => `${e.event} ${e.version}`)).toEqual(['initial 7.16.290', 'rolled-back 7.16.291', 'stable 7.16.293']);
+    expect(ch?.history[1]?.reason).toMatch(/\(backfilled\)$/);
     await c2.stop();
   });
 });
