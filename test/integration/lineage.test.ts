@@ -159,7 +159,7 @@ describe('lineage backfill', () => {
     raw.close();
     const c2 = await Controller.open({ dataDir: h.dataDir, policiesDir: '/nonexistent', policies: new Map([['open', open]]), trustedKeys: [], clock: h.clock });
     const ch = c2.getChannel('sensor-content');
-    expect(ch?.stable.version).toBe('7.16.293');
+    expect(ch?.stable?.version).toBe('7.16.293');
     expect(ch?.history.map((e) => `${e.event} ${e.version}`)).toEqual(['initial 7.16.290', 'rolled-back 7.16.291', 'stable 7.16.293']);
     expect(ch?.history[1]?.reason).toMatch(/\(backfilled\)$/);
     await c2.stop();
