@@ -31,9 +31,14 @@ export const METRIC_DEFAULTS = {
   minExposure: metric.minExposure.default,
 } as const;
 
-/** The rest of a Rollout: its policy, a ring's approval, automatic rollback. */
+/** The rest of a Rollout: its policy, a ring's approval, automatic rollback, the ramp's growth, the holdback. */
 export const ROLLOUT_DEFAULTS = {
   policy: rolloutSpec.policy.default,
+  rampGrowth: ringSchema.properties.ramp.oneOf[1].properties.growth.default,
+  /** The ramp's first wave when a ring does not set it: this, or the largest minHosts of the metrics if larger. */
+  rampFirst: 50,
+  holdbackPercent: rolloutSpec.holdback.properties.percent.default,
+  requireEvidence: analysis.requireEvidence.default,
   ringApproval: ringSchema.properties.approval.default,
   rollbackAutomatic: rolloutSpec.rollback.properties.automatic.default,
 } as const;
@@ -77,6 +82,19 @@ export function policyNameOf(spec: RolloutSpec): string {
 
 export function automaticRollbackOf(spec: RolloutSpec): boolean {
   return spec.rollback?.automatic ?? ROLLOUT_DEFAULTS.rollbackAutomatic;
+}
+
+/** A ring's ramp: its first wave in hosts and its growth factor, or null for `ramp: none`. */
+export function rampOf(spec: RolloutSpec, ring: number): { first: number; growth: number } | null {
+  const r = spec.rings[ring]?.ramp;
+  if (r === 'none') return null;
+  const minHosts = Math.max(0, ...(spec.analysis?.metrics ?? []).map((m) => m.minHosts ?? METRIC_DEFAULTS.minHosts));
+  return { first: r?.first ?? Math.max(ROLLOUT_DEFAULTS.rampFirst, minHosts), growth: r?.growth ?? ROLLOUT_DEFAULTS.rampGrowth };
+}
+
+/** The holdback, percent of the fleet (0: none). */
+export function holdbackOf(spec: RolloutSpec): number {
+  return spec.holdback?.percent ?? ROLLOUT_DEFAULTS.holdbackPercent;
 }
 
 export function approvalRequired(ring: RolloutSpec['rings'][number]): boolean {

@@ -59,6 +59,23 @@ export const ringSchema = {
     /** Longest the ring may bake without a decision; then it waits for a human. */
     maxBake: { type: 'string', pattern: DURATION_PATTERN },
     approval: { type: 'string', enum: ['required', 'none'], default: 'none' },
+    /**
+     * Waves inside the ring: `first` hosts (default: the largest minHosts of the metrics, at least 50), then
+     * `growth` times as many after each clean look, until the whole ring is exposed; `none`: the whole ring at once.
+     */
+    ramp: {
+      oneOf: [
+        { type: 'string', const: 'none' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            first: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+            growth: { type: 'number', exclusiveMinimum: 1, maximum: 10, default: 2 },
+          },
+        },
+      ],
+    },
   },
   oneOf: [
     { required: ['selector'], not: { required: ['percent'] } },
@@ -144,10 +161,21 @@ export const rolloutSchema = {
             noDataGrace: { type: 'string', pattern: DURATION_PATTERN, default: '10m' },
             /** Consecutive provider errors that halt the rollout (reason provider-error). */
             maxConsecutiveErrors: { type: 'integer', minimum: 1, maximum: 1000, default: 5 },
+            /** A ring passes only when the evidence rules out detectRatio (the smallest ratio ruled out is at most it). */
+            requireEvidence: { type: 'boolean', default: false },
             metrics: { type: 'array', maxItems: 32, items: metricSchema },
           },
         },
         policy: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN, default: 'default' },
+        /**
+         * Hosts in the top `percent` of buckets stay on the previous version through the final ring, until its bake
+         * passes, so the relative test keeps a baseline there (0: none).
+         */
+        holdback: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { percent: { type: 'number', minimum: 0, maximum: 50, multipleOf: 0.01, default: 0.5 } },
+        },
         rollback: {
           type: 'object',
           additionalProperties: false,
