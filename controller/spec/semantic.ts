@@ -129,12 +129,27 @@ function ringProblems(spec: Record<string, unknown>): Problem[] {
       if (!previous || percent > previous.percent) previous = { percent, name: String(r.name) };
     }
 
+    // The first wave must be able to fail: it needs at least every metric's minHosts.
+    const ramp = record(r.ramp);
+    if (ramp && typeof ramp.first === 'number') {
+      const needs = list(record(spec.analysis)?.metrics).map((m) => record(m)).filter((m): m is Record<string, unknown> => m !== undefined && typeof m.minHosts === 'number' && (m.minHosts as number) > (ramp.first as number));
+      const worst = needs.sort((a, b) => (b.minHosts as number) - (a.minHosts as number))[0];
+      if (worst) problems.push({ path: at('ramp', 'first'), message: `must be >= minHosts ${String(worst.minHosts)} of metric ${describeValue(String(worst.name))}, or its first wave can never fail (got ${ramp.first})` });
+    }
+
     const bake = duration(r.bake, at('bake'), problems);
     const maxBake = duration(r.maxBake, at('maxBake'), problems);
     if (bake !== undefined && maxBake !== undefined && bake > maxBake) {
       problems.push({ path: at('bake'), message: `must be <= maxBake ${String(r.maxBake)} (got ${String(r.bake)})` });
     }
   });
+
+  // The holdback comes out of the last ring: it must not reach into the ring before it.
+  const holdback = record(spec.holdback);
+  const penultimate = validPercent(record(rings[lastIndex - 1])?.percent);
+  if (holdback && typeof holdback.percent === 'number' && penultimate !== undefined && holdback.percent > 0 && 100 - holdback.percent < penultimate) {
+    problems.push({ path: ['spec', 'holdback', 'percent'], message: `must be <= ${Number((100 - penultimate).toFixed(2))}: the holdback comes out of the last ring, and ring ${describeValue(String(record(rings[lastIndex - 1])?.name))} already has ${penultimate}% (got ${holdback.percent})` });
+  }
 
   if (last) {
     const isSelectorRing = last.selector !== undefined && last.percent === undefined;
