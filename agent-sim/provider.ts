@@ -1,19 +1,25 @@
 /**
  * The simulator's in-process metrics: the fleet's counters of the agent metrics contract, answered two ways.
  *
- * - As a CountsSource (`counts(channel, version, kind, since, now)`): events, host-hours and hosts of one version
- *   since the ring started. Virtual mode wires this into the controller through observeFromCounts, exactly.
- * - As a MetricsProvider: it answers the built-in metric queries of the contract (exactly the PromQL that
- *   controller/analysis/observe.ts sends to Prometheus), so the Prometheus code path can be checked against the
- *   same counters (the unit tests compare both):
+ * - As a CountsSource (`counts(channel, version, kind, from, to)`): events and host-hours of one version over
+ *   (from, to] (exact counter differences) and its hosts at `to`. Virtual mode wires this into the controller
+ *   through observeFromCounts, which asks it for every aligned analysis interval.
+ * - As a MetricsProvider: it answers the built-in metric queries of the contract, instant and range (exactly the
+ *   PromQL that controller/analysis/observe.ts sends to Prometheus), so the Prometheus code path can be checked
+ *   against the same counters (the unit tests compare both):
  *
- *   sum(increase(ringmaster_agent_crashes_total{channel,version,kind}[Ws]))  -> events in (now - W, now]
- *   sum(increase(ringmaster_agent_update_failures_total{channel,version}[Ws]))
- *   sum(increase(ringmaster_agent_host_seconds_total{channel,version}[Ws])) / 3600
+ *   sum(increase(ringmaster_agent_crashes_total{channel,version,kind}[D]))  -> events in (t - D, t]
+ *   sum(increase(ringmaster_agent_update_failures_total{channel,version}[D]))
+ *   sum(increase(ringmaster_agent_host_seconds_total{channel,version}[D])) / 3600
  *   sum(ringmaster_agent_hosts{channel,version})
  *
- * During a scenario's metrics gap every query is an empty vector (what Prometheus answers when it scraped
- * nothing). Other PromQL is an error: custom metrics need a real Prometheus (live mode).
+ *   with D in seconds (`60s`) or milliseconds (`1500ms`); a range query evaluates them at start, start + step, ...
+ *   up to end, like Prometheus, and differences are exact (no extrapolation).
+ *
+ * A version's series exist from the first instant a host ran it (the baseline's from the start; the candidate's
+ * once a host has taken it); before that every query of it is empty, as in Prometheus. During a scenario's metrics
+ * gap every instant query is an empty vector and a range query has no point there (what Prometheus answers when it
+ * scraped nothing). Other PromQL is an error: custom metrics need a real Prometheus (live mode).
  */
 import type { MetricsProvider, RangeResult } from '../controller/analysis/provider';
 import type { CountsSource, EventKind } from '../controller/analysis/observe';
@@ -21,9 +27,13 @@ import type { Counts, QueryResult } from '../controller/analysis/types';
 import { CANDIDATE, BASELINE, KIND_INDEX, type Fleet } from './fleet';
 
 const LABELS = String.raw`\{channel="([^"]*)",version="([^"]*)"(?:,kind="(crash|bsod)")?\}`;
-const EVENTS = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_(crashes|update_failures)_total${LABELS}\[(\d+)s\]\)\)$`);
-const EXPOSURE = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_host_seconds_total${LABELS}\[(\d+)s\]\)\) / 3600$`);
+const DURATION = String.raw`\[(\d+)(ms|s)\]`;
+const EVENTS = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_(crashes|update_failures)_total${LABELS}${DURATION}\)\)$`);
+const EXPOSURE = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_host_seconds_total${LABELS}${DURATION}\)\) / 3600$`);
 const HOSTS = new RegExp(String.raw`^sum\(ringmaster_agent_hosts${LABELS}\)$`);
+
+/** A parsed contract query: what to read from the fleet at an instant t (undefined: no sample at t). */
+type Reader = { version: string; channel: string; read: (t: number) => number };
 
 export class SimMetricsProvider implements MetricsProvider, CountsSource {
   queries = 0;
@@ -36,10 +46,10 @@ export class SimMetricsProvider implements MetricsProvider, CountsSource {
     private readonly gaps: Array<{ from: number; to: number }>,
   ) {}
 
-  private versionIndex(channel: string, version: string): number | undefined {
+  private versionIndex(channel: string, version: string): 0 | 1 | undefined {
     if (channel !== this.channel) return undefined;
-    if (version === this.versions.candidate) return CANDIDATE;
-    if (version === this.versions.baseline) return BASELINE;
+    if (version === this.versions.candidate) return CANDIDATE as 1;
+    if (version === this.versions.baseline) return BASELINE as 0;
     return undefined;
   }
 
@@ -47,61 +57,85 @@ export class SimMetricsProvider implements MetricsProvider, CountsSource {
     return this.gaps.some((g) => now >= g.from && now < g.to);
   }
 
-  /** Events, exposure and hosts of one version over [since, now]; undefined in a metrics gap or for an unknown series. */
-  counts(channel: string, version: string, kind: EventKind, since: Date, now: Date): Counts | undefined {
+  /** Whether the series of version index `v` exist at t: some host has run it by then. */
+  private exists(v: 0 | 1, t: number): boolean {
+    const s = this.fleet.at(t);
+    return s.hosts[v] > 0 || s.hostSeconds[v] > 0;
+  }
+
+  counts(channel: string, version: string, kind: EventKind, from: Date, to: Date): Counts | 'no-data' | 'absent' {
     this.queries++;
-    const at = now.getTime();
-    if (this.inGap(at)) return undefined;
+    const at = to.getTime();
+    if (this.inGap(at)) return 'no-data';
     const v = this.versionIndex(channel, version);
-    if (v === undefined) return undefined;
+    if (v === undefined || !this.exists(v, at)) return 'absent';
     const k = KIND_INDEX[kind];
     const nowS = this.fleet.at(at);
-    const thenS = this.fleet.at(since.getTime());
+    const thenS = this.fleet.at(from.getTime());
     return {
-      events: (nowS.events[v as 0 | 1][k] as number) - (thenS.events[v as 0 | 1][k] as number),
-      exposureHours: (nowS.hostSeconds[v as 0 | 1] - thenS.hostSeconds[v as 0 | 1]) / 3600,
-      hosts: nowS.hosts[v as 0 | 1],
+      events: (nowS.events[v][k] as number) - (thenS.events[v][k] as number),
+      exposureHours: (nowS.hostSeconds[v] - thenS.hostSeconds[v]) / 3600,
+      hosts: nowS.hosts[v],
     };
   }
 
   query(promql: string, at: Date): Promise<QueryResult> {
     this.queries++;
-    const now = at.getTime();
-    if (this.inGap(now)) return Promise.resolve({ kind: 'no-data', reason: 'empty vector (no series matched): metrics gap' });
-    let m = EVENTS.exec(promql);
-    if (m) {
-      const v = this.versionIndex(m[2] as string, m[3] as string);
-      if (v === undefined) return empty();
-      const kind = m[1] === 'update_failures' ? KIND_INDEX['update-failure'] : KIND_INDEX[(m[4] ?? 'crash') as 'crash' | 'bsod'];
-      const w = Number(m[5]) * 1000;
-      const nowS = this.fleet.at(now);
-      const thenS = this.fleet.at(now - w);
-      return value((nowS.events[v as 0 | 1][kind] as number) - (thenS.events[v as 0 | 1][kind] as number));
-    }
-    m = EXPOSURE.exec(promql);
-    if (m) {
-      const v = this.versionIndex(m[1] as string, m[2] as string);
-      if (v === undefined) return empty();
-      const w = Number(m[4]) * 1000;
-      return value((this.fleet.at(now).hostSeconds[v as 0 | 1] - this.fleet.at(now - w).hostSeconds[v as 0 | 1]) / 3600);
-    }
-    m = HOSTS.exec(promql);
-    if (m) {
-      const v = this.versionIndex(m[1] as string, m[2] as string);
-      if (v === undefined) return empty();
-      return value(this.fleet.at(now).hosts[v as 0 | 1]);
-    }
-    return Promise.resolve({ kind: 'error', message: 'agent-sim: the in-process provider answers only the built-in contract queries (custom PromQL needs Prometheus: use --clock live)' });
+    const r = this.parse(promql);
+    if (typeof r === 'string') return Promise.resolve({ kind: 'error', message: r });
+    const t = at.getTime();
+    if (this.inGap(t)) return Promise.resolve({ kind: 'no-data', reason: 'empty vector (no series matched): metrics gap' });
+    const v = this.versionIndex(r.channel, r.version);
+    if (v === undefined || !this.exists(v, t)) return Promise.resolve({ kind: 'no-data', reason: 'empty vector (no series matched)' });
+    return Promise.resolve({ kind: 'value', value: r.read(t) });
   }
 
-  queryRange(): Promise<RangeResult> {
-    return Promise.resolve({ kind: 'error', message: 'agent-sim: range queries are not simulated' });
+  queryRange(promql: string, start: Date, end: Date, stepSeconds: number): Promise<RangeResult> {
+    this.queries++;
+    const r = this.parse(promql);
+    if (typeof r === 'string') return Promise.resolve({ kind: 'error', message: r });
+    const stepMs = stepSeconds * 1000;
+    if (!(stepMs > 0)) return Promise.resolve({ kind: 'error', message: 'agent-sim: range query step must be positive' });
+    const v = this.versionIndex(r.channel, r.version);
+    const points: Array<[number, number]> = [];
+    if (v !== undefined) {
+      const n = Math.floor((end.getTime() - start.getTime()) / stepMs + 1e-9);
+      for (let i = 0; i <= n; i++) {
+        const t = Math.round(start.getTime() + i * stepMs);
+        if (!this.inGap(t) && this.exists(v, t)) points.push([t / 1000, r.read(t)]);
+      }
+    }
+    if (points.length === 0) return Promise.resolve({ kind: 'no-data', reason: 'empty matrix (no series matched)' });
+    return Promise.resolve({ kind: 'series', series: [{ labels: {}, points }] });
   }
 
   isOnline(): Promise<true | string> {
     return Promise.resolve(true);
   }
-}
 
-const empty = (): Promise<QueryResult> => Promise.resolve({ kind: 'no-data', reason: 'empty vector (no series matched)' });
-const value = (v: number): Promise<QueryResult> => Promise.resolve({ kind: 'value', value: v });
+  /** A contract query as a reader of the fleet's counters, or the error for anything else. */
+  private parse(promql: string): Reader | string {
+    let m = EVENTS.exec(promql);
+    if (m) {
+      const [, family, channel, version, kindLabel, n, unit] = m as unknown as [string, string, string, string, string | undefined, string, string];
+      const k = family === 'update_failures' ? KIND_INDEX['update-failure'] : KIND_INDEX[(kindLabel ?? 'crash') as 'crash' | 'bsod'];
+      const w = Number(n) * (unit === 's' ? 1000 : 1);
+      const v = this.versionIndex(channel, version) ?? 0;
+      return { channel, version, read: (t) => (this.fleet.at(t).events[v][k] as number) - (this.fleet.at(t - w).events[v][k] as number) };
+    }
+    m = EXPOSURE.exec(promql);
+    if (m) {
+      const [, channel, version, , n, unit] = m as unknown as [string, string, string, string | undefined, string, string];
+      const w = Number(n) * (unit === 's' ? 1000 : 1);
+      const v = this.versionIndex(channel, version) ?? 0;
+      return { channel, version, read: (t) => (this.fleet.at(t).hostSeconds[v] - this.fleet.at(t - w).hostSeconds[v]) / 3600 };
+    }
+    m = HOSTS.exec(promql);
+    if (m) {
+      const [, channel, version] = m as unknown as [string, string, string];
+      const v = this.versionIndex(channel, version) ?? 0;
+      return { channel, version, read: (t) => this.fleet.at(t).hosts[v] };
+    }
+    return 'agent-sim: the in-process provider answers only the built-in contract queries (custom PromQL needs Prometheus: use --clock live)';
+  }
+}
