@@ -24,6 +24,7 @@ import { createServer } from '../api/server';
 import { TokenSet } from '../api/tokens';
 import { KeyFileError } from '../crypto/keys';
 import type { Analyzer, Controller } from '../runtime/controller';
+import type { CensusSource } from '../runtime/types';
 import { durationMs, parseDuration } from '../spec/duration';
 import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
@@ -160,7 +161,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       ...(settings.trustedKeys === undefined ? {} : { trustedKeysFile: settings.trustedKeys }),
       tickMs: settings.tickMs,
       rollbackDrainMs: settings.rollbackDrainMs,
-      analyzer: await analyzerFor(settings.prometheus, log),
+      ...(await analysisFor(settings.prometheus, log)),
       observer: telemetry,
       log,
     });
@@ -215,11 +216,11 @@ async function serve(flags: ServeFlags): Promise<number> {
  * The health analysis: Prometheus when configured. Without a provider, rollouts that declare metrics get an
  * error verdict on every interval and halt with provider-error: missing data is never treated as healthy.
  */
-async function analyzerFor(p: PrometheusSettings | undefined, log: Logger): Promise<Analyzer> {
+async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Promise<{ analyzer: Analyzer; census?: CensusSource }> {
   const { MetricsAnalyzer } = await import('../runtime/analysis');
   if (p === undefined) {
     log.warn('no --prometheus-url: rollouts with analysis metrics will halt (provider-error); rollouts without metrics advance on bake time');
-    return new MetricsAnalyzer(async (_metric, ctx) => ({ kind: 'error', at: ctx.now.toISOString(), message: 'no metrics provider configured (start ringmaster serve with --prometheus-url)' }));
+    return { analyzer: new MetricsAnalyzer(async (_metric, ctx) => ({ kind: 'error', at: ctx.now.toISOString(), message: 'no metrics provider configured (start ringmaster serve with --prometheus-url)' })) };
   }
   const { PrometheusProvider } = await import('../analysis/prometheus');
   const { prometheusObserver } = await import('../analysis/observe');
@@ -234,7 +235,8 @@ async function analyzerFor(p: PrometheusSettings | undefined, log: Logger): Prom
   const online = await provider.isOnline();
   if (online === true) log.info({ prometheus: provider.endpoint }, 'metrics from Prometheus');
   else log.warn({ prometheus: provider.endpoint, error: online }, 'Prometheus is not ready yet');
-  return new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds }));
+  const { prometheusCensus } = await import('../runtime/census');
+  return { analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds })), census: prometheusCensus(provider) };
 }
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {

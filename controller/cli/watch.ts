@@ -10,11 +10,11 @@
  * The frames are pure functions of (view, now) and the loop takes its clock, sleep and output as
  * parameters, so both are unit-tested without a terminal or a server.
  */
+import { TERMINAL_PHASES } from '../engine/state';
 import type { RolloutView } from '../runtime/service';
 import { Aborted, CliError } from './client';
 import { renderStatus } from './render';
 
-export const TERMINAL_PHASES: ReadonlySet<string> = new Set(['succeeded', 'rolled-back', 'aborted']);
 
 /** ANSI: cursor home, clear screen. */
 export const CLEAR = '\x1b[H\x1b[2J';

@@ -24,6 +24,7 @@ import type {
   WaitNote,
 } from './state';
 import { TERMINAL_PHASES } from './state';
+import { describeWave, firstWave, nextWave } from './ramp';
 
 export const CONTROLLER_ACTOR = 'controller';
 
@@ -47,13 +48,14 @@ class Step {
     return this.facts.now;
   }
 
-  go(to: Phase, reason: string, actor: string = CONTROLLER_ACTOR, patch: Partial<RolloutState> = {}): void {
+  go(to: Phase, reason: string, actor: string = CONTROLLER_ACTOR, patch: Partial<RolloutState> = {}, opts: { notify?: boolean } = {}): void {
     const from = this.state.phase.kind;
     const n = this.state.transitions + 1;
     this.state = { ...this.state, ...patch, phase: to, transitions: n };
     this.transitions.push({ n, at: this.now, from, to: to.kind, exposedRing: this.state.exposedRing, reason, actor });
     // Every transition changes what agents should see (state, exposure or both); publishing is idempotent.
     this.actions.push({ kind: 'publish-manifest' });
+    if (opts.notify === false) return;
     const severity = to.kind === 'halted' || to.kind === 'rolling-back' ? 'critical' : 'info';
     this.actions.push({ kind: 'notify', severity, message: `${from} -> ${to.kind}: ${reason}` });
   }
@@ -244,7 +246,8 @@ function applyRequest(s: Step, req: Request): void {
 /** A halted rollout resumes its ring with a fresh bake and fresh evidence; an unexposed ring re-enters its gates. */
 function resumeHalted(s: Step, ring: number, reason: string, actor: string): void {
   if (s.state.exposedRing >= ring) {
-    s.go({ kind: 'progressing', ring, bakeStartedAt: s.now }, `${reason} (bake of ${ringName(s.config, ring)} restarts)`, actor, {
+    const ramping = (s.state.wave ?? null) !== null;
+    s.go({ kind: 'progressing', ring, bakeStartedAt: ramping ? null : s.now }, `${reason} (${ramping ? 'ramp' : 'bake'} of ${ringName(s.config, ring)} resumes)`, actor, {
       ringStartedAt: s.now,
       ...freshEvidence(),
     });
@@ -258,7 +261,7 @@ function freshEvidence(): Pick<RolloutState, 'noDataSince' | 'consecutiveErrors'
 }
 
 function beginRollback(s: Step, reason: string, end: RollbackEnd, actor: string): void {
-  s.go({ kind: 'rolling-back', since: s.now, reason, end }, reason, actor, { exposedRing: -1, ringStartedAt: null });
+  s.go({ kind: 'rolling-back', since: s.now, reason, end }, reason, actor, { exposedRing: -1, ringStartedAt: null, wave: null });
 }
 
 function halt(s: Step, ring: number, reason: HaltReason, message: string, actor: string = CONTROLLER_ACTOR): void {
@@ -302,7 +305,7 @@ function startRing(s: Step, ring: number, reason: string, actor: string, opts: {
   if (spec === undefined) throw new Error(`ring ${ring} out of range`);
   if (spec.approvalRequired && !opts.approved) {
     if (s.state.phase.kind !== 'awaiting-approval') {
-      s.go({ kind: 'awaiting-approval', ring, reason: `ring ${spec.name} requires approval` }, reason, actor);
+      s.go({ kind: 'awaiting-approval', ring, reason: `ring ${spec.name} requires approval`, cause: 'approval-required' }, reason, actor);
     }
     return;
   }
@@ -319,11 +322,22 @@ function startRing(s: Step, ring: number, reason: string, actor: string, opts: {
     }
     return;
   }
-  s.go({ kind: 'progressing', ring, bakeStartedAt: s.now }, `${reason}; ring ${spec.name} starts`, actor, {
+  // The ring ramps in waves (engine/ramp.ts) unless it has no ramp; its bake starts once it is wholly exposed.
+  const wave = firstWave(spec.ramp, null, touchedOf(s.state.lastVerdict?.metrics), s.now, config.analysisEnabled);
+  const how = wave === null ? '' : `, ${describeWave(wave, spec.name)}`;
+  s.go({ kind: 'progressing', ring, bakeStartedAt: wave === null ? s.now : null }, `${reason}; ring ${spec.name} starts${how}`, actor, {
     exposedRing: ring,
     ringStartedAt: s.now,
+    wave,
     ...freshEvidence(),
   });
+}
+
+/** Candidate hosts that ran the update, from a verdict's metrics (the largest touchedHosts); 0 when unknown. */
+function touchedOf(metrics: ReadonlyArray<{ sample: { touchedHosts: number | null } | null }> | undefined): number {
+  let n = 0;
+  for (const m of metrics ?? []) n = Math.max(n, m.sample?.touchedHosts ?? 0);
+  return n;
 }
 
 function stepPhase(s: Step): void {
@@ -428,6 +442,11 @@ function stepProgressing(s: Step, p: Extract<Phase, { kind: 'progressing' }>): v
     }
   }
 
+  const wave = s.state.wave ?? null;
+  if (wave !== null || p.bakeStartedAt === null) {
+    stepRamp(s, p, ring);
+    return;
+  }
   const baked = ms(s.now) - ms(p.bakeStartedAt);
   if (baked < ring.bakeMs) return;
   const lv = s.state.lastVerdict;
@@ -439,14 +458,39 @@ function stepProgressing(s: Step, p: Extract<Phase, { kind: 'progressing' }>): v
     startRing(s, p.ring + 1, why, CONTROLLER_ACTOR, { approved: false });
     return;
   }
-  if (ring.maxBakeMs !== null && baked >= ring.maxBakeMs) {
-    const next = p.ring + 1;
-    const what = next >= config.rings.length ? 'completion' : `ring ${ringName(config, next)}`;
-    s.go(
-      { kind: 'awaiting-approval', ring: next, reason: `ring ${name} reached maxBake without a passing verdict; a human must approve ${what}` },
-      `ring ${name} reached maxBake undecided (last verdict: ${lv ? lv.result : 'none'})`,
-    );
+  if (ring.maxBakeMs !== null && baked >= ring.maxBakeMs) escalateMaxBake(s, p.ring, 'undecided');
+}
+
+/** A ring that could not decide within maxBake waits for a human to approve what comes next. */
+function escalateMaxBake(s: Step, ring: number, what: 'undecided' | 'still ramping'): void {
+  const { config } = s;
+  const name = ringName(config, ring);
+  const next = ring + 1;
+  const lv = s.state.lastVerdict;
+  const nextWhat = next >= config.rings.length ? 'completion' : `ring ${ringName(config, next)}`;
+  s.go(
+    { kind: 'awaiting-approval', ring: next, reason: `ring ${name} reached maxBake ${what === 'undecided' ? 'without a passing verdict' : 'before it was wholly exposed'}; a human must approve ${nextWhat}`, cause: 'max-bake' },
+    `ring ${name} reached maxBake ${what} (last verdict: ${lv ? lv.result : 'none'})`,
+  );
+}
+
+/** The ring ramps: grow the wave when the look allows it (engine/ramp.ts); the bake starts once the ring is wholly exposed. */
+function stepRamp(s: Step, p: Extract<Phase, { kind: 'progressing' }>, ring: EngineConfig['rings'][number]): void {
+  const wave = s.state.wave ?? null;
+  if (wave === null || ring.ramp === null) {
+    // Wholly exposed (an old state, or the ramp was removed): the bake starts now.
+    s.state = { ...s.state, phase: { ...p, bakeStartedAt: s.now }, wave: null };
+    return;
   }
+  const verdict = s.facts.verdict !== undefined && s.facts.verdict.ring === p.ring ? s.facts.verdict : undefined;
+  const step = nextWave(ring.ramp, wave, verdict, s.now, { sized: s.config.analysisEnabled, intervalMs: s.config.analysisIntervalMs });
+  if (step.kind === 'grow') {
+    const whole = step.wave === null;
+    const what = step.wave === null ? `ring ${ring.name} wholly exposed; its bake (${Math.round(ring.bakeMs / 60_000)}m) starts` : `ring ${ring.name}: ${describeWave(step.wave, ring.name)}`;
+    s.go({ kind: 'progressing', ring: p.ring, bakeStartedAt: whole ? s.now : null }, `${what} (${step.why})`, CONTROLLER_ACTOR, { wave: step.wave }, { notify: whole });
+    return;
+  }
+  if (ring.maxBakeMs !== null && s.state.ringStartedAt !== null && ms(s.now) - ms(s.state.ringStartedAt) >= ring.maxBakeMs) escalateMaxBake(s, p.ring, 'still ramping');
 }
 
 export function assertNever(x: never): never {

@@ -11,7 +11,7 @@
  * - A version that was rolled back or aborted on a channel never becomes stable and is never applied again there.
  */
 import type { Phase, SlotFact, Transition } from './state';
-import { TERMINAL_PHASES } from './state';
+import { IN_FLIGHT_PHASES, NOT_STARTED_PHASES, TERMINAL_PHASES } from './state';
 
 /** A rollout of the channel, as scheduling sees it. */
 export interface SlotRollout {
@@ -31,11 +31,11 @@ export interface ChannelLineage {
 }
 
 /** Phases that are not on hosts and do not hold a slot: they wait for one. */
-const WAITING: ReadonlySet<Phase['kind']> = new Set(['pending', 'blocked', 'held']);
+const WAITING = NOT_STARTED_PHASES;
 
-/** Whether a rollout holds a channel slot (counts against maxConcurrentRolloutsPerChannel). */
+/** Whether a rollout holds a channel slot (counts against maxConcurrentRolloutsPerChannel): it is in flight. */
 export function holdsChannelSlot(phase: Phase): boolean {
-  return !WAITING.has(phase.kind) && !TERMINAL_PHASES.has(phase.kind);
+  return IN_FLIGHT_PHASES.has(phase.kind);
 }
 
 /**

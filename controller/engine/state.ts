@@ -2,6 +2,7 @@
  * The rollout state machine's data: phases, state, facts and actions. Plain data, JSON-serialisable,
  * so that the store can persist it and a restart resumes exactly where the last commit left off.
  */
+import type { MetricJudgeState, MetricVerdict } from './judge';
 import type { VerdictResult } from './observation';
 
 /** Why a rollout stopped. */
@@ -37,10 +38,13 @@ export type Phase =
   | { kind: 'held'; reason: string }
   /** `ring` is ready to start but the policy window (or a freeze) does not allow it yet. */
   | { kind: 'waiting-for-window'; ring: number; reasons: WaitNote[] }
-  /** `ring` is exposed and baking since bakeStartedAt. */
-  | { kind: 'progressing'; ring: number; bakeStartedAt: string }
-  /** `ring` needs a human: either it requires approval to start, or the previous ring hit maxBake undecided. */
-  | { kind: 'awaiting-approval'; ring: number; reason: string }
+  /**
+   * `ring` is exposed: it ramps in waves (state.wave) while bakeStartedAt is null, then bakes from bakeStartedAt,
+   * the moment the whole ring was exposed.
+   */
+  | { kind: 'progressing'; ring: number; bakeStartedAt: string | null }
+  /** `ring` needs a human: it requires approval to start (`approval-required`), or the ring before it reached maxBake undecided (`max-bake`). */
+  | { kind: 'awaiting-approval'; ring: number; reason: string; cause: ApprovalCause }
   /** Held by a human; `resume` goes back to `from`. Exposure stays as it is. */
   | { kind: 'paused'; from: ResumablePhase; reason: string }
   /** Stopped; exposure frozen. Resume restarts the bake of `ring`; rollback withdraws the candidate. */
@@ -52,9 +56,16 @@ export type Phase =
   | { kind: 'aborted'; reason: string };
 
 export type PhaseKind = Phase['kind'];
+export type ApprovalCause = 'approval-required' | 'max-bake';
 export type ResumablePhase = Extract<Phase, { kind: 'waiting-for-window' | 'progressing' | 'awaiting-approval' }>;
 
+// The phase sets, defined once (the store, the scheduler, the manifest and the CLI use these).
+/** Final: nothing more happens to the rollout. */
 export const TERMINAL_PHASES: ReadonlySet<PhaseKind> = new Set(['rolled-back', 'succeeded', 'aborted']);
+/** Accepted but not started: the candidate is on no host, and must not be. */
+export const NOT_STARTED_PHASES: ReadonlySet<PhaseKind> = new Set(['pending', 'blocked', 'held']);
+/** In flight: started and not final. These hold their channel's slot, and the manifest carries their candidate. */
+export const IN_FLIGHT_PHASES: ReadonlySet<PhaseKind> = new Set(['waiting-for-window', 'progressing', 'awaiting-approval', 'paused', 'halted', 'rolling-back']);
 export const ALL_PHASES: readonly PhaseKind[] = [
   'pending',
   'blocked',
@@ -77,7 +88,23 @@ export interface RingVerdictNote {
   result: VerdictResult;
   reason: string;
   /** Per-metric details (counts, exposure, ratio, statistic, boundaries) as the judge returned them. */
-  metrics: unknown[];
+  metrics: MetricVerdict[];
+}
+
+/** The active ring's current wave (a ring ramps in waves before it bakes; engine/ramp.ts). */
+export interface WaveState {
+  /** 0-based. */
+  index: number;
+  /** Share of the ring's hosts exposed, parts per million by wave position (0: the census look, before any host). */
+  ppm: number;
+  /** Hosts of the ring this wave aims at (cumulative); null while the ring's size is unknown. */
+  target: number | null;
+  /** The ring's size (census) the wave was sized with; null: unknown. */
+  ringHosts: number | null;
+  /** When the wave was published. */
+  since: string;
+  /** Candidate hosts that had run the update before the ring started (its earlier rings). */
+  hostsBefore: number;
 }
 
 export interface RolloutState {
@@ -95,8 +122,10 @@ export interface RolloutState {
   noDataSince: string | null;
   consecutiveErrors: number;
   lastVerdict: RingVerdictNote | null;
-  /** Opaque per-metric state of the sequential test for the current ring (reset when a ring starts). */
-  judgeStates: Record<string, unknown>;
+  /** Per-metric state of the sequential tests for the current ring (reset when a ring starts). */
+  judgeStates: Record<string, MetricJudgeState>;
+  /** The exposed ring's wave while it ramps; null when the whole ring is exposed (or none is). Absent in old states. */
+  wave?: WaveState | null;
 }
 
 export function initialState(): RolloutState {
@@ -109,6 +138,7 @@ export function initialState(): RolloutState {
     consecutiveErrors: 0,
     lastVerdict: null,
     judgeStates: {},
+    wave: null,
   };
 }
 
@@ -136,8 +166,18 @@ export interface RingVerdict {
   reason: string;
   /** Set when result is inconclusive because no usable data arrived (as opposed to: not enough evidence yet). */
   noData?: boolean;
-  metrics: unknown[];
-  judgeStates: Record<string, unknown>;
+  /** The built-in signals' and declared metrics' verdicts. */
+  metrics: MetricVerdict[];
+  judgeStates: Record<string, MetricJudgeState>;
+  /** Candidate hosts that ran the update so far (max over metrics of sample.touchedHosts); null: unknown. */
+  touchedHosts: number | null;
+  /**
+   * Some test points towards a fail it cannot declare yet (too few hosts, a statistic past half its boundary, a
+   * guard breached below minHosts): exposure must not widen on this look (no next wave).
+   */
+  concern: boolean;
+  /** The ring's size from the agents' census (filled by the reconciler while the ring ramps); null: unknown. */
+  census?: { ringHosts: number | null };
 }
 
 /** Whether a ring may start now under the policy. Computed by the runtime with policy/windows.isAllowed. */
@@ -167,7 +207,10 @@ export type SlotFact =
 
 /** Settings of the engine that come from the spec and the runtime configuration. */
 export interface EngineConfig {
-  rings: Array<{ name: string; bakeMs: number; maxBakeMs: number | null; approvalRequired: boolean }>;
+  /** `ramp`: the ring's waves (first wave in hosts, growth factor), or null to expose the whole ring at once. */
+  rings: Array<{ name: string; bakeMs: number; maxBakeMs: number | null; approvalRequired: boolean; ramp: { first: number; growth: number } | null }>;
+  /** spec.analysis.interval: without analysis, a ramp grows once per interval. */
+  analysisIntervalMs: number;
   /** Whether analysis runs (spec.analysis.metrics non-empty). Without metrics, rings advance on bake time alone. */
   analysisEnabled: boolean;
   noDataGraceMs: number;

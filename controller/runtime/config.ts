@@ -2,7 +2,7 @@
 import { parsePublicKey, type TrustedKey } from '../crypto/keys';
 import { SERVE_DEFAULTS } from '../config/serve';
 import type { EngineConfig } from '../engine/state';
-import { analysisOf, ANALYSIS_DEFAULTS, approvalRequired, automaticRollbackOf, policyNameOf as policyOf } from '../spec/defaults';
+import { analysisOf, ANALYSIS_DEFAULTS, approvalRequired, automaticRollbackOf, policyNameOf as policyOf, rampOf } from '../spec/defaults';
 import { loadDocumentFileOrThrow, type DocumentType } from '../spec/document';
 import { durationMs } from '../spec/duration';
 import type { Problem } from '../spec/errors';
@@ -82,17 +82,23 @@ export const DEFAULTS = {
   rollbackDrainMs: durationMs(SERVE_DEFAULTS.rollbackDrain),
 };
 
-export function engineConfigFor(rollout: Rollout, opts: { rollbackDrainMs?: number } = {}): EngineConfig {
+/**
+ * The engine's settings for a rollout. `judged`: whether the analysis judges it even without declared metrics (the
+ * built-in signals, when the controller has a metrics provider); declared metrics are always judged.
+ */
+export function engineConfigFor(rollout: Rollout, opts: { rollbackDrainMs?: number; judged?: boolean } = {}): EngineConfig {
   const spec = rollout.spec;
   const analysis = analysisOf(spec);
   return {
-    rings: spec.rings.map((r) => ({
+    rings: spec.rings.map((r, i) => ({
       name: r.name,
       bakeMs: durationMs(r.bake),
       maxBakeMs: r.maxBake === undefined ? null : durationMs(r.maxBake),
       approvalRequired: approvalRequired(r),
+      ramp: rampOf(spec, i),
     })),
-    analysisEnabled: (spec.analysis?.metrics?.length ?? 0) > 0,
+    analysisIntervalMs: durationMs(analysis.interval),
+    analysisEnabled: (spec.analysis?.metrics?.length ?? 0) > 0 || opts.judged === true,
     noDataGraceMs: durationMs(analysis.noDataGrace),
     maxConsecutiveErrors: analysis.maxConsecutiveErrors,
     automaticRollback: automaticRollbackOf(spec),

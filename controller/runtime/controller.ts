@@ -68,7 +68,8 @@ export class Controller extends Service {
     const signingKey = { keyId: keyId(key.publicKey), publicKeyPem: publicKeyPem(key.publicKey), publicKey: publicKeyRaw(key.publicKey).toString('base64') };
     if (key.created) log.info({ keyId: signingKey.keyId }, 'signing key created');
     const publisher = new ManifestPublisher(store, key, (r) => policies.get(policyNameOf(r)), log);
-    const facts = new FactSource(store, policies, opts.rollbackDrainMs);
+    const analyzer = opts.analyzer;
+    const facts = new FactSource(store, policies, opts.rollbackDrainMs, analyzer?.judges ? (r) => analyzer.judges?.(r) ?? false : undefined);
     const runner = new ActionRunner(store, publisher, log);
     const reconciler = new Reconciler(store, facts, runner, clock, log, opts.analyzer, opts.observer, opts);
     const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log });

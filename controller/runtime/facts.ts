@@ -26,12 +26,15 @@ export class FactSource {
     private readonly store: StateStore,
     private readonly policies: ReadonlyMap<string, PolicySpec>,
     private readonly rollbackDrainMs: number | undefined,
+    /** Whether the analysis judges a rollout that declares no metrics (Analyzer.judges). */
+    private readonly judges: ((rollout: RolloutRecord['spec']) => boolean) | undefined = undefined,
   ) {}
 
   engineConfig(rec: RolloutRecord): EngineConfig {
     const hit = this.configs.get(rec.name);
     if (hit && hit.specHash === rec.specHash) return hit.config;
-    const config = engineConfigFor(rec.spec, this.rollbackDrainMs === undefined ? {} : { rollbackDrainMs: this.rollbackDrainMs });
+    const judged = this.judges?.(rec.spec) ?? false;
+    const config = engineConfigFor(rec.spec, this.rollbackDrainMs === undefined ? { judged } : { rollbackDrainMs: this.rollbackDrainMs, judged });
     this.configs.set(rec.name, { specHash: rec.specHash, config });
     return config;
   }

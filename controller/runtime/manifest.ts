@@ -13,7 +13,7 @@
  */
 import * as crypto from 'node:crypto';
 import { exposureFromRollout, type Exposure } from '../engine/membership';
-import type { KillSwitchState, PhaseKind, RolloutState } from '../engine/state';
+import { IN_FLIGHT_PHASES, type KillSwitchState, type PhaseKind, type RolloutState } from '../engine/state';
 import type { PolicySpec, Rollout } from '../spec/types';
 
 export interface ManifestArtifact {
@@ -38,8 +38,7 @@ export interface ChannelRollout {
   seq: number;
 }
 
-/** Phases whose candidate is not on any host and must not be: they are not in the manifest at all. */
-const NOT_PUBLISHED: ReadonlySet<PhaseKind> = new Set(['pending', 'blocked', 'held', 'succeeded', 'rolled-back', 'aborted']);
+
 
 /** The per-channel salt of the membership hash: derived from the channel name, so every replica agrees. */
 export function channelSalt(channel: string): string {
@@ -65,13 +64,14 @@ export function buildManifestContent(
   stable: ManifestContent['stable'],
 ): ManifestContent {
   const salt = channelSalt(channel);
-  const inFlight = rollouts.filter((r) => !NOT_PUBLISHED.has(r.state.phase.kind)).sort((a, b) => a.seq - b.seq);
+  // Only rollouts in flight are published: a candidate not started, or finished, is on no host and must not be.
+  const inFlight = rollouts.filter((r) => IN_FLIGHT_PHASES.has(r.state.phase.kind)).sort((a, b) => a.seq - b.seq);
   const candidates = inFlight.map((r) => ({
     rollout: r.name,
     version: r.spec.spec.version,
     artifact: artifactOf(r.spec.spec),
     state: r.state.phase.kind,
-    exposure: exposureFromRollout(r.spec.spec, policyOf(r.spec), r.state.exposedRing, salt),
+    exposure: exposureFromRollout(r.spec.spec, policyOf(r.spec), r.state.exposedRing, salt, r.state.wave?.ppm ?? null),
   }));
   return { channel, salt, stable, candidates, killSwitch: { engaged: killSwitch.engaged, mode: killSwitch.mode } };
 }

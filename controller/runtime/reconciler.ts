@@ -18,13 +18,15 @@ import type { Clock } from './clock';
 import { forEachLimited, withDeadline, yieldToLoop } from './deadline';
 import type { FactSource } from './facts';
 import type { ActionRunner } from './outbox';
-import type { Analyzer, RuntimeObserver } from './types';
+import type { Analyzer, CensusSource, RuntimeObserver } from './types';
 
 export interface ReconcilerOptions {
   /** Hard deadline of one rollout's analysis (all its metrics), real time. Default 10 s. */
   analysisDeadlineMs?: number;
   /** Analyses in flight at once. Default 8. */
   analysisConcurrency?: number;
+  /** Ring sizes for the ramp's waves (agents' census); without it, a ramping ring's waves go by share. */
+  census?: CensusSource;
 }
 
 /** What a verdict was computed on: it applies only while the same ring exposure is in effect. */
@@ -43,6 +45,7 @@ export class Reconciler {
   private readonly inflight = new Set<string>();
   private readonly deadlineMs: number;
   private readonly concurrency: number;
+  private readonly census: CensusSource | undefined;
 
   constructor(
     private readonly store: StateStore,
@@ -56,6 +59,7 @@ export class Reconciler {
   ) {
     this.deadlineMs = opts.analysisDeadlineMs ?? 10_000;
     this.concurrency = opts.analysisConcurrency ?? 8;
+    this.census = opts.census;
   }
 
   /** One pass over every non-terminal rollout. Passes never overlap: a second call runs after the first. */
@@ -143,12 +147,25 @@ export class Reconciler {
       );
       try {
         const v = await withDeadline(work, this.deadlineMs, 'the metrics analysis');
-        if (v) out.set(rec.name, { ...basis, verdict: v });
+        if (v) out.set(rec.name, { ...basis, verdict: await this.withCensus(rec, v, now) });
       } catch (err) {
         out.set(rec.name, { ...basis, verdict: errorVerdict(rec.state, err instanceof Error ? err.message : String(err)) });
       }
     });
     return out;
+  }
+
+  /** While the exposed ring ramps, the verdict carries the ring's size from the census (null when unknown). */
+  private async withCensus(rec: RolloutRecord, v: RingVerdict, now: Date): Promise<RingVerdict> {
+    const ring = rec.spec.spec.rings[rec.state.exposedRing];
+    if (!this.census || (rec.state.wave ?? null) === null || ring === undefined) return v;
+    let ringHosts: number | null = null;
+    try {
+      ringHosts = await withDeadline(this.census.ringHosts(rec.channel, ring.name, now), this.deadlineMs, 'the ring census');
+    } catch (err) {
+      this.log.warn({ rollout: rec.name, err: err instanceof Error ? err.message : String(err) }, 'ring census failed');
+    }
+    return { ...v, census: { ringHosts } };
   }
 
   /** Decides one rollout on its freshest state; true when something was committed. */
@@ -236,5 +253,5 @@ export class Reconciler {
 
 /** A verdict for a query that failed or did not answer: it counts toward provider-error, never toward a pass. */
 function errorVerdict(state: RolloutState, reason: string): RingVerdict {
-  return { ring: state.exposedRing, result: 'error', reason, metrics: [], judgeStates: state.judgeStates };
+  return { ring: state.exposedRing, result: 'error', reason, metrics: [], judgeStates: state.judgeStates, touchedHosts: null, concern: false };
 }

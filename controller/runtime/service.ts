@@ -19,7 +19,10 @@ export interface RolloutView {
   ring: { index: number; name: string } | null;
   /** Human explanation of why the rollout is not moving, null when it is. */
   waitingReason: string | null;
+  /** The bake of the exposed ring; null while it ramps (the bake starts once the ring is wholly exposed). */
   bake: { startedAt: string; minEndsAt: string; maxEndsAt: string | null } | null;
+  /** The exposed ring's current wave while it ramps (engine/ramp.ts); null when wholly exposed. */
+  wave: { index: number; ppm: number; sharePercent: number; targetHosts: number | null; ringHosts: number | null; since: string } | null;
   lastVerdict: RingVerdictNote | null;
   history: Transition[];
   revision: number;

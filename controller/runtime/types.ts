@@ -7,6 +7,11 @@ export interface Analyzer {
   analyze(rollout: Rollout, state: RolloutState, now: Date): Promise<RingVerdict | undefined>;
   /** Cheap check, without I/O, whether analyze() would query anything now (the reconciler skips it otherwise). */
   due?(rollout: Rollout, state: RolloutState, now: Date): boolean;
+  /**
+   * Whether analyze() judges this rollout at all: declared metrics, or the built-in signals when a metrics provider
+   * is configured. The engine then needs a passing verdict to advance a ring (otherwise: bake time alone).
+   */
+  judges?(rollout: Rollout): boolean;
 }
 
 /** What the runtime reports to telemetry (controller/telemetry implements it). */
@@ -18,4 +23,13 @@ export interface RuntimeObserver {
   verdictLatency(seconds: number): void;
   killSwitch(engaged: boolean): void;
   noDataSeconds(rollout: string, channel: string, ring: number, seconds: number): void;
+}
+
+/**
+ * How many hosts belong to a ring of a channel's candidate plan: agents label `ringmaster_agent_hosts` with the ring
+ * they are assigned to (engine/membership.assignedRing). The ramp sizes its waves with it (engine/ramp.ts).
+ * null: unknown (no series yet, or the provider failed); never throws.
+ */
+export interface CensusSource {
+  ringHosts(channel: string, ring: string, now: Date): Promise<number | null>;
 }

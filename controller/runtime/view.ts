@@ -1,5 +1,6 @@
 /** The rollout as users see it (API, ringctl status): phase, ring, why it waits, bake times, verdict, history. */
 import type { KillSwitchState, Phase, Transition } from '../engine/state';
+import { WAVE_SCALE } from '../engine/membership';
 import { durationMs } from '../spec/duration';
 import type { RolloutRecord } from '../store/store';
 import type { RolloutView } from './service';
@@ -52,13 +53,20 @@ export function waitingReason(phase: Phase, killSwitch: KillSwitchState): string
   }
 }
 
+/** The exposed ring's wave while it ramps, with the share of the ring it exposes. */
+function waveView(r: RolloutRecord): RolloutView['wave'] {
+  const w = r.state.wave ?? null;
+  if (w === null) return null;
+  return { index: w.index, ppm: w.ppm, sharePercent: (100 * w.ppm) / WAVE_SCALE, targetHosts: w.target, ringHosts: w.ringHosts, since: w.since };
+}
+
 export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch: KillSwitchState): RolloutView {
   const spec = r.spec.spec;
   const idx = phaseRing(r.state.phase);
   const ringSpec = idx === null ? undefined : spec.rings[idx];
   let bake: RolloutView['bake'] = null;
   const p = r.state.phase.kind === 'paused' ? r.state.phase.from : r.state.phase;
-  if (p.kind === 'progressing') {
+  if (p.kind === 'progressing' && p.bakeStartedAt !== null) {
     const ring = spec.rings[p.ring];
     if (ring) {
       const start = Date.parse(p.bakeStartedAt);
@@ -80,6 +88,7 @@ export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch:
     ring: idx === null || ringSpec === undefined ? null : { index: idx, name: ringSpec.name },
     waitingReason: waitingReason(r.state.phase, killSwitch),
     bake,
+    wave: waveView(r),
     lastVerdict: r.state.lastVerdict,
     history,
     revision: r.revision,
