@@ -108,7 +108,9 @@ export function renderTemplate(template: string, ctx: Pick<RingContext, 'channel
 
 /** The interval ends this look asks for: pendingIntervalEnds(ctx), at most MAX_INTERVALS_PER_LOOK of them (the oldest). */
 export function lookEnds(ctx: RingContext): Date[] {
-  return pendingIntervalEnds(ctx).slice(0, MAX_INTERVALS_PER_LOOK);
+  // Ends are I apart: (after, after + MAX·I] holds at most MAX of them, and the long list is never built.
+  const cap = ctx.after.getTime() + MAX_INTERVALS_PER_LOOK * ctx.intervalMs;
+  return pendingIntervalEnds(cap < ctx.now.getTime() ? { ...ctx, now: new Date(cap) } : ctx);
 }
 
 export async function observeMetric(provider: MetricsProvider, metric: MetricSpec, ctx: RingContext, opts: ObserveOptions = {}): Promise<Observation> {
