@@ -218,23 +218,68 @@ describe('PrometheusProvider.query', () => {
 });
 
 describe('observeMetric', () => {
-  const ctx: RingContext = { channel: 'sensor-content', version: '7.16.291', baselineVersion: '7.16.290', ringStartedAt: new Date(AT.getTime() - 600_000), now: AT };
+  const ctx: RingContext = {
+    channel: 'sensor-content',
+    version: '7.16.291',
+    baselineVersion: '7.16.290',
+    ringStartedAt: new Date(AT.getTime() - 600_000),
+    now: new Date(AT.getTime() + 5_000),
+    intervalMs: 120_000,
+    after: new Date(AT.getTime() - 360_000),
+  };
 
-  test('built-in metrics: six queries over the window since the ring started; counts rounded; absent baseline is zero', async () => {
-    const answers = new Map<string, string[]>();
-    const q = builtinQueries('crash', 'sensor-content', '7.16.291', '600s');
-    const b = builtinQueries('crash', 'sensor-content', '7.16.290', '600s');
-    expect(q.events).toBe('sum(increase(ringmaster_agent_crashes_total{channel="sensor-content",version="7.16.291",kind="crash"}[600s]))');
-    answers.set(q.events, ['2.9']).set(q.exposure, ['150.5']).set(q.hosts, ['900']).set(b.events, []).set(b.exposure, []).set(b.hosts, []);
-    const f = await fake((_req, body, res) => json(res, 200, vector(answers.get(new URLSearchParams(body).get('query') ?? '') ?? ['NaN'])));
+  test('built-in metrics over the wire: a range query per series at the pending interval ends (step I), hosts at now, increments not rounded', async () => {
+    const q = builtinQueries('crash', 'sensor-content', '7.16.291', '120s');
+    const b = builtinQueries('crash', 'sensor-content', '7.16.290', '120s');
+    expect(q.events).toBe('sum(increase(ringmaster_agent_crashes_total{channel="sensor-content",version="7.16.291",kind="crash"}[120s]))');
+    const t = (minAgo: number): number => AT.getTime() / 1000 - minAgo * 60;
+    const matrix = (points: Array<[number, string]>) => ({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: points }] } });
+    const ranges = new Map<string, unknown>([
+      [q.events, matrix([[t(4), '2.9'], [t(2), 'NaN'], [t(0), '1.25']])],
+      [q.exposure, matrix([[t(4), '6.5'], [t(2), '6.6'], [t(0), '6.7']])],
+      [b.events, { status: 'success', data: { resultType: 'matrix', result: [] } }],
+      [b.exposure, { status: 'success', data: { resultType: 'matrix', result: [] } }],
+    ]);
+    const instants = new Map<string, string[]>([
+      [q.hosts, ['900']],
+      [b.hosts, []],
+    ]);
+    const f = await fake((req, body, res) => {
+      const query = new URLSearchParams(body).get('query') ?? '';
+      if (req.url === '/api/v1/query_range') json(res, 200, ranges.get(query) ?? { status: 'error', errorType: 'bad_data', error: 'unexpected' });
+      else json(res, 200, vector(instants.get(query) ?? ['NaN']));
+    });
     const p = new PrometheusProvider({ url: f.url });
     try {
       const obs = await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx);
-      expect(obs).toEqual({ kind: 'counts', at: AT.toISOString(), candidate: { events: 3, exposureHours: 150.5, hosts: 900 }, baseline: { events: 0, exposureHours: 0, hosts: 0 } });
-      answers.set(q.hosts, ['NaN']);
-      expect(await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx)).toEqual({ kind: 'no-data', at: AT.toISOString(), reason: 'candidate hosts: the query returned NaN' });
-      answers.set(q.hosts, []);
-      expect(await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx)).toMatchObject({ kind: 'no-data', reason: 'candidate hosts: empty vector (no series matched)' });
+      const iso = (minAgo: number): string => new Date(t(minAgo) * 1000).toISOString();
+      // The interval ending 2 minutes ago has a NaN candidate point: left out, never zero. No baseline series: zero.
+      expect(obs).toEqual({
+        kind: 'counts',
+        at: ctx.now.toISOString(),
+        candidateHosts: 900,
+        baselineHosts: 0,
+        intervals: [
+          { end: iso(4), candidate: { events: 2.9, exposureHours: 6.5 }, baseline: { events: 0, exposureHours: 0 } },
+          { end: iso(0), candidate: { events: 1.25, exposureHours: 6.7 }, baseline: { events: 0, exposureHours: 0 } },
+        ],
+      });
+      const rangeBodies = f.calls.filter((c) => c.url === '/api/v1/query_range').map((c) => Object.fromEntries(new URLSearchParams(c.body)));
+      expect(rangeBodies.map((r) => r.query).sort()).toEqual([q.events, q.exposure, b.events, b.exposure].sort());
+      for (const r of rangeBodies) expect([r.start, r.end, r.step]).toEqual([t(4).toFixed(3), t(0).toFixed(3), '120']);
+      const instantBodies = f.calls.filter((c) => c.url === '/api/v1/query').map((c) => Object.fromEntries(new URLSearchParams(c.body)));
+      expect(instantBodies.map((r) => [r.query, r.time])).toEqual([
+        [q.hosts, (ctx.now.getTime() / 1000).toFixed(3)],
+        [b.hosts, (ctx.now.getTime() / 1000).toFixed(3)],
+      ]);
+      instants.set(q.hosts, ['NaN']);
+      expect(await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx)).toEqual({ kind: 'no-data', at: ctx.now.toISOString(), reason: 'candidate hosts: the query returned NaN' });
+      instants.set(q.hosts, ['900']);
+      ranges.set(q.events, { status: 'error', errorType: 'bad_data', error: 'exceeded maximum resolution of 11,000 points per timeseries' });
+      expect(await observeMetric(p, { name: 'crashes', type: 'crash-rate' }, ctx)).toMatchObject({
+        kind: 'error',
+        message: 'candidate events: prometheus: bad_data: exceeded maximum resolution of 11,000 points per timeseries',
+      });
     } finally {
       p.close();
       await f.close();
