@@ -116,6 +116,11 @@ export function renderStatus(v: RolloutView, now: Date): string {
           const left = Date.parse(v.bake.minEndsAt) - now.getTime();
           note = `active: baked ${formatDuration(elapsed)} of ${ring.bake}, ${left > 0 ? `${formatDuration(left)} left` : 'minimum bake done, waiting for a verdict'}`;
           if (v.bake.maxEndsAt) note += `, maxBake in ${formatDuration(Date.parse(v.bake.maxEndsAt) - now.getTime())}`;
+        } else if (v.wave) {
+          const w = v.wave;
+          note = w.ppm === 0
+            ? 'active: ramping, census look (nobody takes it yet)'
+            : `active: ramping, wave ${w.index + 1}: ${Number(w.sharePercent.toPrecision(3))}% of the ring${w.targetHosts !== null ? ` (~${Math.round(w.targetHosts)}${w.ringHosts !== null ? ` of ${w.ringHosts}` : ''} hosts)` : ''}; the bake starts when it is wholly exposed`;
         } else note = 'active';
         break;
       case 'halted':

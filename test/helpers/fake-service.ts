@@ -40,11 +40,12 @@ export class FakeService implements ControllerService {
       previousVersion: rollout.spec.previousVersion ?? null,
       policy,
       // Like the real engine under an open window: ring 0 starts, unless it needs an approval first.
-      phase: rollout.spec.rings[0]?.approval === 'required' ? { kind: 'awaiting-approval', ring: 0, reason: 'approval required' } : { kind: 'progressing', ring: 0, bakeStartedAt: now },
+      phase: rollout.spec.rings[0]?.approval === 'required' ? { kind: 'awaiting-approval', ring: 0, reason: 'approval required', cause: 'approval-required' } : { kind: 'progressing', ring: 0, bakeStartedAt: now },
       exposedRing: 0,
       ring: { index: 0, name: rollout.spec.rings[0]?.name ?? 'ring0' },
       waitingReason: null,
       bake: null,
+      wave: null,
       lastVerdict: null,
       history: [],
       revision: 1,

@@ -8,10 +8,12 @@ const plus = (min: number) => new Date(Date.parse(T) + min * 60_000).toISOString
 
 const config: EngineConfig = {
   rings: [
-    { name: 'canary', bakeMs: 30 * 60_000, maxBakeMs: 120 * 60_000, approvalRequired: false },
-    { name: 'broad', bakeMs: 60 * 60_000, maxBakeMs: null, approvalRequired: true },
-    { name: 'full', bakeMs: 60 * 60_000, maxBakeMs: null, approvalRequired: false },
+    // No ramp here: this table is about phases; the waves are tested in ramp.test.ts.
+    { name: 'canary', bakeMs: 30 * 60_000, maxBakeMs: 120 * 60_000, approvalRequired: false, ramp: null },
+    { name: 'broad', bakeMs: 60 * 60_000, maxBakeMs: null, approvalRequired: true, ramp: null },
+    { name: 'full', bakeMs: 60 * 60_000, maxBakeMs: null, approvalRequired: false, ramp: null },
   ],
+  analysisIntervalMs: 60_000,
   analysisEnabled: true,
   noDataGraceMs: 10 * 60_000,
   maxConsecutiveErrors: 3,
@@ -28,7 +30,7 @@ const states: Record<PhaseKind, RolloutState> = {
   held: { ...initialState(), phase: { kind: 'held', reason: 'kill switch engaged' } },
   'waiting-for-window': { ...initialState(), phase: { kind: 'waiting-for-window', ring: 0, reasons: [] } },
   progressing: { ...initialState(), phase: progressing0, exposedRing: 0, ringStartedAt: minus(40) },
-  'awaiting-approval': { ...initialState(), phase: { kind: 'awaiting-approval', ring: 1, reason: 'ring broad requires approval' }, exposedRing: 0, ringStartedAt: minus(40) },
+  'awaiting-approval': { ...initialState(), phase: { kind: 'awaiting-approval', ring: 1, reason: 'ring broad requires approval', cause: 'approval-required' }, exposedRing: 0, ringStartedAt: minus(40) },
   paused: { ...initialState(), phase: { kind: 'paused', from: progressing0, reason: 'by hand' }, exposedRing: 0, ringStartedAt: minus(40) },
   halted: { ...initialState(), phase: { kind: 'halted', ring: 0, reason: 'analysis-failed', message: 'stop' }, exposedRing: 0, ringStartedAt: minus(40) },
   'rolling-back': { ...initialState(), phase: { kind: 'rolling-back', since: minus(1), reason: 'r', end: 'rolled-back' } },
@@ -44,7 +46,7 @@ const quiet: Facts = {
   requests: [],
   killSwitch: { engaged: false, mode: 'freeze', reason: '', actor: '', since: null },
 };
-const verdict = (result: RingVerdict['result'], noData = false): RingVerdict => ({ ring: 0, result, reason: `judge said ${result}`, noData, metrics: [], judgeStates: {} });
+const verdict = (result: RingVerdict['result'], noData = false): RingVerdict => ({ ring: 0, result, reason: `judge said ${result}`, noData, metrics: [], judgeStates: {}, touchedHosts: null, concern: false });
 const req = (verb: 'pause' | 'resume' | 'approve' | 'abort' | 'rollback') => [{ id: 7, verb, actor: 'alice', reason: 'test' }];
 const closed = { allowed: false as const, reasons: [{ kind: 'outside-window', message: 'Sat is outside Mon-Thu 09:00-16:00' }] };
 

@@ -2,6 +2,7 @@ import {
   exposedBasisPoints,
   exposureFromRollout,
   hostBucket,
+  hostWavePosition,
   takesCandidate,
   type Exposure,
 } from '../../controller/engine/membership';
@@ -46,6 +47,8 @@ const spec: RolloutSpec = {
     { name: 'half', percent: 50, bake: '24h' },
     { name: 'full', percent: 100, bake: '24h' },
   ],
+  // Rings and tenants without the holdback here (test/unit/ramp.test.ts covers it and the waves).
+  holdback: { percent: 0 },
 };
 
 const policy: PolicySpec = {
@@ -63,6 +66,17 @@ const policy: PolicySpec = {
 function exposureAt(activeRing: number, p: PolicySpec | undefined = policy): Exposure {
   return exposureFromRollout(spec, p, activeRing, SALT);
 }
+
+describe('hostWavePosition', () => {
+  // Computed independently with Python's hashlib: floor(uint32be(sha256(salt NUL host)[8..12]) * 1e6 / 2^32).
+  it.each([
+    ['b7e1c3a9', 'host-0000001', 376_775],
+    ['b7e1c3a9', 'host-0000042', 407_902],
+    ['0123456789abcdef', 'web-17.example.internal', 296_340],
+  ])('salt %j host %j is at wave position %d', (salt, id, position) => {
+    expect(hostWavePosition(salt, id)).toBe(position);
+  });
+});
 
 describe('hostBucket', () => {
   it.each([

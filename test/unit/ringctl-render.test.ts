@@ -37,6 +37,7 @@ function view(over: Partial<RolloutView> = {}): RolloutView {
     ring: { index: 1, name: 'one' },
     waitingReason: null,
     bake: { startedAt: T0, minEndsAt: '2026-11-30T16:00:00.000Z', maxEndsAt: '2026-11-30T18:00:00.000Z' },
+    wave: null,
     lastVerdict: null,
     history: [
       { n: 1, at: T0, from: 'pending', to: 'progressing', exposedRing: 0, reason: 'ring canary started', actor: 'controller' },
@@ -92,7 +93,7 @@ describe('renderStatus', () => {
   });
 
   test('a ring waiting for its window or an approval is next; the ring before it is done', () => {
-    const waiting = view({ phase: { kind: 'awaiting-approval', ring: 2, reason: 'ring ten requires approval' }, ring: { index: 2, name: 'ten' }, bake: null, waitingReason: 'ring ten requires approval' });
+    const waiting = view({ phase: { kind: 'awaiting-approval', ring: 2, reason: 'ring ten requires approval', cause: 'approval-required' }, ring: { index: 2, name: 'ten' }, bake: null, waitingReason: 'ring ten requires approval' });
     const text = renderStatus(waiting, new Date(T0));
     expect(text).toMatch(/^waiting: ring ten requires approval$/m);
     expect(ringProgress(waiting)).toEqual(['done', 'done', 'next', 'pending']);
@@ -253,5 +254,14 @@ describe('Client settings', () => {
     expect(new Client('get', {}, { RINGMASTER_URL: 'http://ctl.example:9000' }).base.href).toBe('http://ctl.example:9000/');
     expect(new Client('get', { server: 'https://other:1' }, { RINGMASTER_URL: 'http://ctl.example:9000' }).base.href).toBe('https://other:1/');
     expect(() => new Client('get', { server: 'not a url' }, {})).toThrow(/^ringctl get: invalid server URL "not a url"/);
+  });
+});
+
+describe('renderStatus: a ramping ring', () => {
+  test('shows its wave, the share of the ring and the hosts, and that the bake has not started', () => {
+    const ramping = view({ phase: { kind: 'progressing', ring: 1, bakeStartedAt: null }, bake: null, wave: { index: 2, ppm: 40_000, sharePercent: 4, targetHosts: 400, ringHosts: 10_000, since: T0 } });
+    expect(ringLine(renderStatus(ramping, new Date(T0)), 1)).toBe('  [>] 1 one        1%         active: ramping, wave 3: 4% of the ring (~400 of 10000 hosts); the bake starts when it is wholly exposed');
+    const census = view({ phase: { kind: 'progressing', ring: 1, bakeStartedAt: null }, bake: null, wave: { index: 0, ppm: 0, sharePercent: 0, targetHosts: null, ringHosts: null, since: T0 } });
+    expect(ringLine(renderStatus(census, new Date(T0)), 1)).toMatch(/active: ramping, census look \(nobody takes it yet\)$/);
   });
 });
