@@ -236,7 +236,7 @@ async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Prom
   if (online === true) log.info({ prometheus: provider.endpoint }, 'metrics from Prometheus');
   else log.warn({ prometheus: provider.endpoint, error: online }, 'Prometheus is not ready yet');
   const { prometheusCensus } = await import('../runtime/census');
-  return { analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds })), census: prometheusCensus(provider) };
+  return { analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds, log })), census: prometheusCensus(provider) };
 }
 
 function listen(server: http.Server, host: string, port: number): Promise<void> {
