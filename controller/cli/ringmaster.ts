@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prometheus-bearer-token-file <file>', 'file holding a bearer token for Prometheus')
     .option('--prometheus-ca-file <file>', 'PEM CA bundle for an https Prometheus')
     .option('--prometheus-insecure-skip-verify', 'do not verify the Prometheus TLS certificate (tests only)')
-    .option('--prometheus-min-window <duration>', `shortest increase() range, about 2 scrape intervals (default ${DEFAULTS.prometheusMinWindow})`)
+    .option('--prometheus-min-window <duration>', `shortest {{window}} of custom metrics, about 2 scrape intervals (default ${DEFAULTS.prometheusMinWindow})`)
     .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')} (default info, or env RINGMASTER_LOG_LEVEL)`)
     .option('--accept-broken-audit <reason>', 'start although the audit chain does not verify; the break is recorded as accepted (docs/audit.md)')
     .action(async (flags: ServeFlags) => {
