@@ -99,18 +99,19 @@ describe('Fleet', () => {
     const view: ManifestView = { revision: 1, candidate: { version: '2', exposure }, killSwitch: false, signatureOk: true, artifactOk: true };
     for (let t = 0; t < 3_600_000; t += sc.tickMs) f.step(t, sc.tickMs, view);
     const provider = new SimMetricsProvider(f, 'sensor-content', { baseline: '1', candidate: '2' }, [{ from: 3_000_000, to: 3_300_000 }]);
-    const ctx: RingContext = { channel: 'sensor-content', version: '2', baselineVersion: '1', ringStartedAt: new Date(0), now: new Date(2_400_000) };
+    const ctx: RingContext = { channel: 'sensor-content', version: '2', baselineVersion: '1', ringStartedAt: new Date(0), now: new Date(2_400_000), intervalMs: 60_000, after: new Date(0) };
     for (const type of ['crash-rate', 'bsod-rate', 'update-failure-rate'] as const) {
       const metric = { name: type, type } as MetricSpec;
       const counts = observeFromCounts(provider, metric, ctx);
       expect(counts.kind).toBe('counts');
       if (counts.kind === 'counts') {
-        expect(counts.candidate.events).toBeGreaterThan(0);
-        expect(counts.candidate.hosts + counts.baseline.hosts).toBe(f.n);
+        expect(counts.intervals).toHaveLength(40);
+        expect(counts.intervals.reduce((a, i) => a + i.candidate.events, 0)).toBeGreaterThan(0);
+        expect(counts.candidateHosts + counts.baselineHosts).toBe(f.n);
       }
       expect(await observeMetric(provider, metric, ctx)).toEqual(counts);
       // In a metrics gap both say no data.
-      const gap = { ...ctx, now: new Date(3_100_000) };
+      const gap = { ...ctx, now: new Date(3_100_000), after: new Date(2_940_000) };
       expect(observeFromCounts(provider, metric, gap).kind).toBe('no-data');
       expect((await observeMetric(provider, metric, gap)).kind).toBe('no-data');
     }
