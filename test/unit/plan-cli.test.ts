@@ -120,13 +120,36 @@ describe('ringctl plan', () => {
     expect(code).toBe(0);
     const text = out.join('');
     expect(text).toContain('canary  Mon 2026-11-30 09:00 -05:00');
-    expect(text).toMatch(/canary\s+Mon 2026-11-30 09:00 -05:00\s+Mon 2026-11-30 09:30 -05:00\s+Fri 15:00 America\/New_York is outside/);
-    expect(text).toMatch(/broad\s+Mon 2026-11-30 11:30 -05:00\s+Tue 2026-12-01 11:30 -05:00\s+approval required/);
-    expect(text).toMatch(/full\s+Tue 2026-12-01 11:30 -05:00\s+Wed 2026-12-02 11:30 -05:00\s+-/);
+    const waves = String.raw`50 > 100 > 200 > 400 > \.\.\. hosts \(x2; size unknown\)`;
+    expect(text).toMatch(new RegExp(String.raw`canary\s+Mon 2026-11-30 09:00 -05:00\s+Mon 2026-11-30 09:30 -05:00\s+${waves}\s+Fri 15:00 America/New_York is outside`));
+    expect(text).toMatch(new RegExp(String.raw`broad\s+Mon 2026-11-30 11:30 -05:00\s+Tue 2026-12-01 11:30 -05:00\s+${waves}\s+approval required`));
+    expect(text).toMatch(new RegExp(String.raw`full\s+Tue 2026-12-01 11:30 -05:00\s+Wed 2026-12-02 11:30 -05:00\s+${waves}\s+-`));
+    expect(text).toContain('Ring sizes unknown for canary, early, broad, full: their ramp time is not in the plan');
     expect(text).toContain('Requested start: Fri 2026-11-27 15:00 -05:00');
     const rows = text.split('\n').filter((l) => /^(canary|early|broad|full) /.test(l));
     expect(rows).toHaveLength(4);
     for (const row of rows) expect(row).not.toMatch(/(Fri|Sat|Sun) 2026-/);
+  });
+
+  it('with the fleet and canary sizes, the waves are complete and their looks move the plan', () => {
+    const code = runPlan(file('r.yaml', ROLLOUT), { policy: POLICY, start: '2026-11-30T09:00:00-05:00', hosts: '1000000', ringHosts: 'canary=2000' });
+    expect(code).toBe(0);
+    const text = out.join('');
+    // canary: the census look and 6 waves (50 ... 1,600), then the whole ring: 7 looks of 1 min, then the 30 min bake.
+    expect(text).toMatch(/canary\s+Mon 2026-11-30 09:00 -05:00\s+Mon 2026-11-30 09:37 -05:00\s+50 > 100 > 200 > \.\.\. > 1,600 > 2,000 hosts \(7 looks, the census included\)/);
+    // full: 100% of 1,000,000 less the 10% before it and the 0.5% holdback.
+    expect(text).toMatch(/full\s+.*> 819,200 > 895,000 hosts \(16 looks, the census included\)/);
+    expect(text).toContain('Holdback: 0.5% of the fleet stays on');
+    expect(text).not.toContain('Ring sizes unknown');
+  });
+
+  it('a bad --hosts or --ring-hosts is one line on stderr and exit 2', () => {
+    expect(runPlan(file('r.yaml', ROLLOUT), { policy: POLICY, hosts: 'many' })).toBe(2);
+    expect(runPlan(file('r.yaml', ROLLOUT), { policy: POLICY, ringHosts: 'canary:2000' })).toBe(2);
+    expect(err.join('').trim().split('\n')).toEqual([
+      'ringctl plan: invalid --hosts "many": must be a whole number of hosts, 1 or more',
+      'ringctl plan: invalid --ring-hosts "canary:2000": write NAME=HOSTS pairs separated by commas, like canary=2000',
+    ]);
   });
 
   it('a bad --start is one line on stderr and exit 2', () => {

@@ -1,8 +1,10 @@
 /**
- * `ringctl plan ROLLOUT.yaml --policy POLICY.yaml [--start WHEN] [--json]`
+ * `ringctl plan ROLLOUT.yaml --policy POLICY.yaml [--start WHEN] [--hosts N] [--ring-hosts NAME=N,...] [--json]`
  *
  * Shows when each ring of a rollout would start and end under a policy, if every ring passed its health
- * checks at the end of its minimum bake and approvals came in time, and why a ring has to wait.
+ * checks at the end of its minimum bake and approvals came in time, and why a ring has to wait. Each ring's
+ * waves (its ramp) are listed; with the fleet's size (--hosts) and the selector rings' sizes (--ring-hosts) they
+ * are complete and their shortest duration moves the plan.
  *
  * --json prints one line: {"rings":[{"name":"canary","start":"2026-11-30T09:00:00.000-05:00",
  *   "end":"2026-11-30T09:30:00.000-05:00","waitReasons":[{"kind":"outside-window","message":"..."}]}]}
@@ -17,7 +19,7 @@ import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import { formatSpecError } from '../../spec/errors';
 import { loadPolicyFile, loadRolloutFile } from '../../spec/load';
-import { planRollout, type RolloutPlan } from '../../policy/plan';
+import { planRollout, type PlannedRamp, type PlanSizes, type RolloutPlan } from '../../policy/plan';
 import { describePolicyWindows, policyTimeErrors } from '../../policy/windows';
 import type { PolicySpec } from '../../spec/types';
 
@@ -25,6 +27,29 @@ export interface PlanOptions {
   policy: string;
   start?: string;
   json?: boolean;
+  hosts?: string;
+  ringHosts?: string;
+}
+
+/** --hosts and --ring-hosts (`canary=2000,dogfood=300`), or a one-line usage error. */
+export function parseSizes(opts: Pick<PlanOptions, 'hosts' | 'ringHosts'>): { ok: true; sizes: PlanSizes } | { ok: false; message: string } {
+  const sizes: { fleetHosts?: number; ringHosts?: Record<string, number> } = {};
+  const count = (text: string): number | null => (/^[0-9]{1,9}$/.test(text.trim()) ? Number(text.trim()) : null);
+  if (opts.hosts !== undefined) {
+    const n = count(opts.hosts);
+    if (n === null || n < 1) return { ok: false, message: `invalid --hosts ${JSON.stringify(opts.hosts)}: must be a whole number of hosts, 1 or more` };
+    sizes.fleetHosts = n;
+  }
+  if (opts.ringHosts !== undefined) {
+    sizes.ringHosts = {};
+    for (const part of opts.ringHosts.split(',')) {
+      const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=\s*([0-9]+)\s*$/.exec(part);
+      const n = m ? count(m[2] as string) : null;
+      if (!m || n === null) return { ok: false, message: `invalid --ring-hosts ${JSON.stringify(opts.ringHosts)}: write NAME=HOSTS pairs separated by commas, like canary=2000` };
+      sizes.ringHosts[m[1] as string] = n;
+    }
+  }
+  return { ok: true, sizes };
 }
 
 /** What --start may say, before the policy's zone is known. */
@@ -87,8 +112,20 @@ export function planJson(plan: RolloutPlan): string {
       start: r.start,
       end: r.end,
       waitReasons: r.waitReasons.map((w) => ({ kind: w.kind, message: w.message })),
+      ramp: r.ramp,
     })),
+    holdbackPercent: plan.holdbackPercent,
   });
+}
+
+/** "50 > 100 > ... > 2000 hosts (7 looks)"; "none (whole ring at once)"; an unknown size ends with "...". */
+export function describeRamp(ramp: PlannedRamp | null): string {
+  if (ramp === null) return 'none (whole ring at once)';
+  const n = (x: number): string => x.toLocaleString('en-US');
+  if (ramp.ringHosts === null) return `${ramp.waves.map(n).join(' > ')} > ... hosts (x${ramp.growth}; size unknown)`;
+  const looks = ramp.waves.length;
+  const shown = ramp.waves.length > 6 ? [...ramp.waves.slice(0, 3).map(n), '...', ...ramp.waves.slice(-2).map(n)] : ramp.waves.map(n);
+  return `${shown.join(' > ')} hosts (${looks} looks, the census included)`;
 }
 
 function humanTime(iso: string | null, timezone: string): string {
@@ -98,12 +135,12 @@ function humanTime(iso: string | null, timezone: string): string {
 
 /** The human table: one row per ring, extra lines for further reasons. */
 export function renderPlanTable(plan: RolloutPlan, policy: PolicySpec): string {
-  const header = ['RING', `START (${policy.timezone})`, 'END', 'WAITS FOR'];
+  const header = ['RING', `START (${policy.timezone})`, 'END', 'WAVES', 'WAITS FOR'];
   const rows: string[][] = [];
   for (const ring of plan.rings) {
     const reasons = ring.waitReasons.map((w) => w.message);
-    rows.push([ring.name, humanTime(ring.start, policy.timezone), humanTime(ring.end, policy.timezone), reasons[0] ?? '-']);
-    for (const more of reasons.slice(1)) rows.push(['', '', '', more]);
+    rows.push([ring.name, humanTime(ring.start, policy.timezone), humanTime(ring.end, policy.timezone), describeRamp(ring.ramp), reasons[0] ?? '-']);
+    for (const more of reasons.slice(1)) rows.push(['', '', '', '', more]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const line = (cells: string[]): string =>
@@ -129,6 +166,11 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
     err(`ringctl plan: ${parsedStart.message}`);
     return 2;
   }
+  const parsedSizes = parseSizes(opts);
+  if (!parsedSizes.ok) {
+    err(`ringctl plan: ${parsedSizes.message}`);
+    return 2;
+  }
   const rollout = loadRolloutFile(rolloutFile);
   const policy = loadPolicyFile(opts.policy);
   let invalid = false;
@@ -150,7 +192,8 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
     err(`note: the rollout names policy "${spec.policy}"; planning with "${policy.doc.metadata.name}" (${opts.policy})`);
   }
   const start = resolveStart(parsedStart.start, policySpec.timezone, now);
-  const plan = planRollout(spec, policySpec, start);
+  const plan = planRollout(spec, policySpec, start, parsedSizes.sizes);
+  const unknown = plan.rings.filter((r) => r.ramp !== null && r.ramp.ringHosts === null).map((r) => r.name);
   if (opts.json) {
     process.stdout.write(`${planJson(plan)}\n`);
     return 0;
@@ -167,6 +210,9 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
       renderPlanTable(plan, policySpec),
       '',
       'Assumes each ring passes its health checks when its minimum bake ends and approvals come in time.',
+      'Each ring ramps in waves (one clean look each at the least, after a census look); its bake starts when it is wholly exposed.',
+      ...(unknown.length > 0 ? [`Ring sizes unknown for ${unknown.join(', ')}: their ramp time is not in the plan (pass --hosts N, and --ring-hosts NAME=N for selector rings).`] : []),
+      ...(plan.holdbackPercent > 0 ? [`Holdback: ${plan.holdbackPercent}% of the fleet stays on ${spec.previousVersion ?? 'the previous version'} through the last ring, until its bake passes.`] : []),
       '',
     ].join('\n'),
   );
@@ -180,6 +226,8 @@ export function registerPlan(program: Command): void {
     .argument('<rollout>', 'rollout YAML file')
     .requiredOption('--policy <file>', 'policy YAML file')
     .option('--start <when>', `when the rollout would begin (default: now); ${START_HELP}`)
+    .option('--hosts <n>', "the fleet's size, to size the waves of percent rings")
+    .option('--ring-hosts <pairs>', 'sizes of selector rings, e.g. canary=2000 (comma-separated)')
     .option('--json', 'print the plan as one JSON document')
     .action((rolloutFile: string, opts: PlanOptions) => {
       process.exitCode = runPlan(rolloutFile, opts);
