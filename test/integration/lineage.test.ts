@@ -30,9 +30,10 @@ function rollout(name: string, version: string, previousVersion: string, metrics
       previousVersion,
       artifact: { url: `https://updates.example.internal/c/${version}.bin`, sha256: version.replace(/\D/g, '').padEnd(64, 'a').slice(0, 64) },
       policy: 'open',
+      // Whole rings at once: lineage is about what ends where, not the waves (runtime-ramp.test.ts).
       rings: [
-        { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '10m' },
-        { name: 'full', percent: 100, bake: '10m' },
+        { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '10m', ramp: 'none' },
+        { name: 'full', percent: 100, bake: '10m', ramp: 'none' },
       ],
       ...(metrics ? { analysis: { interval: '1m', metrics: [{ name: 'crash', type: 'crash-rate', max: 0.05, minHosts: 1 }] } } : {}),
     },
@@ -45,7 +46,7 @@ class ScriptedAnalyzer implements Analyzer {
   analyze(r: Rollout, state: { exposedRing: number }): Promise<RingVerdict | undefined> {
     if (state.exposedRing < 0) return Promise.resolve(undefined);
     const fail = this.failing.has(r.spec.version);
-    return Promise.resolve({ ring: state.exposedRing, result: fail ? 'fail' : 'pass', reason: fail ? 'crash rate 0.9 > max 0.05' : 'healthy', metrics: [], judgeStates: {} });
+    return Promise.resolve({ ring: state.exposedRing, result: fail ? 'fail' : 'pass', reason: fail ? 'crash rate 0.9 > max 0.05' : 'healthy', metrics: [], judgeStates: {}, touchedHosts: null, concern: false });
   }
 }
 

@@ -40,7 +40,7 @@ class ControlledAnalyzer implements Analyzer {
     });
   }
   answer(result: RingVerdict['result']): void {
-    this.release?.({ ring: 0, result, reason: `scripted ${result}`, metrics: [], judgeStates: {} });
+    this.release?.({ ring: 0, result, reason: `scripted ${result}`, metrics: [], judgeStates: {}, touchedHosts: null, concern: false });
   }
 }
 

@@ -38,10 +38,11 @@ function rollout(name: string, over: Partial<Rollout['spec']> = {}): Rollout {
       previousVersion: '7.16.290',
       artifact: { url: 'https://updates.example.internal/c/7.16.291.bin', sha256: 'a'.repeat(64) },
       policy: 'open',
+      // Whole rings at once: these tests are about phases, bakes and scheduling (the waves: runtime-ramp.test.ts).
       rings: [
-        { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '30m' },
-        { name: 'early', percent: 1, bake: '1h' },
-        { name: 'full', percent: 100, bake: '1h' },
+        { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '30m', ramp: 'none' },
+        { name: 'early', percent: 1, bake: '1h', ramp: 'none' },
+        { name: 'full', percent: 100, bake: '1h', ramp: 'none' },
       ],
       ...over,
     },
@@ -215,7 +216,7 @@ describe('runtime on a virtual clock with a real SQLite store', () => {
   it('a failing verdict rolls back automatically; a pass is needed to advance when metrics are configured', async () => {
     let next: RingVerdict['result'] = 'inconclusive';
     const analyzer: Analyzer = {
-      analyze: async (_r, state) => ({ ring: state.exposedRing, result: next, reason: `stub ${next}`, metrics: [], judgeStates: {} }),
+      analyze: async (_r, state) => ({ ring: state.exposedRing, result: next, reason: `stub ${next}`, metrics: [], judgeStates: {}, touchedHosts: null, concern: false }),
     };
     const { c, run } = await harness({ analyzer });
     const withMetrics = rollout('r1', { analysis: { interval: '1m', noDataGrace: '10m', metrics: [{ name: 'crashes', type: 'crash-rate' }] } });
