@@ -62,7 +62,7 @@ function metricLine(m: MetricVerdict): string {
   if (m.candidate) parts.push(`candidate ${m.candidate.events} events / ${num(m.candidate.exposureHours)} host-h (${m.candidate.hosts} hosts)`);
   if (m.baseline) parts.push(`baseline ${m.baseline.events} / ${num(m.baseline.exposureHours)} host-h`);
   if (m.ratio !== null) parts.push(`ratio ${num(m.ratio)}`);
-  if (m.sprt) parts.push(`SPRT llr vs baseline ${num(m.sprt.llr)} in [${num(m.sprt.lower)}, ${num(m.sprt.upper)}]`);
+  if (m.relative) parts.push(`relative e-value ln ${num(m.relative.logE)} vs boundary ${num(m.relative.threshold)}`);
   for (const g of m.guards) if (g.breached) parts.push(`${g.guard} ${num(g.observed)} > ${num(g.limit)}`);
   if (m.value) parts.push(`value ${num(m.value.candidate)}${m.value.baseline === null ? '' : ` vs ${num(m.value.baseline)}`}`);
   return `${parts.join(', ')}: ${m.reason}`;

@@ -2,40 +2,30 @@
  * The health judge: pure functions from (metric spec, provider observation, previous test state) to a
  * verdict with the numbers behind it. The statistics are explained in docs/analysis.md.
  *
- * Built-in metrics (crash-rate, bsod-rate, update-failure-rate) compare the candidate's event rate per
- * host-hour with the baseline's, over the same time window since the ring started:
- *   - an absolute guard `max` (events per candidate host-hour), a sequential Poisson test against it;
- *   - a sequential probability ratio test (SPRT) of "ratio <= maxRatio" against "ratio = detectRatio"
- *     on the conditional binomial of candidate events among all events, interval by interval;
- *     its false-alarm rate is at most α however often it is evaluated (Ville's inequality).
- * Custom metrics (one value per version) have guards only.
+ * Built-in metrics (crash-rate, bsod-rate, update-failure-rate) consume aligned per-interval increments
+ * (engine/observation.ts) of the candidate's and the baseline's events and exposure, once each, in order:
+ *   - a relative test of "candidate rate <= maxRatio x baseline rate": a betting e-process on the per-interval
+ *     excess Z = c - maxRatio·(e/f)·b, whose conditional mean is <= 0 under the null for any mean-one noise,
+ *     common to both versions or not; bets are predictable plug-ins sized by a dispersion estimated on past
+ *     intervals, and no single interval adds more than ½·ln(1/α) to it;
+ *   - an absolute guard `max`, the same kind of e-process on c - max·e (exact: bounded below by -1·max·e);
+ *   - a catastrophic test (candidate rate >= 10 x max): the only test that may fail on the first look.
+ * α is per rollout: alphaLedger splits it across rings, metrics (and the built-in signals, engine/signals.ts) and
+ * tests, and every verdict states the rollout's rate. Custom metrics (one value per version) have guards only.
  *
  * No data, NaN, negative or infinite counts, and provider errors never pass.
  */
-import type { Counts, Observation, VerdictResult } from './observation';
-import { METRIC_DEFAULTS, metricParamsOf } from '../spec/defaults';
-import type { MetricSpec } from '../spec/types';
-import { poissonGuardLogLr, sprtExposureForPower, sprtIncrement } from './stats';
+import type { Counts, IntervalCounts, Observation, VerdictResult } from './observation';
+import { CATASTROPHIC_MULTIPLE, JUDGE_DEFAULTS, resolveParams, validateMetricForJudge, type JudgeParams } from '../spec/metric-rules';
+import type { MetricSpec, RolloutSpec } from '../spec/types';
+import { betLogFactor, lookAlpha, normalCdf, plugInBet, poissonUpperTail } from './stats';
+import { builtinSignals, judgeSignal, isSignalState } from './signals';
+
+export { JUDGE_DEFAULTS, resolveParams, validateMetricForJudge, type JudgeParams };
 
 // ---------------------------------------------------------------------------------------------
-// Defaults and constants
+// Constants of the method (docs/analysis.md, "The relative test")
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Values used when a metric leaves a field unset: the `default` keywords of the metric schema (spec/schema.ts, the
- * one place they are defined; see docs/analysis.md, "Defaults"). alpha: false-alarm rate of each sequential test
- * under continuous monitoring; beta: miss rate at detectRatio; detectRatio: the SPRT's alternative; maxRatio: the
- * tolerated candidate/baseline ratio (its null); minHosts: candidate hosts reporting before a pass;
- * minExposureHours: candidate host-hours before a pass (built-in metrics).
- */
-export const JUDGE_DEFAULTS = {
-  alpha: METRIC_DEFAULTS.alpha,
-  beta: METRIC_DEFAULTS.beta,
-  detectRatio: METRIC_DEFAULTS.detectRatio,
-  maxRatio: METRIC_DEFAULTS.maxRatio,
-  minHosts: METRIC_DEFAULTS.minHosts,
-  minExposureHours: METRIC_DEFAULTS.minExposure,
-} as const;
 
 /**
  * A ring whose reporting hosts fell below this fraction of their peak, relative to how the whole fleet
@@ -43,86 +33,148 @@ export const JUDGE_DEFAULTS = {
  */
 export const MIN_RELATIVE_RETENTION = 0.5;
 
+/** Largest bet (fraction of the wealth at risk per interval): the wealth keeps at least 1 - LAMBDA_MAX. */
+export const LAMBDA_MAX = 0.8;
+/** Half-life, in intervals, of the baseline-rate predictor (short: it follows the day/night cycle). */
+const RATE_HALF_LIFE = 5;
+/** Half-life, in intervals, of the excess and candidate-rate estimates the bets are sized with. */
+const EXCESS_HALF_LIFE = 30;
+/**
+ * The cap on the baseline's count in an interval that keeps the normalised excess >= -1:
+ * B = b̂·(1 + CAP_SIGMAS·ŝ) + CAP_EVENTS, with ŝ the baseline's relative deviation from its prediction.
+ */
+const CAP_SIGMAS = 6;
+const CAP_EVENTS = 12;
+/** Prior of the relative deviation ŝ² (CV 50%) and of the dispersion φ, with the weight of this many intervals. */
+const PRIOR_DEVIATION = 0.25;
+const PRIOR_WEIGHT = 3;
+/** Ratios the evidence of a pass is stated against (the smallest one ruled out is reported). */
+export const EVIDENCE_RATIOS = [1.05, 1.1, 1.2, 1.3, 1.5, 1.75, 2, 2.5, 3, 4, 5, 10] as const;
+/** Shares of a counts metric's α: relative test, `max` guard, catastrophic test (without `max`: all relative). */
+export const TEST_SHARES = { relative: 0.5, guard: 0.25, catastrophic: 0.25 } as const;
+
 export type MetricType = MetricSpec['type'];
 const BUILTIN_TYPES: readonly MetricType[] = ['crash-rate', 'bsod-rate', 'update-failure-rate'];
 
-/** Resolved parameters of one metric (spec + defaults). */
-export interface JudgeParams {
-  alpha: number;
-  beta: number;
-  detectRatio: number;
-  maxRatio: number;
-  minHosts: number;
-  minExposureHours: number;
-  /** Absolute guard; undefined when the metric has none. */
-  max: number | undefined;
-  /** Whether maxRatio was set explicitly (custom metrics only check an explicit maxRatio). */
-  maxRatioSet: boolean;
+// ---------------------------------------------------------------------------------------------
+// α per rollout
+// ---------------------------------------------------------------------------------------------
+
+/** The α a metric's tests may spend in one ring, and the rollout's bound they are part of. */
+export interface AlphaShare {
+  /** The per-rollout false-fail bound (the smallest alpha of the rollout's metrics; default 0.01). */
+  rollout: number;
+  /** This metric's share in this ring: rollout / rings / (metrics + signals). */
+  metric: number;
 }
 
-export function resolveParams(metric: MetricSpec): JudgeParams {
-  const p = metricParamsOf(metric);
-  return {
-    alpha: p.alpha,
-    beta: p.beta,
-    detectRatio: p.detectRatio,
-    maxRatio: p.maxRatio,
-    minHosts: p.minHosts,
-    minExposureHours: p.minExposure,
-    max: metric.max,
-    maxRatioSet: metric.maxRatio !== undefined,
-  };
+export interface AlphaLedger {
+  rollout: number;
+  rings: number;
+  /** Names of the declared metrics and the built-in signals that get a share. */
+  metrics: string[];
+  /** The share of each (same for all: rollout / rings / metrics). */
+  perMetric: number;
 }
 
 /**
- * Problems with a metric that the JSON Schema cannot express, as messages naming the field
- * (empty when fine). The spec's semantic validation can reuse this; the judge returns 'error' for them.
+ * How α is split for a rollout: by rings, then equally over the declared counts metrics and the built-in signals,
+ * then over the tests of a metric (TEST_SHARES). Custom metrics are point comparisons on a value: no share.
+ * A union bound over the parts: the chance that any test of any ring false-fails is at most `rollout`.
  */
-export function validateMetricForJudge(metric: MetricSpec): string[] {
-  const problems: string[] = [];
-  if (metric.type === 'custom') return problems;
-  const p = resolveParams(metric);
-  if (!(p.detectRatio > p.maxRatio)) {
-    problems.push(
-      `metric ${metric.name}: detectRatio (${p.detectRatio}${metric.detectRatio === undefined ? ', default' : ''}) ` +
-        `must be greater than maxRatio (${p.maxRatio}${metric.maxRatio === undefined ? ', default' : ''})`,
-    );
-  }
-  return problems;
+export function alphaLedger(spec: RolloutSpec): AlphaLedger {
+  const declared = spec.analysis?.metrics ?? [];
+  const rollout = declared.reduce((a, m) => Math.min(a, resolveParams(m).alpha), JUDGE_DEFAULTS.alpha as number);
+  const names = [...declared.filter((m) => m.type !== 'custom').map((m) => m.name), ...builtinSignals(spec).map((m) => m.name)];
+  const rings = Math.max(1, spec.rings.length);
+  return { rollout, rings, metrics: names, perMetric: rollout / rings / Math.max(1, names.length) };
+}
+
+export function shareOf(ledger: AlphaLedger, metric: string): AlphaShare {
+  return { rollout: ledger.rollout, metric: ledger.metrics.includes(metric) ? ledger.perMetric : ledger.rollout / ledger.rings };
 }
 
 // ---------------------------------------------------------------------------------------------
 // State and verdict shapes
 // ---------------------------------------------------------------------------------------------
 
+/** Exponentially weighted sums (events, exposure) of one version. */
+export interface RateSums {
+  events: number;
+  exposure: number;
+}
+
+/** The relative test's running state. */
+export interface RelativeState {
+  /** ln of the e-process (wealth), and its largest value so far. */
+  logE: number;
+  maxLogE: number;
+  /** Intervals that carried a bet; intervals whose baseline exceeded the cap (the excess was raised to -1). */
+  bets: number;
+  belowCap: number;
+  /** Baseline-rate predictor (half-life RATE_HALF_LIFE intervals). */
+  baseline: RateSums;
+  /** The baseline's relative deviations from the prediction: count, Σ(b/b̂ - 1)², Σ 1/b̂ (its Poisson part). */
+  deviation: { n: number; squares: number; poisson: number };
+  /** Weighted Σ excess and Σ predicted count (half-life EXCESS_HALF_LIFE): the plug-in estimate of the excess. */
+  excess: { z: number; m: number };
+  /** Expected ln-growth and its variance at detectRatio, summed over the bets (the power statement). */
+  design: { growth: number; variance: number };
+  /** ln e-process of "ratio >= r" for each r of EVIDENCE_RATIOS (the evidence a pass states). */
+  evidence: number[];
+}
+
+/** The `max` guard's running state. */
+export interface GuardState {
+  logE: number;
+  maxLogE: number;
+  /** Candidate rate estimate (half-life EXCESS_HALF_LIFE) and its relative deviations (dispersion). */
+  candidate: RateSums;
+  deviation: { n: number; squares: number; poisson: number };
+}
+
 /**
- * What the judge carries from one evaluation of a metric to the next, within one ring.
- * Plain JSON (finite numbers, strings, null): the engine persists it with the rollout state so a
- * restarted controller resumes the sequential test exactly. Start a ring with `undefined`.
+ * What the judge carries from one evaluation of a metric to the next, within one ring. Plain JSON: the engine
+ * persists it with the rollout state, so a restarted controller resumes the tests exactly. Start with `undefined`.
  */
 export interface MetricJudgeState {
-  v: 1;
-  /** Hypotheses of the accumulated SPRT statistic; if the spec changes them, the test restarts. */
+  v: 2;
+  /** Hypotheses of the relative test; if the spec changes them, the test restarts. */
   theta0: number;
   theta1: number;
-  /** Last valid cumulative counts as the provider reported them; increments are measured from here. */
-  last: { at: string; candidate: Counts; baseline: Counts } | null;
-  /** Totals since ring start, corrected for counter resets (sums of the accepted increments). */
+  /** ISO end of the last interval consumed (null: none yet; the next look starts at the ring's start). */
+  consumedUntil: string | null;
+  /** Totals since the ring started (sums of the consumed increments). */
   candidate: { events: number; exposureHours: number };
   baseline: { events: number; exposureHours: number };
-  /** Most candidate hosts seen reporting at one evaluation (also for custom metrics, when known). */
+  /** Most candidate hosts seen reporting at one evaluation, and most candidate + baseline hosts. */
   peakCandidateHosts: number;
-  /** Most candidate + baseline hosts seen reporting at one evaluation. */
   peakFleetHosts: number;
-  /** SPRT log-likelihood ratio of θ1 against θ0, summed over intervals. */
-  llr: number;
-  /** When the SPRT statistic first reached the acceptance boundary (informational), or null. */
-  acceptedAt: string | null;
-  /** A fail is final for the ring: the test stopped. */
-  failure: { at: string; reason: string } | null;
-  /** Evaluations whose increments entered the statistic, and counter resets seen. */
+  /** Intervals consumed, and looks that brought at least one. */
   intervals: number;
-  resets: number;
+  looks: number;
+  relative: RelativeState;
+  guard: GuardState;
+  /** A fail is final for the ring: the tests stopped. */
+  failure: { at: string; reason: string } | null;
+  /** State of a built-in signal (engine/signals.ts); absent for metrics. */
+  signal?: SignalState;
+}
+
+/** A built-in signal's state (engine/signals.ts owns its meaning). */
+export interface SignalState {
+  kind: 'update-failures' | 'silent-hosts';
+  /** ln e-process (update failures) or the last look's -ln p (silent hosts). */
+  logE: number;
+  /** Install attempts and failures counted so far (update failures). */
+  attempts: number;
+  failures: number;
+  /** Candidate hosts that took the update (max over looks of reporting hosts + their boot events). */
+  touched: number;
+  /** Looks of the silent-hosts test (its α is spent over them). */
+  looks: number;
+  /** ln likelihood ratio of each alternative failure share (update failures: UPDATE_FAILURE_ALTERNATIVES). */
+  components?: number[];
 }
 
 export interface SampleEvidence {
@@ -153,36 +205,44 @@ export interface VersionEvidence {
 }
 
 export interface GuardEvidence {
-  guard: 'max' | 'maxRatio';
+  /** `max`: the sequential guard; `catastrophic`: rate >= CATASTROPHIC_MULTIPLE x max; `maxRatio`: custom metrics. */
+  guard: 'max' | 'catastrophic' | 'maxRatio';
   limit: number;
   /** Candidate rate (counts) or value (custom), or the candidate/baseline ratio. null if undefined. */
   observed: number | null;
-  /** Counts `max` guard: log mixture likelihood ratio against rate = limit; null for point comparisons. */
+  /** ln e-value (max), -ln p (catastrophic); null for point comparisons. */
   statistic: number | null;
-  /** ln(1/α) for the counts guard; null for point comparisons. */
+  /** The boundary the statistic is compared with; null for point comparisons. */
   threshold: number | null;
+  /** The α this test spends (its share of the rollout's); null or absent for point comparisons. */
+  alpha?: number | null;
   breached: boolean;
 }
 
-export interface SprtEvidence {
-  /** Null hypothesis: ratio <= theta0 (maxRatio). Alternative: ratio = theta1 (detectRatio). */
+export interface RelativeEvidence {
+  /** Null hypothesis: ratio <= theta0 (maxRatio). The bets are sized for theta1 (detectRatio) at first. */
   theta0: number;
   theta1: number;
+  /** This test's α (its share) and the rollout's bound. */
   alpha: number;
-  beta: number;
-  /** Log-likelihood ratio of θ1 against θ0 so far. */
-  llr: number;
-  /** Rejection boundary ln(1/α): reaching it fails. */
-  upper: number;
-  /** Acceptance boundary ln(β): informational (evidence that the ratio is below detectRatio). */
-  lower: number;
-  /** This evaluation's increment of the statistic. */
+  rolloutAlpha: number;
+  /** ln e-process so far, its boundary ln(1/alpha) and this look's increment. */
+  logE: number;
+  threshold: number;
   increment: number;
-  acceptedH0: boolean;
-  /** False when the baseline has no exposure (e.g. a 100% ring): no relative information. */
+  /** No interval adds more than this: ½·ln(1/alpha). */
+  maxIntervalIncrement: number;
+  /** False when there is no baseline exposure (e.g. a 100% ring without holdback): no relative information. */
   active: boolean;
-  /** Candidate host-hours at which the test has power ≈ 1−β at θ1 (Wald approximation), or null. */
-  exposureForPowerHours: number | null;
+  /** Intervals that carried a bet; intervals whose baseline count exceeded the cap. */
+  bets: number;
+  belowCap: number;
+  /** The dispersion φ̂ (variance = m + φ·m²) the bets are sized with, estimated on past baseline intervals. */
+  dispersion: number;
+  /** The smallest ratio of EVIDENCE_RATIOS the data rule out (at alpha), or null: none yet. */
+  ruledOutRatio: number | null;
+  /** Estimated chance that the test would have failed by now if the ratio were theta1 (normal approximation). */
+  powerAtDetectRatio: number | null;
 }
 
 export interface ValueEvidence {
@@ -195,6 +255,8 @@ export interface ValueEvidence {
 export interface MetricVerdict {
   metric: string;
   type: MetricType;
+  /** Set for the built-in signals (engine/signals.ts). */
+  signal?: SignalState['kind'];
   result: VerdictResult;
   /** One sentence an operator can act on. */
   reason: string;
@@ -206,15 +268,27 @@ export interface MetricVerdict {
   /** Candidate rate / baseline rate (built-in metrics); null when undefined. */
   ratio: number | null;
   guards: GuardEvidence[];
-  sprt: SprtEvidence | null;
+  relative: RelativeEvidence | null;
   value: ValueEvidence | null;
-  /** Data-quality notes: counter resets, restarted test, inactive relative test... */
+  /**
+   * Some test points towards a fail it cannot declare yet (too few hosts, a statistic past half its boundary):
+   * the engine does not widen exposure on this look.
+   */
+  concern: boolean;
+  /** Data-quality notes: restarted test, inactive relative test, cap exceeded... */
   notes: string[];
 }
 
 export interface MetricJudgement {
   verdict: MetricVerdict;
   state: MetricJudgeState;
+}
+
+/** Options of one evaluation: the α share (default: the metric's alpha alone) and requireEvidence. */
+export interface JudgeOptions {
+  alpha?: AlphaShare;
+  /** A pass needs the smallest ratio ruled out to be <= detectRatio (spec.analysis.requireEvidence). */
+  requireEvidence?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,52 +298,69 @@ export interface MetricJudgement {
 export function initialJudgeState(metric: MetricSpec): MetricJudgeState {
   const p = resolveParams(metric);
   return {
-    v: 1,
+    v: 2,
     theta0: p.maxRatio,
     theta1: p.detectRatio,
-    last: null,
+    consumedUntil: null,
     candidate: { events: 0, exposureHours: 0 },
     baseline: { events: 0, exposureHours: 0 },
     peakCandidateHosts: 0,
     peakFleetHosts: 0,
-    llr: 0,
-    acceptedAt: null,
-    failure: null,
     intervals: 0,
-    resets: 0,
+    looks: 0,
+    relative: {
+      logE: 0,
+      maxLogE: 0,
+      bets: 0,
+      belowCap: 0,
+      baseline: { events: 0, exposure: 0 },
+      deviation: { n: 0, squares: 0, poisson: 0 },
+      excess: { z: 0, m: 0 },
+      design: { growth: 0, variance: 0 },
+      evidence: EVIDENCE_RATIOS.map(() => 0),
+    },
+    guard: { logE: 0, maxLogE: 0, candidate: { events: 0, exposure: 0 }, deviation: { n: 0, squares: 0, poisson: 0 } },
+    failure: null,
   };
 }
 
+/** A state from before this judge (v1: an SPRT) cannot be resumed: the test restarts (the caller notes it). */
+function usableState(prev: MetricJudgeState | undefined): prev is MetricJudgeState {
+  return prev !== undefined && (prev as { v?: number }).v === 2;
+}
+
 /**
- * Judge one metric at one evaluation. Pure: the same (metric, observation, prev) always gives the same
+ * Judge one metric at one evaluation. Pure: the same (metric, observation, prev, opts) always gives the same
  * result, and `prev` is not modified. Pass `undefined` as prev at the start of a ring.
  */
-export function judgeMetric(metric: MetricSpec, observation: Observation, prev: MetricJudgeState | undefined): MetricJudgement {
+export function judgeMetric(metric: MetricSpec, observation: Observation, prev: MetricJudgeState | undefined, opts: JudgeOptions = {}): MetricJudgement {
   const params = resolveParams(metric);
   const notes: string[] = [];
   const isBuiltin = BUILTIN_TYPES.includes(metric.type);
-  let state = prev ?? initialJudgeState(metric);
+  if (prev !== undefined && !usableState(prev)) notes.push('the saved test state is from an older judge: the tests restarted');
+  let state = usableState(prev) ? prev : initialJudgeState(metric);
   if (isBuiltin && (state.theta0 !== params.maxRatio || state.theta1 !== params.detectRatio)) {
-    // The accumulated statistic belongs to other hypotheses. Restart it; the next counts observation is
-    // then one interval from ring start. Peaks and a recorded failure are kept.
+    // The accumulated statistic belongs to other hypotheses. Restart it from the next interval; what was consumed
+    // stays consumed (every interval enters a test once), peaks and a recorded failure are kept.
     notes.push(
       `the metric's hypotheses changed (maxRatio ${state.theta0} -> ${params.maxRatio}, detectRatio ${state.theta1} -> ` +
-        `${params.detectRatio}): the sequential test restarted from the cumulative counts`,
+        `${params.detectRatio}): the relative test restarted`,
     );
     state = {
       ...initialJudgeState(metric),
+      consumedUntil: state.consumedUntil,
+      candidate: state.candidate,
+      baseline: state.baseline,
       peakCandidateHosts: state.peakCandidateHosts,
       peakFleetHosts: state.peakFleetHosts,
       failure: state.failure,
     };
   }
+  const alpha = opts.alpha ?? { rollout: params.alpha, metric: params.alpha };
   const base = emptyVerdict(metric, observation.at, notes);
 
   if (state.failure) {
-    return {
-      verdict: { ...base, result: 'fail', reason: `${state.failure.reason} (since ${state.failure.at}; the test has stopped)` },
-      state,
-    };
+    return { verdict: { ...base, result: 'fail', reason: `${state.failure.reason} (since ${state.failure.at}; the tests have stopped)` }, state };
   }
   const problems = validateMetricForJudge(metric);
   if (problems.length > 0) return { verdict: { ...base, result: 'error', reason: problems.join('; ') }, state };
@@ -281,20 +372,13 @@ export function judgeMetric(metric: MetricSpec, observation: Observation, prev: 
       return { verdict: { ...base, result: 'inconclusive', reason: `no data: ${observation.reason}` }, state };
     case 'counts':
       if (!isBuiltin) {
-        return {
-          verdict: { ...base, result: 'error', reason: `metric ${metric.name} is custom but the provider returned event counts` },
-          state,
-        };
+        return { verdict: { ...base, result: 'error', reason: `metric ${metric.name} is custom but the provider returned event counts` }, state };
       }
-      return judgeCounts(metric, params, observation, state, base);
+      return judgeCounts(metric, params, alpha, opts.requireEvidence === true, observation, state, base);
     case 'value':
       if (isBuiltin) {
         return {
-          verdict: {
-            ...base,
-            result: 'error',
-            reason: `metric ${metric.name} is ${metric.type} (event counts) but the provider returned a single value`,
-          },
+          verdict: { ...base, result: 'error', reason: `metric ${metric.name} is ${metric.type} (event counts) but the provider returned a single value` },
           state,
         };
       }
@@ -306,7 +390,7 @@ export function judgeMetric(metric: MetricSpec, observation: Observation, prev: 
   }
 }
 
-function emptyVerdict(metric: MetricSpec, at: string, notes: string[]): MetricVerdict {
+export function emptyVerdict(metric: MetricSpec, at: string, notes: string[]): MetricVerdict {
   return {
     metric: metric.name,
     type: metric.type,
@@ -318,167 +402,323 @@ function emptyVerdict(metric: MetricSpec, at: string, notes: string[]): MetricVe
     baseline: null,
     ratio: null,
     guards: [],
-    sprt: null,
+    relative: null,
     value: null,
+    concern: false,
     notes,
   };
 }
 
-function validCounts(c: Counts): boolean {
-  return [c.events, c.exposureHours, c.hosts].every((x) => Number.isFinite(x) && x >= 0);
+const finiteNonNegative = (x: number): boolean => Number.isFinite(x) && x >= 0;
+
+/** The first problem with the observation's numbers, or null. */
+export function countsProblem(obs: Extract<Observation, { kind: 'counts' }>): string | null {
+  if (!finiteNonNegative(obs.candidateHosts) || !finiteNonNegative(obs.baselineHosts)) {
+    return `hosts must be finite and >= 0 (candidate ${obs.candidateHosts}, baseline ${obs.baselineHosts})`;
+  }
+  for (const iv of obs.intervals) {
+    const all = [iv.candidate.events, iv.candidate.exposureHours, iv.baseline.events, iv.baseline.exposureHours];
+    if (!all.every(finiteNonNegative) || !Number.isFinite(Date.parse(iv.end))) {
+      return `interval ending ${iv.end}: increments must be finite and >= 0 (candidate ${describeIncrement(iv.candidate)}, baseline ${describeIncrement(iv.baseline)})`;
+    }
+  }
+  return null;
+}
+
+/** The intervals of `obs` not consumed yet, in order (an interval already consumed is never counted twice). */
+export function newIntervals(obs: Extract<Observation, { kind: 'counts' }>, consumedUntil: string | null): IntervalCounts[] {
+  const after = consumedUntil === null ? -Infinity : Date.parse(consumedUntil);
+  return [...obs.intervals].filter((iv) => Date.parse(iv.end) > after).sort((a, b) => Date.parse(a.end) - Date.parse(b.end));
 }
 
 function judgeCounts(
   metric: MetricSpec,
   p: JudgeParams,
+  alpha: AlphaShare,
+  requireEvidence: boolean,
   obs: Extract<Observation, { kind: 'counts' }>,
   prev: MetricJudgeState,
   base: MetricVerdict,
 ): MetricJudgement {
-  if (!validCounts(obs.candidate) || !validCounts(obs.baseline)) {
-    return {
-      verdict: {
-        ...base,
-        result: 'inconclusive',
-        reason: `invalid counts (NaN, infinite or negative) treated as no data: candidate ${describeCounts(obs.candidate)}, baseline ${describeCounts(obs.baseline)}`,
-      },
-      state: prev,
-    };
+  const problem = countsProblem(obs);
+  if (problem !== null) {
+    return { verdict: { ...base, result: 'inconclusive', reason: `${metric.name}: invalid counts treated as no data: ${problem}` }, state: prev };
   }
   const notes = base.notes;
-
-  // Increments since the last valid observation. A decrease of a cumulative count is a counter reset
-  // (or series churn): that side's increments are dropped for this interval and the baseline for the
-  // next increment is the new value. The SPRT skips the whole interval.
-  const last = prev.last;
-  const dc = increments(obs.candidate, last?.candidate);
-  const db = increments(obs.baseline, last?.baseline);
-  const reset = dc.reset || db.reset;
-  if (dc.reset) notes.push(`candidate counter went down (${describeCounts(last?.candidate)} -> ${describeCounts(obs.candidate)}): treated as a reset`);
-  if (db.reset) notes.push(`baseline counter went down (${describeCounts(last?.baseline)} -> ${describeCounts(obs.baseline)}): treated as a reset`);
-
-  const increment = reset ? 0 : sprtIncrement(dc.events, db.events, dc.exposureHours, db.exposureHours, prev.theta0, prev.theta1);
-  const candidateTotals = { events: prev.candidate.events + dc.events, exposureHours: prev.candidate.exposureHours + dc.exposureHours };
-  const baselineTotals = { events: prev.baseline.events + db.events, exposureHours: prev.baseline.exposureHours + db.exposureHours };
-  const llr = prev.llr + increment;
-  const upper = Math.log(1 / p.alpha);
-  const lower = Math.log(p.beta);
-  const acceptedAt = prev.acceptedAt ?? (llr <= lower ? obs.at : null);
-  const state: MetricJudgeState = {
+  const alphas = testAlphas(alpha, p);
+  const fresh = newIntervals(obs, prev.consumedUntil);
+  let state: MetricJudgeState = {
     ...prev,
-    last: { at: obs.at, candidate: { ...obs.candidate }, baseline: { ...obs.baseline } },
-    candidate: candidateTotals,
-    baseline: baselineTotals,
-    peakCandidateHosts: Math.max(prev.peakCandidateHosts, obs.candidate.hosts),
-    peakFleetHosts: Math.max(prev.peakFleetHosts, obs.candidate.hosts + obs.baseline.hosts),
-    llr,
-    acceptedAt,
-    intervals: prev.intervals + (reset ? 0 : 1),
-    resets: prev.resets + (reset ? 1 : 0),
+    peakCandidateHosts: Math.max(prev.peakCandidateHosts, obs.candidateHosts),
+    peakFleetHosts: Math.max(prev.peakFleetHosts, obs.candidateHosts + obs.baselineHosts),
   };
+  const before = { relative: prev.relative.logE, guard: prev.guard.logE };
+  for (const iv of fresh) state = consumeInterval(state, iv, p, alphas, obs.candidateMissing === true);
+  if (fresh.length > 0) state = { ...state, looks: state.looks + 1 };
 
-  const candidate = versionEvidence(candidateTotals, obs.candidate.hosts);
-  const baseline = versionEvidence(baselineTotals, obs.baseline.hosts);
+  const candidate = versionEvidence(state.candidate, obs.candidateHosts);
+  const baseline = versionEvidence(state.baseline, obs.baselineHosts);
   const ratio = candidate.rate !== null && baseline.rate !== null && baseline.rate > 0 ? candidate.rate / baseline.rate : null;
 
-  // Absolute guard on the candidate's rate: a sequential Poisson test of "rate <= max".
+  // Guards on the candidate's own rate.
   const guards: GuardEvidence[] = [];
   if (p.max !== undefined) {
     if (p.max === 0) {
-      guards.push({ guard: 'max', limit: 0, observed: candidate.rate, statistic: null, threshold: null, breached: candidate.events > 0 });
+      guards.push({ guard: 'max', limit: 0, observed: candidate.rate, statistic: null, threshold: null, alpha: null, breached: candidate.events > 0 });
     } else {
-      const statistic = poissonGuardLogLr(candidate.events, candidate.exposureHours, p.max);
-      guards.push({ guard: 'max', limit: p.max, observed: candidate.rate, statistic, threshold: upper, breached: statistic >= upper });
+      const catLimit = CATASTROPHIC_MULTIPLE * p.max;
+      const pValue = poissonUpperTail(state.candidate.events, catLimit * state.candidate.exposureHours);
+      const catAlpha = lookAlpha(alphas.catastrophic, Math.max(1, state.looks));
+      const catStat = -Math.log(Math.max(pValue, Number.MIN_VALUE));
+      guards.push({ guard: 'catastrophic', limit: catLimit, observed: candidate.rate, statistic: catStat, threshold: Math.log(1 / catAlpha), alpha: catAlpha, breached: state.looks > 0 && pValue <= catAlpha });
+      const threshold = Math.log(1 / alphas.guard);
+      guards.push({ guard: 'max', limit: p.max, observed: candidate.rate, statistic: state.guard.logE, threshold, alpha: alphas.guard, breached: state.guard.logE >= threshold });
     }
   }
 
-  const active = baselineTotals.exposureHours > 0 && baselineTotals.events + candidateTotals.events > 0;
-  if (baselineTotals.exposureHours === 0) notes.push('no baseline exposure: the relative test has no information (guards only)');
-  const sprt: SprtEvidence = {
-    theta0: prev.theta0,
-    theta1: prev.theta1,
-    alpha: p.alpha,
-    beta: p.beta,
-    llr,
-    upper,
-    lower,
-    increment,
-    acceptedH0: acceptedAt !== null,
+  const rel = state.relative;
+  const relThreshold = Math.log(1 / alphas.relative);
+  const active = state.baseline.exposureHours > 0;
+  if (!active) notes.push('no baseline exposure: the relative test has no information (guards only)');
+  if (rel.belowCap > 0) notes.push(`${rel.belowCap} interval(s) had a baseline count above the cap the relative test assumes (docs/analysis.md)`);
+  if (obs.candidateMissing) notes.push('the candidate has no series yet (nobody runs it): no data for health');
+  const ruledOutIndex = rel.evidence.findIndex((x) => x >= relThreshold);
+  const relative: RelativeEvidence = {
+    theta0: state.theta0,
+    theta1: state.theta1,
+    alpha: alphas.relative,
+    rolloutAlpha: alpha.rollout,
+    logE: rel.logE,
+    threshold: relThreshold,
+    increment: rel.logE - before.relative,
+    maxIntervalIncrement: relThreshold / 2,
     active,
-    exposureForPowerHours:
-      baseline.rate !== null && candidate.exposureHours > 0
-        ? sprtExposureForPower(baseline.rate, baselineTotals.exposureHours / candidateTotals.exposureHours, prev.theta0, prev.theta1, upper, p.beta)
-        : null,
+    bets: rel.bets,
+    belowCap: rel.belowCap,
+    dispersion: dispersionOf(rel.deviation),
+    ruledOutRatio: ruledOutIndex >= 0 ? (EVIDENCE_RATIOS[ruledOutIndex] as number) : null,
+    powerAtDetectRatio: rel.design.variance > 0 ? normalCdf((rel.design.growth - relThreshold) / Math.sqrt(rel.design.variance)) : null,
   };
 
   // Sample size. Fails need enough hosts to have run the update; passes need enough hosts reporting now,
   // enough exposure, and no unexplained disappearance of candidate hosts.
-  const touchedHosts = Math.max(state.peakCandidateHosts, obs.candidate.hosts + candidateTotals.events);
+  const touchedHosts = Math.max(state.peakCandidateHosts, obs.candidateHosts + state.candidate.events);
   const enoughToFail = touchedHosts >= p.minHosts;
-  const candidateRetention = state.peakCandidateHosts > 0 ? obs.candidate.hosts / state.peakCandidateHosts : 1;
-  const fleetRetention = state.peakFleetHosts > 0 ? (obs.candidate.hosts + obs.baseline.hosts) / state.peakFleetHosts : 1;
+  const candidateRetention = state.peakCandidateHosts > 0 ? obs.candidateHosts / state.peakCandidateHosts : 1;
+  const fleetRetention = state.peakFleetHosts > 0 ? (obs.candidateHosts + obs.baselineHosts) / state.peakFleetHosts : 1;
   const hostsVanished = state.peakCandidateHosts >= p.minHosts && candidateRetention < MIN_RELATIVE_RETENTION * fleetRetention;
-  const hostsOk = obs.candidate.hosts >= p.minHosts;
-  const exposureOk = candidateTotals.exposureHours >= p.minExposureHours;
+  const hostsOk = obs.candidateHosts >= p.minHosts;
+  const exposureOk = state.candidate.exposureHours >= p.minExposureHours;
   const sample: SampleEvidence = {
     minHosts: p.minHosts,
     minExposureHours: p.minExposureHours,
-    hosts: obs.candidate.hosts,
+    hosts: obs.candidateHosts,
     peakHosts: state.peakCandidateHosts,
     touchedHosts,
-    exposureHours: candidateTotals.exposureHours,
+    exposureHours: state.candidate.exposureHours,
     enoughToFail,
     enoughToPass: hostsOk && exposureOk && !hostsVanished,
   };
 
-  const verdict: MetricVerdict = { ...base, sample, candidate, baseline, ratio, guards, sprt, notes };
-  const rates = `candidate ${fmtRate(candidate.rate)} (${fmt(candidate.events)} events / ${fmt(candidate.exposureHours)} host-h), ` +
+  const halfway =
+    rel.logE >= relThreshold / 2 || guards.some((g) => g.statistic !== null && g.threshold !== null && g.statistic >= g.threshold / 2);
+  const breachedGuard = guards.find((g) => g.breached);
+  const relativeRejects = rel.logE >= relThreshold;
+  const concern = halfway || breachedGuard !== undefined || relativeRejects;
+  const verdict: MetricVerdict = { ...base, sample, candidate, baseline, ratio, guards, relative, concern, notes };
+  const rates =
+    `candidate ${fmtRate(candidate.rate)} (${fmt(candidate.events)} events / ${fmt(candidate.exposureHours)} host-h), ` +
     `baseline ${fmtRate(baseline.rate)} (${fmt(baseline.events)} / ${fmt(baseline.exposureHours)} host-h)` +
     (ratio !== null ? `, ratio ${fmt(ratio)}` : '');
   const what = metric.type.replace(/-rate$/, '');
+  const rolloutRate = `false-fail rate <= ${fmt(alpha.rollout)} per rollout`;
 
-  const breachedGuard = guards.find((g) => g.breached);
-  const sprtRejects = llr >= upper;
-  if (enoughToFail && (breachedGuard || sprtRejects)) {
-    const reason = breachedGuard
-      ? `${metric.name}: candidate ${what} rate is above max ${fmt(breachedGuard.limit)}/host-h ` +
-        (breachedGuard.statistic !== null ? `(log-LR against the max ${fmt(breachedGuard.statistic)} >= ${fmt(upper)}, alpha ${p.alpha}); ` : '; ') + rates
-      : `${metric.name}: candidate ${what} rate exceeds ${fmt(prev.theta0)}x baseline (SPRT log-LR ${fmt(llr)} >= ${fmt(upper)}, ` +
-        `alpha ${p.alpha}, H1 ratio ${fmt(prev.theta1)}); ${rates}`;
+  if (enoughToFail && (breachedGuard || relativeRejects)) {
+    let reason: string;
+    if (breachedGuard?.guard === 'catastrophic') {
+      reason =
+        `${metric.name}: catastrophic ${what} rate, above ${CATASTROPHIC_MULTIPLE} x max ${fmt(p.max as number)}/host-h ` +
+        `(Poisson p ${fmtP(Math.exp(-(breachedGuard.statistic as number)))} at rate ${fmt(breachedGuard.limit)} <= ${fmtP(breachedGuard.alpha as number)}; ${rolloutRate}); ${rates}`;
+    } else if (breachedGuard) {
+      reason =
+        `${metric.name}: candidate ${what} rate is above max ${fmt(breachedGuard.limit)}/host-h ` +
+        (breachedGuard.statistic !== null ? `(e-value ln ${fmt(breachedGuard.statistic)} >= ${fmt(breachedGuard.threshold as number)}; ${rolloutRate}); ` : '; ') +
+        rates;
+    } else {
+      reason =
+        `${metric.name}: candidate ${what} rate exceeds ${fmt(state.theta0)}x baseline (e-value ln ${fmt(rel.logE)} >= ${fmt(relThreshold)}; ` +
+        `${rolloutRate}); ${rates}`;
+    }
     return { verdict: { ...verdict, result: 'fail', reason }, state: { ...state, failure: { at: obs.at, reason } } };
   }
-  if (breachedGuard || sprtRejects) {
-    const reason = `${metric.name}: the evidence says fail but only ${fmt(touchedHosts)} candidate hosts (need minHosts ${p.minHosts}); ${rates}`;
+  if (breachedGuard || relativeRejects) {
+    const reason = `${metric.name}: the evidence says fail but only ${fmt(touchedHosts)} candidate hosts ran the update (need minHosts ${p.minHosts}); ${rates}`;
     return { verdict: { ...verdict, result: 'inconclusive', reason }, state };
   }
-  if (reset) {
-    return { verdict: { ...verdict, result: 'inconclusive', reason: `${metric.name}: counter reset in this interval (${notes.join('; ')}); ${rates}` }, state };
+  if (obs.candidateMissing) {
+    return { verdict: { ...verdict, result: 'inconclusive', reason: `${metric.name}: no data: the candidate has no series yet (nobody runs it); ${rates}` }, state };
   }
   if (hostsVanished) {
-    const reason = `${metric.name}: candidate hosts reporting fell from ${fmt(state.peakCandidateHosts)} to ${fmt(obs.candidate.hosts)} ` +
+    const reason =
+      `${metric.name}: candidate hosts reporting fell from ${fmt(state.peakCandidateHosts)} to ${fmt(obs.candidateHosts)} ` +
       `(${pct(candidateRetention)}) while the fleet kept ${pct(fleetRetention)}: hosts may be crashing without reporting`;
-    return { verdict: { ...verdict, result: 'inconclusive', reason }, state };
+    return { verdict: { ...verdict, result: 'inconclusive', concern: true, reason }, state };
   }
   if (!hostsOk) {
-    const reason = `${metric.name}: ${fmt(obs.candidate.hosts)} candidate hosts reporting, need minHosts ${p.minHosts}; ${rates}`;
+    const reason = `${metric.name}: ${fmt(obs.candidateHosts)} candidate hosts reporting, need minHosts ${p.minHosts}; ${rates}`;
     return { verdict: { ...verdict, result: 'inconclusive', reason }, state };
+  }
+  if (state.intervals === 0) {
+    return { verdict: { ...verdict, result: 'inconclusive', reason: `${metric.name}: no complete analysis interval yet; ${rates}` }, state };
   }
   if (!exposureOk) {
-    const reason = `${metric.name}: ${fmt(candidateTotals.exposureHours)} candidate host-hours, need minExposure ${p.minExposureHours}; ${rates}`;
+    const reason = `${metric.name}: ${fmt(state.candidate.exposureHours)} candidate host-hours, need minExposure ${p.minExposureHours}; ${rates}`;
     return { verdict: { ...verdict, result: 'inconclusive', reason }, state };
   }
-  const reason = `${metric.name}: no regression detected (SPRT log-LR ${fmt(llr)} < ${fmt(upper)}` +
-    (acceptedAt !== null ? `, H0 accepted at ${acceptedAt}` : '') + (active ? '' : ', relative test inactive: no baseline') +
-    `; guards ${guards.length === 0 ? 'none' : 'ok'}); ${rates}`;
+  const evidence =
+    relative.ruledOutRatio !== null
+      ? `ratios >= ${fmt(relative.ruledOutRatio)} ruled out`
+      : active
+        ? 'no ratio ruled out yet'
+        : 'relative test inactive: no baseline';
+  const power = relative.powerAtDetectRatio !== null ? `, power at ${fmt(state.theta1)}x ${pct(relative.powerAtDetectRatio)}` : '';
+  if (requireEvidence && (relative.ruledOutRatio === null || relative.ruledOutRatio > state.theta1)) {
+    const reason = `${metric.name}: requireEvidence: ${evidence}${power}, need a ratio <= detectRatio ${fmt(state.theta1)} ruled out; ${rates}`;
+    return { verdict: { ...verdict, result: 'inconclusive', reason }, state };
+  }
+  const reason =
+    `${metric.name}: no regression detected (e-value ln ${fmt(rel.logE)} < ${fmt(relThreshold)}; ${evidence}${power}; ` +
+    `guards ${guards.length === 0 ? 'none' : 'ok'}; ${rolloutRate}); ${rates}`;
   return { verdict: { ...verdict, result: 'pass', reason }, state };
 }
 
-function increments(now: Counts, last: Counts | undefined): { events: number; exposureHours: number; reset: boolean } {
-  if (!last) return { events: now.events, exposureHours: now.exposureHours, reset: false };
-  const events = now.events - last.events;
-  const exposureHours = now.exposureHours - last.exposureHours;
-  if (events < 0 || exposureHours < 0) return { events: 0, exposureHours: 0, reset: true };
-  return { events, exposureHours, reset: false };
+/** The α of each test of a counts metric from the metric's share. */
+export function testAlphas(alpha: AlphaShare, p: Pick<JudgeParams, 'max'>): { relative: number; guard: number; catastrophic: number } {
+  const guarded = p.max !== undefined && p.max > 0;
+  return {
+    relative: alpha.metric * (guarded ? TEST_SHARES.relative : 1),
+    guard: alpha.metric * TEST_SHARES.guard,
+    catastrophic: alpha.metric * TEST_SHARES.catastrophic,
+  };
+}
+
+const decay = (halfLife: number): number => Math.pow(2, -1 / halfLife);
+const RATE_DECAY = decay(RATE_HALF_LIFE);
+const EXCESS_DECAY = decay(EXCESS_HALF_LIFE);
+
+/** φ̂: relative variance beyond Poisson, from deviations (with the prior), >= 0. */
+function dispersionOf(d: { n: number; squares: number; poisson: number }): number {
+  const s2 = (d.squares + PRIOR_WEIGHT * PRIOR_DEVIATION) / (d.n + PRIOR_WEIGHT);
+  const poisson = d.n > 0 ? d.poisson / d.n : 0;
+  return Math.max(0, s2 - poisson);
+}
+
+function relativeDeviation(d: { n: number; squares: number }): number {
+  return (d.squares + PRIOR_WEIGHT * PRIOR_DEVIATION) / (d.n + PRIOR_WEIGHT);
+}
+
+/**
+ * One interval into the tests (docs/analysis.md). Every quantity that sizes a bet comes from earlier intervals
+ * only; the interval's own counts enter the wealth, then the estimators.
+ */
+function consumeInterval(
+  s: MetricJudgeState,
+  iv: IntervalCounts,
+  p: JudgeParams,
+  alphas: { relative: number; guard: number; catastrophic: number },
+  candidateMissing: boolean,
+): MetricJudgeState {
+  const c = iv.candidate.events;
+  const e = iv.candidate.exposureHours;
+  const b = iv.baseline.events;
+  const f = iv.baseline.exposureHours;
+  const theta0 = s.theta0;
+  const theta1 = s.theta1;
+  const rel: RelativeState = { ...s.relative, evidence: [...s.relative.evidence] };
+
+  // --- relative test
+  const rateB = rel.baseline.events > 0 && rel.baseline.exposure > 0 ? rel.baseline.events / rel.baseline.exposure : 0;
+  if (!candidateMissing && e > 0 && f > 0 && rateB > 0) {
+    const bHat = rateB * f;
+    const s2 = Math.max(relativeDeviation(rel.deviation), 1 / bHat);
+    const cap = bHat * (1 + CAP_SIGMAS * Math.sqrt(s2)) + CAP_EVENTS;
+    const rho = (theta0 * e) / f;
+    const L = rho * cap;
+    const m = theta0 * e * rateB;
+    const phi = dispersionOf(rel.deviation);
+    const variance = m * (1 + rho) + 2 * phi * m * m;
+    const kappa0 = (theta1 - theta0) / theta0;
+    const kappa = (rel.excess.z + kappa0 * PRIOR_WEIGHT * m) / (rel.excess.m + PRIOR_WEIGHT * m);
+    const delta = kappa * m;
+    const lambda = plugInBet(delta / L, (variance + delta * delta) / (L * L), LAMBDA_MAX);
+    const x = (c - rho * b) / L;
+    const maxLog = Math.log(1 / alphas.relative) / 2;
+    const bet = betLogFactor(x, lambda, maxLog);
+    rel.logE += bet.logFactor;
+    rel.maxLogE = Math.max(rel.maxLogE, rel.logE);
+    if (lambda > 0) rel.bets++;
+    if (bet.belowCap) rel.belowCap++;
+    // What a regression at theta1 would have gained on this interval (the power statement).
+    const d1 = kappa0 * m;
+    const l1 = plugInBet(d1 / L, (variance + d1 * d1) / (L * L), LAMBDA_MAX);
+    rel.design = {
+      growth: rel.design.growth + (l1 * d1) / L - (l1 * l1 * (variance + d1 * d1)) / (2 * L * L),
+      variance: rel.design.variance + (l1 * l1 * variance) / (L * L),
+    };
+    // Evidence against "ratio >= r": the mirrored excess r·(e/f)·b - c, bets sized for the estimated ratio.
+    const thetaHat = theta0 * (1 + Math.max(kappa, -0.99));
+    EVIDENCE_RATIOS.forEach((r, i) => {
+      const Lr = ((r * e) / f) * cap;
+      const dr = (r - thetaHat) * e * rateB;
+      const vr = e * rateB * thetaHat + ((r * r * e) / f) * e * rateB + 2 * phi * (e * rateB * r) ** 2;
+      const lr = plugInBet(dr / Lr, (vr + dr * dr) / (Lr * Lr), LAMBDA_MAX);
+      const xr = (((r * e) / f) * b - c) / Lr;
+      rel.evidence[i] = (rel.evidence[i] as number) + betLogFactor(xr, lr, maxLog).logFactor;
+    });
+    rel.excess = { z: EXCESS_DECAY * rel.excess.z + (c - rho * b), m: EXCESS_DECAY * rel.excess.m + m };
+  }
+  if (f > 0) {
+    if (rateB > 0) {
+      const bHat = rateB * f;
+      rel.deviation = { n: rel.deviation.n + 1, squares: rel.deviation.squares + (b / bHat - 1) ** 2, poisson: rel.deviation.poisson + 1 / bHat };
+    }
+    rel.baseline = { events: RATE_DECAY * rel.baseline.events + b, exposure: RATE_DECAY * rel.baseline.exposure + f };
+  }
+
+  // --- `max` guard: the excess c - max·e is >= -max·e, so x = c/(max·e) - 1 >= -1 exactly.
+  let guard = s.guard;
+  if (!candidateMissing && p.max !== undefined && p.max > 0 && e > 0) {
+    const mu0 = p.max * e;
+    const g = s.guard;
+    const priorRate = 2 * p.max;
+    const rateC = (g.candidate.events + priorRate * PRIOR_WEIGHT * e) / (g.candidate.exposure + PRIOR_WEIGHT * e);
+    const muC = rateC * e;
+    const phiC = dispersionOf(g.deviation);
+    const delta = muC - mu0;
+    const lambda = plugInBet(delta / mu0, (muC + phiC * muC * muC + delta * delta) / (mu0 * mu0), LAMBDA_MAX);
+    const bet = betLogFactor(c / mu0 - 1, lambda, Math.log(1 / alphas.guard) / 2);
+    const observedRate = g.candidate.exposure > 0 ? g.candidate.events / g.candidate.exposure : 0;
+    const expected = observedRate * e;
+    guard = {
+      logE: g.logE + bet.logFactor,
+      maxLogE: Math.max(g.maxLogE, g.logE + bet.logFactor),
+      candidate: { events: EXCESS_DECAY * g.candidate.events + c, exposure: EXCESS_DECAY * g.candidate.exposure + e },
+      deviation:
+        expected > 0
+          ? { n: g.deviation.n + 1, squares: g.deviation.squares + (c / expected - 1) ** 2, poisson: g.deviation.poisson + 1 / expected }
+          : g.deviation,
+    };
+  }
+
+  return {
+    ...s,
+    consumedUntil: iv.end,
+    candidate: { events: s.candidate.events + c, exposureHours: s.candidate.exposureHours + e },
+    baseline: { events: s.baseline.events + b, exposureHours: s.baseline.exposureHours + f },
+    intervals: s.intervals + 1,
+    relative: rel,
+    guard,
+  };
 }
 
 function versionEvidence(totals: { events: number; exposureHours: number }, hosts: number): VersionEvidence {
@@ -490,12 +730,7 @@ function versionEvidence(totals: { events: number; exposureHours: number }, host
   };
 }
 
-function judgeValue(
-  p: JudgeParams,
-  obs: Extract<Observation, { kind: 'value' }>,
-  prev: MetricJudgeState,
-  base: MetricVerdict,
-): MetricJudgement {
+function judgeValue(p: JudgeParams, obs: Extract<Observation, { kind: 'value' }>, prev: MetricJudgeState, base: MetricVerdict): MetricJudgement {
   const name = base.metric;
   const hostsKnown = obs.candidateHosts !== undefined;
   if (
@@ -524,12 +759,21 @@ function judgeValue(
 
   const guards: GuardEvidence[] = [];
   if (p.max !== undefined) {
-    guards.push({ guard: 'max', limit: p.max, observed: obs.candidate, statistic: null, threshold: null, breached: obs.candidate > p.max });
+    guards.push({ guard: 'max', limit: p.max, observed: obs.candidate, statistic: null, threshold: null, alpha: null, breached: obs.candidate > p.max });
   }
   let ratioUnchecked = false;
   if (p.maxRatioSet) {
     if (baselineValue === null || baselineValue < 0) ratioUnchecked = true;
-    else guards.push({ guard: 'maxRatio', limit: p.maxRatio, observed: ratio, statistic: null, threshold: null, breached: ratioInfinite || (ratio !== null && ratio > p.maxRatio) });
+    else
+      guards.push({
+        guard: 'maxRatio',
+        limit: p.maxRatio,
+        observed: ratio,
+        statistic: null,
+        threshold: null,
+        alpha: null,
+        breached: ratioInfinite || (ratio !== null && ratio > p.maxRatio),
+      });
   }
 
   const enoughToFail = p.minHosts === 0 || state.peakCandidateHosts >= p.minHosts;
@@ -546,7 +790,9 @@ function judgeValue(
   };
   const value: ValueEvidence = { candidate: obs.candidate, baseline: baselineValue, ratio };
   const verdict: MetricVerdict = { ...base, sample, guards, value };
-  const shown = `candidate ${fmt(obs.candidate)}` + (baselineValue !== null ? `, baseline ${fmt(baselineValue)}` : '') +
+  const shown =
+    `candidate ${fmt(obs.candidate)}` +
+    (baselineValue !== null ? `, baseline ${fmt(baselineValue)}` : '') +
     (ratio !== null ? `, ratio ${fmt(ratio)}` : ratioInfinite ? ', ratio infinite (baseline 0)' : '');
 
   const breached = guards.filter((g) => g.breached);
@@ -557,7 +803,7 @@ function judgeValue(
       return { verdict: { ...verdict, result: 'fail', reason }, state: { ...state, failure: { at: obs.at, reason } } };
     }
     const reason = `${name}: candidate value ${which} but ${hosts === null ? 'the candidate host count is unknown' : `only ${fmt(hosts)} candidate hosts`} (need minHosts ${p.minHosts}); ${shown}`;
-    return { verdict: { ...verdict, result: 'inconclusive', reason }, state };
+    return { verdict: { ...verdict, result: 'inconclusive', concern: true, reason }, state };
   }
   if (ratioUnchecked) {
     const reason = `${name}: maxRatio is set but the baseline value is ${baselineValue === null ? 'missing' : 'negative'}; ${shown}`;
@@ -567,7 +813,10 @@ function judgeValue(
     const reason = `${name}: ${hosts === null ? 'candidate host count unknown' : `${fmt(hosts)} candidate hosts reporting`}, need minHosts ${p.minHosts}; ${shown}`;
     return { verdict: { ...verdict, result: 'inconclusive', reason }, state };
   }
-  return { verdict: { ...verdict, result: 'pass', reason: `${name}: within guards (${guards.length === 0 ? 'none set' : guards.map((g) => g.guard).join(', ')}); ${shown}` }, state };
+  return {
+    verdict: { ...verdict, result: 'pass', reason: `${name}: within guards (${guards.length === 0 ? 'none set' : guards.map((g) => g.guard).join(', ')}); ${shown}` },
+    state,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,48 +826,70 @@ function judgeValue(
 export interface RingJudgement {
   result: VerdictResult;
   metrics: MetricVerdict[];
-  /** New state for each metric of the spec, by metric name (states of removed metrics are dropped). */
+  /** New state for each metric and signal, by name (states of removed metrics are dropped). */
   states: Record<string, MetricJudgeState>;
   reason: string;
+  /** Some test points towards a fail it cannot declare yet: do not widen exposure on this look. */
+  concern: boolean;
+  /** Candidate hosts that ran the update (max over metrics of sample.touchedHosts); null: unknown. */
+  touchedHosts: number | null;
+}
+
+export interface RingJudgeOptions {
+  /** The built-in signals to judge beside the declared metrics (engine/signals.ts builtinSignals). */
+  signals?: MetricSpec[];
+  /** α per rollout (alphaLedger); without it each metric spends its own alpha. */
+  ledger?: AlphaLedger;
+  requireEvidence?: boolean;
 }
 
 /**
- * Judge a ring: any fail -> fail; else any error -> error; else any inconclusive -> inconclusive;
- * else pass. A metric without an observation is inconclusive (no data). No metrics -> pass (the ring
- * is gated by its bake time alone; the reason says so).
+ * Judge a ring: any fail -> fail; else any error -> error; else any inconclusive -> inconclusive; else pass.
+ * A metric without an observation is inconclusive (no data). Nothing to judge (no metrics, no signals) -> pass
+ * (the ring is gated by its bake time alone; the reason says so).
  */
 export function judgeRing(
   metrics: MetricSpec[],
   observations: Record<string, Observation>,
   states: Record<string, MetricJudgeState>,
+  opts: RingJudgeOptions = {},
 ): RingJudgement {
   const ats = Object.values(observations).map((o) => o.at).sort();
   const at = ats[ats.length - 1] ?? '';
   const verdicts: MetricVerdict[] = [];
   const nextStates: Record<string, MetricJudgeState> = {};
-  for (const metric of metrics) {
+  const signals = opts.signals ?? [];
+  const all: Array<{ metric: MetricSpec; signal: boolean }> = [...signals.map((m) => ({ metric: m, signal: true })), ...metrics.map((m) => ({ metric: m, signal: false }))];
+  for (const { metric, signal } of all) {
     const observation: Observation = Object.prototype.hasOwnProperty.call(observations, metric.name)
       ? (observations[metric.name] as Observation)
       : { kind: 'no-data', at, reason: `no observation for metric ${metric.name}` };
     const prev = Object.prototype.hasOwnProperty.call(states, metric.name) ? states[metric.name] : undefined;
-    const { verdict, state } = judgeMetric(metric, observation, prev);
+    const alpha = opts.ledger ? shareOf(opts.ledger, metric.name) : undefined;
+    const { verdict, state } = signal
+      ? judgeSignal(metric, observation, prev !== undefined && isSignalState(prev) ? prev : undefined, alpha ?? { rollout: JUDGE_DEFAULTS.alpha, metric: JUDGE_DEFAULTS.alpha })
+      : judgeMetric(metric, observation, prev, { ...(alpha ? { alpha } : {}), requireEvidence: opts.requireEvidence === true });
     verdicts.push(verdict);
     nextStates[metric.name] = state;
   }
-  if (metrics.length === 0) return { result: 'pass', metrics: [], states: {}, reason: 'no metrics configured: bake time only' };
+  const concern = verdicts.some((v) => v.concern);
+  const touched = verdicts.map((v) => v.sample?.touchedHosts).filter((x): x is number => typeof x === 'number');
+  const touchedHosts = touched.length > 0 ? Math.max(...touched) : null;
+  if (all.length === 0) return { result: 'pass', metrics: [], states: {}, reason: 'no metrics configured: bake time only', concern: false, touchedHosts: null };
   const order: VerdictResult[] = ['fail', 'error', 'inconclusive'];
   for (const result of order) {
     const hit = verdicts.filter((v) => v.result === result);
-    if (hit.length > 0) return { result, metrics: verdicts, states: nextStates, reason: `${result}: ${hit.map((v) => v.reason).join(' | ')}` };
+    if (hit.length > 0) return { result, metrics: verdicts, states: nextStates, reason: `${result}: ${hit.map((v) => v.reason).join(' | ')}`, concern, touchedHosts };
   }
-  return { result: 'pass', metrics: verdicts, states: nextStates, reason: `pass: ${verdicts.map((v) => v.metric).join(', ')} healthy` };
+  const rollout = opts.ledger ? `; false-fail rate <= ${fmt(opts.ledger.rollout)} per rollout` : '';
+  return { result: 'pass', metrics: verdicts, states: nextStates, reason: `pass: ${verdicts.map((v) => v.metric).join(', ')} healthy${rollout}`, concern, touchedHosts };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
 // ---------------------------------------------------------------------------------------------
 
-function fmt(x: number): string {
+export function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
   const a = Math.abs(x);
@@ -626,15 +897,26 @@ function fmt(x: number): string {
   return x.toExponential(2);
 }
 
+function fmtP(x: number): string {
+  return x === 0 ? '< 1e-300' : x.toExponential(1);
+}
+
 function fmtRate(rate: number | null): string {
   return rate === null ? 'n/a' : `${fmt(rate)}/host-h`;
 }
 
-function pct(x: number): string {
+export function pct(x: number): string {
   return `${Number((100 * x).toPrecision(3))}%`;
 }
 
-function describeCounts(c: Counts | undefined): string {
-  if (!c) return 'none';
-  return `{events ${c.events}, exposure ${c.exposureHours} host-h, hosts ${c.hosts}}`;
+function describeIncrement(c: { events: number; exposureHours: number }): string {
+  return `{events ${c.events}, exposure ${c.exposureHours} host-h}`;
+}
+
+/** For reports: cumulative counts in the reporting shape. */
+export function countsOf(state: MetricJudgeState, hosts: { candidate: number; baseline: number }): { candidate: Counts; baseline: Counts } {
+  return {
+    candidate: { ...state.candidate, hosts: hosts.candidate },
+    baseline: { ...state.baseline, hosts: hosts.baseline },
+  };
 }

@@ -1,6 +1,7 @@
 /**
- * Numerics for the health judge: special functions, distribution tails and the sequential-test
- * arithmetic. Pure, dependency-free, double precision. The math is explained in docs/analysis.md.
+ * Numerics for the health judge: special functions, the distribution tails the judge uses, and the
+ * arithmetic of betting e-processes. Pure, dependency-free, double precision. The math is explained in
+ * docs/analysis.md; the functions are checked against scipy reference values in test/unit/stats.test.ts.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -125,33 +126,26 @@ function betaContinuedFraction(x: number, a: number, b: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Distributions
+// Distribution tails
 // ---------------------------------------------------------------------------------------------
 
-/** ln P(X = k) for X ~ Poisson(mu), integer k >= 0. */
-export function logPoissonPmf(k: number, mu: number): number {
-  if (mu === 0) return k === 0 ? 0 : -Infinity;
-  return k * Math.log(mu) - mu - logGamma(k + 1);
-}
-
-/** P(X >= k) for X ~ Poisson(mu), integer k. */
+/**
+ * P(X >= k) for X ~ Poisson(mu). Counts from PromQL may be fractional: X is an integer, and X >= k is taken as
+ * X >= floor(k), which is the larger probability (the conservative side for a test that fails on a small tail).
+ */
 export function poissonUpperTail(k: number, mu: number): number {
-  if (k <= 0) return 1;
+  const n = Math.floor(k);
+  if (n <= 0) return 1;
   if (mu === 0) return 0;
-  return regularizedGammaP(k, mu);
-}
-
-/** ln P(X = k) for X ~ Binomial(n, p), integers 0 <= k <= n. */
-export function logBinomialPmf(k: number, n: number, p: number): number {
-  if (p === 0) return k === 0 ? 0 : -Infinity;
-  if (p === 1) return k === n ? 0 : -Infinity;
-  return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1) + k * Math.log(p) + (n - k) * Math.log1p(-p);
+  return regularizedGammaP(n, mu);
 }
 
 /** P(X >= k) for X ~ Binomial(n, p), integers 0 <= k <= n + 1. */
 export function binomialUpperTail(k: number, n: number, p: number): number {
   if (k <= 0) return 1;
   if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
   return regularizedBeta(p, k, n - k + 1);
 }
 
@@ -163,132 +157,45 @@ export function normalCdf(x: number): number {
   return x >= 0 ? 1 - tail : tail;
 }
 
-/** Standard normal quantile Φ⁻¹(p), 0 < p < 1 (Acklam's rational approximation + one Halley step). */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1) (got ${p})`);
-  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
-  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-  const [a0, a1, a2, a3, a4, a5] = a as [number, number, number, number, number, number];
-  const [b0, b1, b2, b3, b4] = b as [number, number, number, number, number];
-  const [c0, c1, c2, c3, c4, c5] = c as [number, number, number, number, number, number];
-  const [d0, d1, d2, d3] = d as [number, number, number, number];
-  const low = 0.02425;
-  let x: number;
-  if (p < low) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    x = (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1);
-  } else if (p <= 1 - low) {
-    const q = p - 0.5;
-    const r = q * q;
-    x = ((((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q) / (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1);
-  } else {
-    const q = Math.sqrt(-2 * Math.log1p(-p));
-    x = -(((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1);
-  }
-  // One Halley step on Φ(x) - p brings the relative error to about 1e-15.
-  const e = normalCdf(x) - p;
-  const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
-  return x - u / (1 + (x * u) / 2);
-}
-
-/** ln(Σ exp(v_i)) without overflow. */
-export function logSumExp(values: readonly number[]): number {
-  let max = -Infinity;
-  for (const v of values) if (v > max) max = v;
-  if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (const v of values) sum += Math.exp(v - max);
-  return max + Math.log(sum);
-}
-
 // ---------------------------------------------------------------------------------------------
-// Sequential tests
+// Betting e-processes
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Log-likelihood ratio of one interval of the conditional-binomial SPRT.
+ * One round of a betting e-process on a normalised excess `x` whose conditional mean is <= 0 under the null and
+ * which is bounded below by -1: wealth is multiplied by 1 + λ·x. With λ in [0, 1) the factor is positive, its
+ * conditional mean is <= 1, and the wealth is a nonnegative supermartingale (Ville: P(ever >= 1/α) <= α).
  *
- * Given n = c + b events in the interval, the candidate's share c is Binomial(n, p(θ)) with
- * p(θ) = θe / (θe + f), where e and f are the candidate's and the baseline's exposure in the
- * interval and θ the candidate/baseline rate ratio. The log-LR of θ1 against θ0 is
- *
- *   ℓ = c·ln(θ1/θ0) − n·ln((θ1·e + f) / (θ0·e + f)).
- *
- * Counts may be fractional (PromQL increase() extrapolates); the formula is used as is.
- * An interval with no exposure on either side carries no information: ℓ = 0.
+ * Two truncations, both on the safe side or reported:
+ * - above, x is clipped so that ln(1 + λ·x) <= maxLog (clipping from above lowers the mean: still valid). This is
+ *   how no single interval adds more than maxLog to a statistic.
+ * - below, x < -1 breaks the bound the test assumes (the caller's cap on the baseline was exceeded); x is then
+ *   raised to -1 and `belowCap` says so, so the caller can report it (docs/analysis.md, "Assumptions").
  */
-export function sprtIncrement(
-  candidateEvents: number,
-  baselineEvents: number,
-  candidateExposure: number,
-  baselineExposure: number,
-  theta0: number,
-  theta1: number,
-): number {
-  const n = candidateEvents + baselineEvents;
-  if (n === 0) return 0;
-  const e = candidateExposure;
-  const f = baselineExposure;
-  if (e + f <= 0) return 0;
-  // ln((θ1e + f)/(θ0e + f)) = ln(1 + (θ1 − θ0)e / (θ0e + f)), accurate when e << f.
-  const logNormaliser = Math.log1p(((theta1 - theta0) * e) / (theta0 * e + f));
-  return candidateEvents * Math.log(theta1 / theta0) - n * logNormaliser;
+export function betLogFactor(x: number, lambda: number, maxLog: number): { logFactor: number; belowCap: boolean; clipped: boolean } {
+  if (!(lambda > 0) || !Number.isFinite(x)) return { logFactor: 0, belowCap: false, clipped: false };
+  const belowCap = x < -1;
+  const xMax = Math.expm1(maxLog) / lambda;
+  const clipped = x > xMax;
+  const v = Math.min(Math.max(x, -1), xMax);
+  return { logFactor: Math.log1p(lambda * v), belowCap, clipped };
 }
 
 /**
- * Wald's approximation of the exposure (candidate host-hours) at which the SPRT statistic is above
- * `upper` with probability 1 − β when the true ratio is θ1, the baseline rate is `baselineRate`
- * (events per host-hour) and the baseline accrues `exposureRatio` host-hours per candidate host-hour.
- *
- * Events arrive as a compound Poisson process, so the statistic after E candidate host-hours is
- * approximately Normal(D·E, S·E) with D and S the first two moments of ℓ per candidate host-hour.
- * Solving D·E − z_{1−β}·√(S·E) = upper gives E. This is the probability of being above the boundary
- * AT E, a lower bound on the probability of having crossed it BY E, so the estimate is conservative.
- * Returns null when it cannot be estimated (no baseline rate, no baseline exposure).
+ * The predictable plug-in bet for an excess with expected value `mean` and second moment `second` under the
+ * alternative the data point to: λ ≈ mean / second (the maximiser of E ln(1 + λx) to second order), clamped to
+ * [0, lambdaMax]. Any predictable choice keeps the e-process valid; this one gives it its power.
  */
-export function sprtExposureForPower(
-  baselineRate: number,
-  exposureRatio: number,
-  theta0: number,
-  theta1: number,
-  upper: number,
-  beta: number,
-): number | null {
-  if (!(baselineRate > 0) || !(exposureRatio > 0) || !Number.isFinite(exposureRatio)) return null;
-  const rho = exposureRatio;
-  const eventsPerHour = baselineRate * (theta1 + rho);
-  const p1 = theta1 / (theta1 + rho);
-  const logNormaliser = Math.log((theta1 + rho) / (theta0 + rho));
-  const candidateTerm = Math.log(theta1 / theta0) - logNormaliser;
-  const baselineTerm = -logNormaliser;
-  const drift = eventsPerHour * (p1 * candidateTerm + (1 - p1) * baselineTerm);
-  const second = eventsPerHour * (p1 * candidateTerm ** 2 + (1 - p1) * baselineTerm ** 2);
-  if (!(drift > 0)) return null;
-  const z = normalQuantile(1 - beta);
-  const zs = z * Math.sqrt(second);
-  const root = (zs + Math.sqrt(zs * zs + 4 * drift * upper)) / (2 * drift);
-  return root * root;
+export function plugInBet(mean: number, second: number, lambdaMax: number): number {
+  if (!(mean > 0) || !(second > 0)) return 0;
+  return Math.min(lambdaMax, mean / second);
 }
 
 /**
- * Rate multiples of the absolute guard's alternatives: the guard's likelihood ratio is the
- * equal-weight mixture over rates r·max, r in this list (see poissonGuardLogLr).
+ * The share of `alpha` spent at look k (1-based) by a test that looks again and again at evidence that is not a
+ * supermartingale: α·6/(π²·k²), whose sum over all k is α (a union bound over the looks).
  */
-export const GUARD_ALTERNATIVE_MULTIPLES = [1.25, 1.5, 2, 4, 8] as const;
-
-/**
- * Log of the mixture likelihood ratio of "the candidate's event rate is r·limit" (equal weights over
- * GUARD_ALTERNATIVE_MULTIPLES) against "it is `limit`", for `events` events in `exposureHours`
- * host-hours. Each component r^C·exp(−(r − 1)·limit·E) is a nonnegative supermartingale whenever the
- * true rate is at most `limit`, so is the mixture, and Ville's inequality bounds the chance it ever
- * exceeds 1/α by α.
- */
-export function poissonGuardLogLr(events: number, exposureHours: number, limit: number): number {
-  if (limit <= 0) return events > 0 ? Infinity : 0;
-  const logWeight = -Math.log(GUARD_ALTERNATIVE_MULTIPLES.length);
-  return logSumExp(
-    GUARD_ALTERNATIVE_MULTIPLES.map((r) => logWeight + events * Math.log(r) - (r - 1) * limit * exposureHours),
-  );
+export function lookAlpha(alpha: number, look: number): number {
+  const k = Math.max(1, look);
+  return (alpha * 6) / (Math.PI * Math.PI * k * k);
 }

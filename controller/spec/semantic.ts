@@ -8,8 +8,8 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import * as semver from 'semver';
-import { validateMetricForJudge } from '../engine/judge';
 import { ANALYSIS_DEFAULTS } from './defaults';
+import { validateMetricForJudge } from './metric-rules';
 import { parseDuration } from './duration';
 import type { MetricSpec } from './types';
 import { DATETIME_PATTERN, DURATION_PATTERN, HOURS_PATTERN } from './schema';

@@ -79,8 +79,8 @@ describe('renderStatus', () => {
           result: 'fail',
           reason: 'fail: crashes: candidate crash rate 3.1x the baseline',
           metrics: [
-            { metric: 'crashes', type: 'crash-rate', result: 'fail', reason: 'rate ratio above 1.2', at: T0, sample: null, candidate: { events: 31, exposureHours: 120.5, hosts: 9000, rate: 0.257 }, baseline: { events: 300, exposureHours: 12000, hosts: 990000, rate: 0.025 }, ratio: 10.29, guards: [{ guard: 'maxRatio', limit: 1.2, observed: 10.29, statistic: null, threshold: null, breached: true }], sprt: { llr: 7.5, lower: -2.94, upper: 4.6 }, value: null, notes: [] },
-            { metric: 'bsod', type: 'bsod-rate', result: 'inconclusive', reason: 'needs 500 host-hours', at: T0, sample: null, candidate: { events: 0, exposureHours: 120.5, hosts: 9000, rate: 0 }, baseline: { events: 2, exposureHours: 12000, hosts: 990000, rate: 0 }, ratio: 0, guards: [], sprt: null, value: null, notes: [] },
+            { metric: 'crashes', type: 'crash-rate', result: 'fail', reason: 'rate ratio above 1.2', at: T0, sample: null, candidate: { events: 31, exposureHours: 120.5, hosts: 9000, rate: 0.257 }, baseline: { events: 300, exposureHours: 12000, hosts: 990000, rate: 0.025 }, ratio: 10.29, guards: [{ guard: 'maxRatio', limit: 1.2, observed: 10.29, statistic: null, threshold: null, breached: true }], relative: { theta0: 1.2, theta1: 2, alpha: 0.0025, rolloutAlpha: 0.01, logE: 7.5, threshold: 4.6, increment: 0.5, maxIntervalIncrement: 2.3, active: true, bets: 30, belowCap: 0, dispersion: 0, ruledOutRatio: null, powerAtDetectRatio: null }, value: null, concern: true, notes: [] },
+            { metric: 'bsod', type: 'bsod-rate', result: 'inconclusive', reason: 'needs 500 host-hours', at: T0, sample: null, candidate: { events: 0, exposureHours: 120.5, hosts: 9000, rate: 0 }, baseline: { events: 2, exposureHours: 12000, hosts: 990000, rate: 0 }, ratio: 0, guards: [], relative: null, value: null, concern: false, notes: [] },
           ],
         },
       }),
@@ -88,7 +88,7 @@ describe('renderStatus', () => {
     );
     // The reason already starts with the result: not repeated.
     expect(text).toMatch(/^verdict \(ring 1, 2026-11-30T14:30:00\.000Z\): fail: crashes: candidate crash rate 3\.1x the baseline$/m);
-    expect(text).toMatch(/^ {2}crashes fail, candidate 31 events \/ 120\.5 host-h \(9000 hosts\), baseline 300 \/ 12000 host-h, ratio 10\.29, SPRT llr vs baseline 7\.5 in \[-2\.94, 4\.6\], maxRatio 10\.29 > 1\.2: rate ratio above 1\.2$/m);
+    expect(text).toMatch(/^ {2}crashes fail, candidate 31 events \/ 120\.5 host-h \(9000 hosts\), baseline 300 \/ 12000 host-h, ratio 10\.29, relative e-value ln 7\.5 vs boundary 4\.6, maxRatio 10\.29 > 1\.2: rate ratio above 1\.2$/m);
     expect(text).toMatch(/^ {2}bsod inconclusive, candidate 0 events \/ 120\.5 host-h \(9000 hosts\), baseline 2 \/ 12000 host-h, ratio 0: needs 500 host-hours$/m);
   });
 
