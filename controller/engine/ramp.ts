@@ -64,7 +64,9 @@ export function nextWave(ramp: Ramp, wave: WaveState, verdict: RingVerdict | und
   }
   if (age <= 0) return { kind: 'hold', why: 'no look since the wave was published' };
   if (verdict === undefined) return { kind: 'hold', why: 'no look' };
-  if (verdict.result === 'fail' || verdict.result === 'error' || verdict.noData) return { kind: 'hold', why: `the look was ${verdict.noData ? 'no data' : verdict.result}` };
+  // The census look (ppm 0) has no candidate data by construction (nobody runs it yet): its no-data does not hold it.
+  const censusLook = wave.ppm === 0 && wave.target === null;
+  if (verdict.result === 'fail' || verdict.result === 'error' || (verdict.noData && !censusLook)) return { kind: 'hold', why: `the look was ${verdict.noData ? 'no data' : verdict.result}` };
   if (verdict.concern) return { kind: 'hold', why: 'a test points towards a fail it cannot declare yet' };
   const census = verdict.census?.ringHosts ?? null;
   const ringHosts = census !== null && census > 0 ? census : wave.ringHosts;
