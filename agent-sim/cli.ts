@@ -1,13 +1,15 @@
 /**
  * agent-sim: the fleet simulator.
  *
- *   agent-sim --scenario FILE [--clock virtual] [--hosts N] [--seed S] [--json] [--plot FILE.svg] [--no-compare]
+ *   agent-sim --scenario FILE [--clock virtual] [--hosts N] [--seed S] [--json [--timeline]] [--plot FILE.svg] [--no-compare]
  *   agent-sim --scenario FILE --clock live [--controller URL] [--metrics-listen HOST:PORT] [--duration D] [--hosts N]
  *   agent-sim --scenario FILE --clock live --pollers K [--duration 10s]      (load mode)
  *
  * Virtual clock: plays the scenario against the real controller runtime in process and prints the story and a
- * summary table, with the same scenario and seed "all at once" (no rings) for comparison. --json prints one
- * JSON object instead (outcome, numbers, wall time, peak RSS). Exit codes: 0 the run matched the scenario's
+ * summary table, with the same scenario and seed "all at once" (no rings) for comparison, and the oracle (a judge
+ * that halts at the first look after the first event the candidate caused). --json prints one JSON object instead
+ * (outcome, numbers, oracle, transitions, wall time, peak RSS; the per-step timeline only with --timeline, so that
+ * every transition can be checked against the data). Exit codes: 0 the run matched the scenario's
  * `expect` block (or it has none); 1 it did not; 2 bad usage or an invalid scenario.
  */
 import * as fs from 'node:fs';
@@ -23,6 +25,7 @@ interface Flags {
   hosts?: string;
   seed?: string;
   json?: boolean;
+  timeline?: boolean;
   plot?: string;
   compare: boolean;
   controller?: string;
@@ -41,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--hosts <n>', 'fleet size (overrides the scenario)')
     .option('--seed <n>', 'random seed (overrides the scenario)')
     .option('--json', 'print one JSON object')
+    .option('--timeline', 'with --json: include the per-step timeline (exposure, crashes, ring, wave, phase)')
     .option('--plot <file.svg>', 'write an SVG of exposure and crashes over time')
     .option('--no-compare', 'skip the "all at once" comparison run')
     .option('--controller <url>', 'live/load: controller URL, loopback only (default http://127.0.0.1:8080)')
@@ -104,9 +108,9 @@ async function run(flags: Flags): Promise<number> {
   if (flags.plot) fs.writeFileSync(flags.plot, plotSvg(result, `${sc.name}: ${sc.fleet.hosts.toLocaleString('en-US')} hosts`));
   const problems = checkExpectations(sc, result);
   if (flags.json) {
-    const { timeline: _t, transitions, ...rest } = result;
+    const { timeline, transitions, ...rest } = result;
     process.stdout.write(
-      `${JSON.stringify({ ...rest, transitions: transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason })), allAtOnce: allAtOnce ?? null, wallTimeMs: Math.round(wallMs), peakRssMB: Math.round(peakRssMB), expectationsMet: problems.length === 0, problems })}\n`,
+      `${JSON.stringify({ ...rest, transitions: transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason })), ...(flags.timeline ? { timeline } : {}), allAtOnce: allAtOnce ?? null, wallTimeMs: Math.round(wallMs), peakRssMB: Math.round(peakRssMB), expectationsMet: problems.length === 0, problems })}\n`,
     );
   } else {
     process.stdout.write(`\n${summaryTable(result, allAtOnce)}\n`);
@@ -131,6 +135,15 @@ export function checkExpectations(sc: Scenario, r: RunResult): string[] {
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const pct = (n: number, of: number): string => (of > 0 ? `${((100 * n) / of).toFixed(n / of < 0.01 ? 3 : 1)}%` : '-');
 
+/** "crash 30 s" for the halt's own cause, then the other kinds that preceded the halt in brackets. */
+function firstEventText(r: RunResult): string {
+  const names: Record<string, string> = { crash: 'first crash', updateFailure: 'first update failure', dataGap: 'start of the data gap' };
+  const parts = Object.entries(r.firstEventToHalt)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${names[k] ?? k} ${Math.round(v as number)} s`);
+  return parts.length === 0 ? '-' : parts.join(', ');
+}
+
 export function summaryTable(r: RunResult, all: AllAtOnceResult | undefined): string {
   const rows: Array<[string, string, string]> = [
     ['', 'with rings (Ringmaster)', 'all at once'],
@@ -139,7 +152,10 @@ export function summaryTable(r: RunResult, all: AllAtOnceResult | undefined): st
     ['hosts that took the update', `${fmt(r.hostsUpdated)} (${pct(r.hostsUpdated, r.hosts)})`, all ? `${fmt(all.hostsUpdated)} (${pct(all.hostsUpdated, r.hosts)})` : '-'],
     ['  of them outside the canary ring', fmt(r.hostsUpdatedOutsideCanary), all ? fmt(all.hostsUpdatedOutsideCanary) : '-'],
     ['hosts bricked (boot loop)', `${fmt(r.hostsBricked)} (${pct(r.hostsBricked, r.hosts)})`, all ? `${fmt(all.hostsBricked)} (${pct(all.hostsBricked, r.hosts)})` : '-'],
-    ['first crash -> halt', r.firstCrashToHaltSeconds === null ? '-' : `${Math.round(r.firstCrashToHaltSeconds)} s`, '-'],
+    ['halt cause', r.haltCause === null ? '-' : `${r.haltCause}${r.haltRing >= 0 ? ` in ring ${r.haltRing} (${r.haltRingName ?? '?'})` : ''}`, '-'],
+    ['first event -> halt', firstEventText(r), '-'],
+    ['oracle: halts at', r.oracle === null ? 'nothing to stop' : `${r.oracle.haltAt} (ring ${r.oracle.ring}: ${r.oracle.ringName ?? '?'}, after the first ${r.oracle.event} at ${r.oracle.eventAt})`, '-'],
+    ['oracle: hosts that took the update', r.oracle === null ? '-' : `${fmt(r.oracle.hostsUpdated)} (${pct(r.oracle.hostsUpdated, r.hosts)})`, '-'],
     ['manifest revision that rolled back', r.rollbackRevision === null ? '-' : String(r.rollbackRevision), '-'],
     ['update failures (signature/hash/apply)', `${r.updateFailures.signature ?? 0}/${r.updateFailures.hash ?? 0}/${r.updateFailures.apply ?? 0}`, '-'],
     ['virtual time played', `${r.virtualDurationHours.toFixed(1)} h`, '-'],

@@ -11,13 +11,21 @@
  * in the step while a manifest change (or a failed install to retry) is pending: when a new revision appears, each
  * host's next poll time is computed once (phase + fresh jitter draw), the hosts are counting-sorted by it, and a
  * cursor walks them as virtual time passes; each host sees the manifest as of its own poll. Membership is the
- * engine's takesCandidate, evaluated once per manifest revision for every (label combination, bucket) pair and
- * looked up per host.
+ * engine's: `assignedRing` once per (label combination, bucket) pair for each distinct ring plan, `admitted` per
+ * host at its poll with the host's precomputed wave position (`hostWavePosition`), so waves inside a ring and the
+ * holdback are the engine's own. Each host also carries the census label of the agents' hosts gauge: the ring it
+ * is assigned to in the last verified manifest that carries the candidate (`ringHosts`).
  *
- * Crashes and BSODs are drawn per step and version from Poisson(rate x sum of host hazards x time x day/night
- * cycle x optional overdispersion noise); a crash on boot is drawn per installing host.
+ * Crashes and BSODs are drawn per version from Poisson(rate x sum of host hazards x time x day/night cycle x noise),
+ * the step cut at the analysis interval grid: the noise factors (an optional gamma factor per version, an optional
+ * common one shared by both versions) are drawn once per analysis interval, so the tick does not change the
+ * variance an interval sees. Optional clusters (crash loops): compound Poisson, cluster starts at `clusters.rate`
+ * per host-hour (same hazard, cycle and noise), each adding a geometric number of crashes of mean
+ * `clusters.meanSize`. A crash on boot is drawn per installing host. The fleet notes the first event the candidate
+ * caused (a crash on boot, an update refusal or failure, or a crash in excess of the baseline rate, drawn apart):
+ * the oracle's start (virtual.ts).
  */
-import { BUCKETS, hostBucket, takesCandidate, type Exposure } from '../controller/engine/membership';
+import { admitted, assignedRing, BUCKETS, hostBucket, hostWavePosition, type Exposure } from '../controller/engine/membership';
 import { Rng } from './random';
 import type { Scenario } from './scenario';
 
@@ -38,6 +46,18 @@ export interface ManifestView {
   artifactOk: boolean;
 }
 
+/** Fleet options the scenario does not carry. */
+export interface FleetOptions {
+  /** The analysis interval: noise is drawn once per interval of this grid (default: 60 s). */
+  noiseIntervalMs?: number;
+}
+
+/** The first event caused by the candidate (visible in the counters from `at`, the end of its step). */
+export interface AttributableEvent {
+  at: number;
+  kind: 'crash-on-boot' | 'excess-crash' | FailureReason;
+}
+
 interface Snapshot {
   t: number;
   /** [version][kind] cumulative events; kinds crash, bsod, update-failure. */
@@ -53,6 +73,8 @@ export function hostId(i: number): string {
 export class Fleet {
   readonly n: number;
   readonly bucket: Uint16Array;
+  /** Wave position (engine's hostWavePosition), 0..999999. */
+  readonly wave: Uint32Array;
   readonly combo: Uint8Array;
   readonly hazard: Float32Array;
   readonly version: Uint8Array;
@@ -68,8 +90,23 @@ export class Fleet {
   readonly comboLabels: Array<Record<string, string>>;
   readonly canaryCount: number;
 
-  private takes: Uint8Array = new Uint8Array(0);
+  /** ringOf[combo * BUCKETS + bucket]: the engine's assignedRing for the current ring plan (-1: none). */
+  private ringOf: Int8Array = new Int8Array(0);
+  private ringPlanKey = '';
+  private exposure: Exposure | null = null;
   private tableRevision = -1;
+  /** The census label per host (-1: none, the agent exported ring=""), and the hosts per ring label. */
+  private readonly census: Int8Array;
+  private censusCount: number[] = [];
+  /** Noise: the interval grid's anchor (ms), the interval last drawn and its factors per version. */
+  private readonly noiseIntervalMs: number;
+  private noiseAnchor: number;
+  private noiseIndex = Number.NaN;
+  private readonly noiseFactor: [number, number] = [1, 1];
+  /** The first event the candidate caused, null until one. */
+  firstAttributable: AttributableEvent | null = null;
+  /** Where the current step ends (polls note their events as visible then). */
+  private stepEnd = 0;
   /** Hosts whose install failed: they try again at their next poll (one poll interval later). */
   private retry: number[] = [];
   private retryAt = Infinity;
@@ -87,11 +124,16 @@ export class Fleet {
     private readonly sc: Scenario,
     salt: string,
     startMs: number,
+    opts: FleetOptions = {},
   ) {
     const f = sc.fleet;
     this.rng = new Rng(sc.seed);
     const n = (this.n = f.hosts);
+    this.noiseIntervalMs = opts.noiseIntervalMs ?? f.noiseIntervalMs ?? 60_000;
+    this.noiseAnchor = startMs;
     this.bucket = new Uint16Array(n);
+    this.wave = new Uint32Array(n);
+    this.census = new Int8Array(n).fill(-1);
     this.combo = new Uint8Array(n);
     this.hazard = new Float32Array(n);
     this.version = new Uint8Array(n);
@@ -134,7 +176,9 @@ export class Fleet {
       this.phase[i] = this.rng.next() * f.pollIntervalMs;
       this.hazardSum[BASELINE] += this.hazard[i] as number;
     }
-    this.bucket.set(bucketsFor(salt, n));
+    const memo = membershipFor(salt, n);
+    this.bucket.set(memo.buckets);
+    this.wave.set(memo.waves);
     this.canaryCount = canaries;
     this.hostsOn[BASELINE] = n;
     this.dueOrder = new Uint32Array(n);
@@ -156,6 +200,7 @@ export class Fleet {
   /** One step [t, t + dt): agents whose poll falls due see `manifest`; then exposure and crashes accrue. */
   step(t: number, dt: number, manifest: ManifestView | undefined): void {
     const period = this.sc.fleet.pollIntervalMs;
+    this.stepEnd = t + dt;
     if (manifest && manifest.revision !== this.tableRevision) {
       this.buildTable(manifest);
       this.tableRevision = manifest.revision;
@@ -179,22 +224,62 @@ export class Fleet {
     this.accrue(t, dt);
   }
 
-  /** takes[combo * BUCKETS + bucket], from the engine's membership function. */
+  /**
+   * ringOf[combo * BUCKETS + bucket] from the engine's assignedRing, rebuilt only when the ring plan changes (the
+   * rings, tenant rules, holdback and salt: not the active ring or the wave, which `admitted` reads per host).
+   */
   private buildTable(m: ManifestView): void {
+    this.exposure = m.candidate ? m.candidate.exposure : null;
+    if (!this.exposure) return;
+    const { activeRing: _a, wave: _w, ...plan } = this.exposure;
+    const key = JSON.stringify(plan);
+    if (key === this.ringPlanKey) return;
+    this.ringPlanKey = key;
     const combos = this.comboLabels.length;
-    if (this.takes.length !== combos * BUCKETS) this.takes = new Uint8Array(combos * BUCKETS);
-    if (!m.candidate) {
-      this.takes.fill(0);
-      return;
-    }
-    const exposure = m.candidate.exposure;
+    if (this.ringOf.length !== combos * BUCKETS) this.ringOf = new Int8Array(combos * BUCKETS);
+    const exposure = this.exposure;
     for (let c = 0; c < combos; c++) {
       const host = { id: '', labels: this.comboLabels[c] as Record<string, string>, bucket: 0 };
       for (let b = 0; b < BUCKETS; b++) {
         host.bucket = b;
-        this.takes[c * BUCKETS + b] = takesCandidate(exposure, host) ? 1 : 0;
+        this.ringOf[c * BUCKETS + b] = assignedRing(exposure, host);
       }
     }
+    while (this.censusCount.length < exposure.rings.length) this.censusCount.push(0);
+  }
+
+  /** The ring host i belongs to in the current candidate's plan (-1: none, or no candidate). */
+  private ringOfHost(i: number): number {
+    if (!this.exposure) return -1;
+    return this.ringOf[(this.combo[i] as number) * BUCKETS + (this.bucket[i] as number)] as number;
+  }
+
+  /** The agent's census label after a verified poll: its assigned ring while a candidate is in flight, else none. */
+  private label(i: number, ring: number): void {
+    const was = this.census[i] as number;
+    if (was === ring) return;
+    if (was >= 0) this.censusCount[was] = (this.censusCount[was] as number) - 1;
+    if (ring >= 0) this.censusCount[ring] = (this.censusCount[ring] ?? 0) + 1;
+    this.census[i] = ring;
+  }
+
+  /**
+   * The ring census (CensusSource): hosts, not bricked, that polled a verified manifest carrying the candidate and
+   * are assigned to ring `ring` in it (what sum(ringmaster_agent_hosts{ring=...}) reads from live agents).
+   */
+  ringHosts(ring: number): number {
+    return this.censusCount[ring] ?? 0;
+  }
+
+  /** Anchors the noise's interval grid at t (the start of a ring: the analysis grid's origin). */
+  alignNoise(t: number): void {
+    if (t === this.noiseAnchor) return;
+    this.noiseAnchor = t;
+    this.noiseIndex = Number.NaN;
+  }
+
+  private noteAttributable(kind: AttributableEvent['kind']): void {
+    if (this.firstAttributable === null) this.firstAttributable = { at: this.stepEnd, kind };
   }
 
   /**
@@ -243,12 +328,16 @@ export class Fleet {
   /** Returns true when an install was attempted and failed (to be retried at the next poll). */
   private pollHost(i: number, m: ManifestView): boolean {
     if (this.bricked[i]) return false;
-    const wants = this.takes[(this.combo[i] as number) * BUCKETS + (this.bucket[i] as number)] === 1;
+    const sc = this.sc;
+    // A tampered manifest fails its signature check: the agent keeps what it has and learns nothing from it.
+    const tampered = !m.signatureOk || (sc.tamper.manifestShare > 0 && this.rng.next() < sc.tamper.manifestShare);
+    const ring = this.ringOfHost(i);
+    if (!tampered) this.label(i, ring);
+    const exposure = this.exposure;
+    const wants = exposure !== null && ring >= 0 && admitted(exposure, ring, this.wave[i] as number);
     const on = this.version[i] as number;
     if (wants === (on === CANDIDATE)) return false;
-    const sc = this.sc;
-    // A tampered manifest fails its signature check: the agent keeps what it has.
-    if (!m.signatureOk || (sc.tamper.manifestShare > 0 && this.rng.next() < sc.tamper.manifestShare)) {
+    if (tampered) {
       this.fail(CANDIDATE, 'signature');
       return true;
     }
@@ -272,9 +361,11 @@ export class Fleet {
       // Crash on boot: a BSOD, then a boot loop. The host stops reporting and cannot take a rollback.
       this.bricked[i] = 1;
       this.brickedTotal++;
+      this.label(i, -1);
       this.hostsOn[CANDIDATE]--;
       this.hazardSum[CANDIDATE] -= this.hazard[i] as number;
       (this.cum.events[CANDIDATE] as number[])[1]! += 1;
+      this.noteAttributable('crash-on-boot');
     }
     return false;
   }
@@ -290,10 +381,38 @@ export class Fleet {
 
   private fail(v: number, reason: FailureReason): void {
     this.failures[reason]++;
+    if (v === CANDIDATE) this.noteAttributable(reason);
     (this.cum.events[v as 0 | 1] as number[])[2]! += 1;
   }
 
+  /** Exposure and events over [t, t + dt), cut at the noise's interval grid. */
   private accrue(t: number, dt: number): void {
+    const step = this.noiseIntervalMs;
+    let a = t;
+    while (a < t + dt) {
+      const k = Math.floor((a - this.noiseAnchor) / step);
+      const b = Math.min(t + dt, this.noiseAnchor + (k + 1) * step);
+      if (k !== this.noiseIndex) this.drawNoise(k);
+      this.accrueSegment(a, b - a);
+      a = b;
+    }
+    this.cum.t = t + dt;
+    this.cum.hosts = [this.hostsOn[0], this.hostsOn[1]];
+    this.history.push({ t: this.cum.t, events: [[...this.cum.events[0]], [...this.cum.events[1]]], hostSeconds: [...this.cum.hostSeconds], hosts: [...this.cum.hosts] });
+  }
+
+  /** The noise of analysis interval k: a gamma factor per version (overdispersionShape) times a common one. */
+  private drawNoise(k: number): void {
+    const f = this.sc.fleet;
+    const common = f.commonNoiseShape === undefined ? 1 : this.rng.gamma(f.commonNoiseShape, 1 / f.commonNoiseShape);
+    for (const v of [BASELINE, CANDIDATE] as const) {
+      this.noiseFactor[v] = common * (f.overdispersionShape === undefined ? 1 : this.rng.gamma(f.overdispersionShape, 1 / f.overdispersionShape));
+    }
+    this.noiseIndex = k;
+  }
+
+  private accrueSegment(t: number, dt: number): void {
+    if (dt <= 0) return;
     const f = this.sc.fleet;
     const hours = dt / 3_600_000;
     const hourUtc = ((t + dt / 2) / 3_600_000) % 24;
@@ -302,15 +421,32 @@ export class Fleet {
       this.cum.hostSeconds[v] += (this.hostsOn[v] * dt) / 1000;
       if (this.hostsOn[v] === 0) continue;
       const mult = v === CANDIDATE ? this.sc.candidate.crashRateMultiplier : 1;
-      const noise = f.overdispersionShape === undefined ? 1 : this.rng.gamma(f.overdispersionShape, 1 / f.overdispersionShape);
-      const exposure = Math.max(0, this.hazardSum[v]) * hours * diurnal * noise * mult;
+      const exposure = Math.max(0, this.hazardSum[v]) * hours * diurnal * (this.noiseFactor[v] as number);
       const ev = this.cum.events[v] as number[];
-      ev[0]! += this.rng.poisson(f.crashRate * exposure);
-      ev[1]! += this.rng.poisson(f.bsodRate * exposure);
+      // A multiplier above 1: the baseline's share and the excess drawn apart (the excess is the candidate's doing).
+      const base = Math.min(1, mult);
+      const excess = Math.max(0, mult - 1);
+      ev[0]! += this.rng.poisson(f.crashRate * exposure * base);
+      ev[1]! += this.rng.poisson(f.bsodRate * exposure * base);
+      if (excess > 0) {
+        const extra = this.rng.poisson(f.crashRate * exposure * excess) + this.rng.poisson(f.bsodRate * exposure * excess);
+        if (extra > 0) {
+          ev[0]! += extra;
+          this.noteAttributable('excess-crash');
+        }
+      }
+      if (f.clusters !== undefined && f.clusters.rate > 0) {
+        const starts = this.rng.poisson(f.clusters.rate * exposure * mult);
+        for (let c = 0; c < starts; c++) ev[0]! += this.geometric(f.clusters.meanSize);
+      }
     }
-    this.cum.t = t + dt;
-    this.cum.hosts = [this.hostsOn[0], this.hostsOn[1]];
-    this.history.push({ t: this.cum.t, events: [[...this.cum.events[0]], [...this.cum.events[1]]], hostSeconds: [...this.cum.hostSeconds], hosts: [...this.cum.hosts] });
+  }
+
+  /** 1, 2, 3, ... with mean `mean` (>= 1): the crashes of one crash loop. */
+  private geometric(mean: number): number {
+    if (!(mean > 1)) return 1;
+    const q = 1 - 1 / mean;
+    return 1 + Math.floor(Math.log(this.rng.next() || Number.MIN_VALUE) / Math.log(q));
   }
 
   /** Cumulative counters of a version at time t (the last step that ended at or before t). */
@@ -346,17 +482,22 @@ export class Fleet {
 }
 
 /**
- * Every host's bucket on a channel, from the engine's hostBucket (a sha256 per host: about 5 µs, so seconds for a
- * million hosts). Memoised for the last (salt, fleet size): the "all at once" comparison and repeated runs in one
- * process reuse it. Callers copy it; it is never written.
+ * Every host's bucket and wave position on a channel, from the engine's hostBucket and hostWavePosition (a sha256
+ * each per host: about 5 µs, so seconds for a million hosts). Memoised for the last (salt, fleet size): the "all at
+ * once" comparison and repeated runs in one process reuse it. Callers copy it; it is never written.
  */
-let bucketMemo: { salt: string; n: number; buckets: Uint16Array } | undefined;
-function bucketsFor(salt: string, n: number): Uint16Array {
-  if (bucketMemo && bucketMemo.salt === salt && bucketMemo.n === n) return bucketMemo.buckets;
+let memberMemo: { salt: string; n: number; buckets: Uint16Array; waves: Uint32Array } | undefined;
+function membershipFor(salt: string, n: number): { buckets: Uint16Array; waves: Uint32Array } {
+  if (memberMemo && memberMemo.salt === salt && memberMemo.n === n) return memberMemo;
   const buckets = new Uint16Array(n);
-  for (let i = 0; i < n; i++) buckets[i] = hostBucket(salt, hostId(i));
-  bucketMemo = { salt, n, buckets };
-  return buckets;
+  const waves = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const id = hostId(i);
+    buckets[i] = hostBucket(salt, id);
+    waves[i] = hostWavePosition(salt, id);
+  }
+  memberMemo = { salt, n, buckets, waves };
+  return memberMemo;
 }
 
 export const KIND_INDEX: Record<EventKind, number> = { crash: 0, bsod: 1, 'update-failure': 2 };

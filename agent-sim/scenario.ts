@@ -77,8 +77,19 @@ export const scenarioSchema = {
             hazardShape: { type: 'number', exclusiveMinimum: 0, default: 2 },
             /** Day/night swing of the hazard, 0..1 (0.3: ±30% around the mean, peak at 14:00 UTC). */
             diurnalAmplitude: { type: 'number', minimum: 0, maximum: 1, default: 0.3 },
-            /** Gamma shape of a per-step, per-version rate multiplier (overdispersion); absent: none. */
+            /** Gamma shape of a per-version rate multiplier drawn once per analysis interval (overdispersion); absent: none. */
             overdispersionShape: { type: 'number', exclusiveMinimum: 0 },
+            /** Gamma shape of a rate multiplier shared by both versions, drawn once per analysis interval; absent: none. */
+            commonNoiseShape: { type: 'number', exclusiveMinimum: 0 },
+            /** The grid the noise is drawn on (1s to 1d); absent: the rollout's analysis interval. */
+            noiseInterval: { type: 'string', pattern: DURATION },
+            /** Crash loops: compound-Poisson clusters of crashes, `rate` cluster starts per host-hour, `meanSize` crashes each (geometric). */
+            clusters: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['rate', 'meanSize'],
+              properties: { rate: { type: 'number', minimum: 0 }, meanSize: { type: 'number', minimum: 1 } },
+            },
           },
         },
         /** Effects of the candidate version. */
@@ -157,6 +168,10 @@ export interface Scenario {
     hazardShape: number;
     diurnalAmplitude: number;
     overdispersionShape: number | undefined;
+    commonNoiseShape?: number | undefined;
+    /** undefined: the rollout's analysis interval. */
+    noiseIntervalMs?: number | undefined;
+    clusters?: { rate: number; meanSize: number } | undefined;
   };
   candidate: { crashRateMultiplier: number; crashOnBoot: number; updateFailure: number };
   metricsGaps: Array<{ fromMs: number; toMs: number }>;
@@ -178,6 +193,7 @@ const BOUNDED_DURATIONS: Array<[PathSegment[], number, number]> = [
   [['spec', 'tick'], 1_000, 3_600_000],
   [['spec', 'fleet', 'pollInterval'], 1_000, 86_400_000],
   [['spec', 'fleet', 'pollJitter'], 0, 3_600_000],
+  [['spec', 'fleet', 'noiseInterval'], 1_000, 86_400_000],
 ];
 
 const ms = (d: string): number => {
@@ -249,6 +265,9 @@ export function loadScenario(file: string, overrides: { hosts?: number; seed?: n
       hazardShape: f.hazardShape,
       diurnalAmplitude: f.diurnalAmplitude,
       overdispersionShape: f.overdispersionShape,
+      commonNoiseShape: f.commonNoiseShape,
+      noiseIntervalMs: f.noiseInterval === undefined ? undefined : ms(f.noiseInterval),
+      clusters: f.clusters === undefined ? undefined : { rate: f.clusters.rate, meanSize: f.clusters.meanSize },
     },
     candidate: { crashRateMultiplier: s.candidate.crashRateMultiplier, crashOnBoot: s.candidate.crashOnBoot, updateFailure: s.candidate.updateFailure },
     metricsGaps: s.metricsGaps.map((g) => ({ fromMs: ms(g.from), toMs: ms(g.to) })),

@@ -17,10 +17,12 @@ import { loadTrustedKeys } from '../controller/runtime/config';
 import { Controller } from '../controller/runtime/controller';
 import { channelSalt } from '../controller/runtime/manifest';
 import { formatSpecError, InputError } from '../controller/spec/errors';
-import { engineConfigFor } from '../controller/runtime/config';
+import { analysisIntervalMs, engineConfigFor } from '../controller/runtime/config';
+import type { CensusSource } from '../controller/runtime/types';
 import { nextAllowedStart } from '../controller/policy/windows';
 import { loadPolicyFile, loadRolloutFile } from '../controller/spec/load';
 import type { PolicySpec, Rollout } from '../controller/spec/types';
+import type { RolloutView } from '../controller/runtime/service';
 import { CANDIDATE, Fleet, type ManifestView } from './fleet';
 import { SimMetricsProvider } from './provider';
 import type { Scenario } from './scenario';
@@ -40,6 +42,26 @@ export interface TimelinePoint {
   /** The manifest revision the fleet was served. */
   revision: number;
   phase: string;
+  /** The exposed ring's wave (parts per million of the ring) while it ramps; null when wholly exposed. */
+  wavePpm: number | null;
+}
+
+/** What halted a run: the failing signal, or missing data. */
+export type HaltCause = 'crash' | 'update-failure' | 'silent-hosts' | 'no-data' | 'other';
+
+/**
+ * The oracle: a judge that halts at the first look after the first event the candidate caused, with the same poll
+ * and analysis cadence (looks at ring start + k x interval, k >= 1). `hostsUpdated`: hosts that had taken the
+ * update by that look. Null when the candidate caused nothing (a healthy update: there is nothing to stop).
+ */
+export interface Oracle {
+  event: string;
+  eventAt: string;
+  ring: number;
+  ringName: string | null;
+  haltAt: string;
+  hostsUpdated: number;
+  hostsBricked: number;
 }
 
 export interface RunResult {
@@ -59,8 +81,25 @@ export interface RunResult {
   firstRingStart: string | null;
   /** Virtual time of the first crash or BSOD on the candidate. */
   firstCrashAt: string | null;
+  /** Virtual time of the first update failure (signature, hash, apply) on the candidate. */
+  firstUpdateFailureAt: string | null;
   haltAt: string | null;
+  /** The ring that was stopped (halted, rolled back or aborted), -1 when none. */
+  haltRing: number;
+  haltRingName: string | null;
+  /** What the halt was about (the failing signal of the last verdict, or no data); null without a halt. */
+  haltCause: HaltCause | null;
+  /** First crash -> halt, only when the halt's cause is a crash signal (a no-data halt is not a crash). */
   firstCrashToHaltSeconds: number | null;
+  /**
+   * Seconds from the first event of each kind to the halt (null: none before the halt): crash (first crash/BSOD on
+   * the candidate), updateFailure (first refusal or failed install), dataGap (the start of the metrics gap the halt
+   * fell in or after).
+   */
+  firstEventToHalt: { crash: number | null; updateFailure: number | null; dataGap: number | null };
+  /** firstEventToHalt of the halt's own cause. */
+  firstEventToHaltSeconds: number | null;
+  oracle: Oracle | null;
   rollbackRevision: number | null;
   finalRevision: number;
   updateFailures: Record<string, number>;
@@ -128,7 +167,15 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   const channel = spec.channel;
   const start = sc.start.getTime();
   const dir = fs.mkdtempSync(path.join(simDataRoot(), 'agent-sim-'));
-  const fleet = new Fleet(sc, channelSalt(channel), start);
+  const fleet = new Fleet(sc, channelSalt(channel), start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? analysisIntervalMs(rollout) });
+  const intervalMs = analysisIntervalMs(rollout);
+  // The ring census agents would export (the ring label of ringmaster_agent_hosts), from the fleet's own labels.
+  const census: CensusSource = {
+    ringHosts: (ch, ringName) => {
+      const idx = spec.rings.findIndex((r) => r.name === ringName);
+      return Promise.resolve(ch === channel && idx >= 0 ? fleet.ringHosts(idx) : null);
+    },
+  };
   const baseline = spec.previousVersion ?? '0.0.0';
   const gaps = sc.metricsGaps.map((g) => ({ from: start + g.fromMs, to: start + g.toMs }));
   const provider = new SimMetricsProvider(fleet, channel, { baseline, candidate: spec.version }, gaps);
@@ -142,6 +189,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     tickMs: sc.tickMs,
     rollbackDrainMs: 10 * 60_000,
     analyzer: new MetricsAnalyzer((metric, ctx) => Promise.resolve(observeFromCounts(provider, metric, ctx))),
+    census,
   });
   const off = (ms: number): string => {
     const m = Math.round((ms - start) / 60_000);
@@ -163,6 +211,11 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     let haltAt: number | null = null;
     let rollbackRevision: number | null = null;
     let firstRingStart: number | null = null;
+    let firstUpdateFailureAt: number | null = null;
+    let haltRing = -1;
+    let haltCause: HaltCause | null = null;
+    /** When each ring was first exposed (the analysis grid's origin). */
+    const ringStarts: Array<{ ring: number; at: number }> = [];
     let lastRing = -1;
     let approvalSince: number | null = null;
     const timeline: TimelinePoint[] = [];
@@ -172,28 +225,50 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     let haltReason: string | null = null;
     let tamperedChecked = false;
     let waitingSince: number | null = null;
+    let exposedBefore = -1;
+    /** Reads the transitions since the last call: the story, ring starts, the furthest ring, the halt. */
+    const absorb = (view: RolloutView): void => {
+      for (const tr of view.history.slice(seenTransitions)) {
+        log(`${off(Date.parse(tr.at))} ${tr.from} -> ${tr.to}${tr.exposedRing >= 0 ? ` (ring ${tr.exposedRing}: ${spec.rings[tr.exposedRing]?.name ?? '?'})` : ''}: ${tr.reason}`);
+        const at = Date.parse(tr.at);
+        if (firstRingStart === null && tr.to === 'progressing') firstRingStart = at;
+        if (tr.exposedRing > exposedBefore && tr.exposedRing >= 0) {
+          ringStarts.push({ ring: tr.exposedRing, at });
+          fleet.alignNoise(at);
+        }
+        // Every transition's exposed ring counts: a ring approved and failed between two reads is still reached.
+        lastRing = Math.max(lastRing, tr.exposedRing);
+        if (haltAt === null && (tr.to === 'halted' || tr.to === 'rolling-back' || tr.to === 'aborted')) {
+          haltAt = at;
+          haltRing = exposedBefore;
+          haltCause = causeOf(view);
+        }
+        exposedBefore = tr.exposedRing;
+      }
+      seenTransitions = view.history.length;
+      lastRing = Math.max(lastRing, view.exposedRing);
+    };
     while (t < end) {
       clock.advanceTo(t);
       await c.reconcileAll();
-      const view = c.getRollout(rollout.metadata.name);
+      let view = c.getRollout(rollout.metadata.name);
       if (!view) throw new Error('rollout vanished');
+      absorb(view);
       phase = view.phase.kind;
-      lastRing = Math.max(lastRing, view.exposedRing);
-      for (const tr of view.history.slice(seenTransitions)) {
-        log(`${off(Date.parse(tr.at))} ${tr.from} -> ${tr.to}${tr.exposedRing >= 0 ? ` (ring ${tr.exposedRing}: ${spec.rings[tr.exposedRing]?.name ?? '?'})` : ''}: ${tr.reason}`);
-        if (firstRingStart === null && tr.to === 'progressing') firstRingStart = Date.parse(tr.at);
-        if (haltAt === null && (tr.to === 'halted' || tr.to === 'rolling-back' || tr.to === 'aborted')) haltAt = Date.parse(tr.at);
-      }
-      seenTransitions = view.history.length;
       if (view.phase.kind === 'halted') haltReason = view.phase.reason;
       // The auto-approver gives the approvals the rollout plans for (rings with approval: required); a ring
       // escalated for a human because it reached maxBake undecided is left waiting, as it should be.
-      if (view.phase.kind === 'awaiting-approval' && sc.approvals === 'auto' && spec.rings[view.phase.ring]?.approval === 'required' && !/maxBake/.test(view.phase.reason)) {
+      if (view.phase.kind === 'awaiting-approval' && sc.approvals === 'auto' && view.phase.cause === 'approval-required') {
         approvalSince ??= t;
         if (t - approvalSince >= sc.approvalDelayMs) {
           const r = await c.request(rollout.metadata.name, 'approve', 'sim-approver', 'scenario: an approver approves after approvalDelay');
           log(`${off(t)} sim-approver approves ring ${view.phase.ring}: ${r.status}`);
           approvalSince = null;
+          // The approval starts the ring now: read it before the fleet moves (its ring counts even if it fails at its first look).
+          view = c.getRollout(rollout.metadata.name);
+          if (!view) throw new Error('rollout vanished');
+          absorb(view);
+          phase = view.phase.kind;
         }
       } else approvalSince = null;
 
@@ -231,11 +306,12 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       fleet.step(t, dt, manifestView);
       const snap = fleet.latest();
       const candCrashes = (snap.events[CANDIDATE][0] as number) + (snap.events[CANDIDATE][1] as number);
+      if (firstUpdateFailureAt === null && (snap.events[CANDIDATE][2] as number) > 0) firstUpdateFailureAt = t + dt;
       if (firstCrashAt === null && candCrashes > 0) {
         firstCrashAt = t + dt;
         log(`${off(firstCrashAt)} first crash on ${spec.version}: ${candCrashes} crash/BSOD events, ${fleet.hostsOn[CANDIDATE]} hosts reporting on it`);
       }
-      timeline.push({ t: t + dt - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, ring: view.exposedRing, revision: viewRevision, phase });
+      timeline.push({ t: t + dt - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, ring: view.exposedRing, revision: viewRevision, phase, wavePpm: view.wave?.ppm ?? null });
       if (phase === 'succeeded' || phase === 'aborted' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
       // A halt, or a ring escalated to a human, waits for someone: the run ends an hour later.
       if (phase === 'halted' && haltAt !== null && t - haltAt >= 3_600_000) break;
@@ -247,6 +323,11 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     }
     const counts = fleet.counts();
     const finalView = c.getRollout(rollout.metadata.name);
+    const since = (x: number | null): number | null => (x !== null && haltAt !== null && x <= haltAt ? (haltAt - x) / 1000 : null);
+    const gapStart = haltAt === null ? null : gaps.filter((g) => g.from <= (haltAt as number)).reduce<number | null>((acc, g) => (acc === null || g.from > acc ? g.from : acc), null);
+    const firstEventToHalt = { crash: since(firstCrashAt), updateFailure: since(firstUpdateFailureAt), dataGap: since(gapStart) };
+    const cause = haltCause as HaltCause | null;
+    const ownEvent = cause === 'crash' ? firstEventToHalt.crash : cause === 'update-failure' ? firstEventToHalt.updateFailure : cause === 'no-data' ? firstEventToHalt.dataGap : null;
     return {
       scenario: sc.name,
       startedAt: iso(start),
@@ -261,8 +342,15 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       hostsBricked: counts.bricked,
       firstRingStart: firstRingStart === null ? null : iso(firstRingStart),
       firstCrashAt: firstCrashAt === null ? null : iso(firstCrashAt),
+      firstUpdateFailureAt: firstUpdateFailureAt === null ? null : iso(firstUpdateFailureAt),
       haltAt: haltAt === null ? null : iso(haltAt),
-      firstCrashToHaltSeconds: firstCrashAt !== null && haltAt !== null ? Math.max(0, (haltAt - firstCrashAt) / 1000) : null,
+      haltRing,
+      haltRingName: haltRing >= 0 ? (spec.rings[haltRing]?.name ?? null) : null,
+      haltCause: cause,
+      firstCrashToHaltSeconds: cause === 'crash' ? firstEventToHalt.crash : null,
+      firstEventToHalt,
+      firstEventToHaltSeconds: ownEvent,
+      oracle: oracleOf(fleet, ringStarts, intervalMs, timeline, start, (r) => spec.rings[r]?.name ?? null),
       rollbackRevision,
       finalRevision: viewRevision,
       updateFailures: { ...fleet.failures },
@@ -274,6 +362,38 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     await c.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** What the halt of `view` was about: no data, or the failing signals of its last verdict. */
+function causeOf(view: RolloutView): HaltCause {
+  if (view.phase.kind === 'halted' && view.phase.reason === 'no-data') return 'no-data';
+  const v = view.lastVerdict;
+  if (v?.result === 'inconclusive' && v.metrics.every((m) => m.result !== 'fail')) return 'no-data';
+  const failing = (v?.metrics ?? []).filter((m) => m.result === 'fail');
+  if (failing.some((m) => m.type === 'crash-rate' || m.type === 'bsod-rate')) return 'crash';
+  if (failing.some((m) => m.signal === 'update-failures' || m.type === 'update-failure-rate')) return 'update-failure';
+  if (failing.some((m) => m.signal === 'silent-hosts')) return 'silent-hosts';
+  return 'other';
+}
+
+/**
+ * The oracle (see Oracle): the first event the candidate caused, the first look of its ring's grid at or after it
+ * (ring start + k x interval, k >= 1, the counters of a step being visible at its end), and the hosts that had taken
+ * the update by then (the timeline point at that instant).
+ */
+export function oracleOf(fleet: Fleet, ringStarts: Array<{ ring: number; at: number }>, intervalMs: number, timeline: TimelinePoint[], start: number, ringName: (r: number) => string | null): Oracle | null {
+  const ev = fleet.firstAttributable;
+  if (ev === null) return null;
+  const rs = [...ringStarts].reverse().find((r) => r.at <= ev.at) ?? ringStarts[0];
+  if (rs === undefined) return null;
+  const k = Math.max(1, Math.ceil((ev.at - rs.at) / intervalMs));
+  const look = rs.at + k * intervalMs;
+  let point: TimelinePoint | undefined;
+  for (const p of timeline) {
+    if (p.t + start > look) break;
+    point = p;
+  }
+  return { event: ev.kind, eventAt: iso(ev.at), ring: rs.ring, ringName: ringName(rs.ring), haltAt: iso(look), hostsUpdated: point?.took ?? 0, hostsBricked: point?.bricked ?? 0 };
 }
 
 /** The same scenario and seed without rings: every host takes the update at its first poll. */
