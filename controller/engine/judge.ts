@@ -34,7 +34,7 @@ export { JUDGE_DEFAULTS, resolveParams, validateMetricForJudge, type JudgeParams
 export const MIN_RELATIVE_RETENTION = 0.5;
 
 /** Largest bet (fraction of the wealth at risk per interval): the wealth keeps at least 1 - LAMBDA_MAX. */
-export const LAMBDA_MAX = 0.8;
+export const LAMBDA_MAX = 0.9;
 /** Half-life, in intervals, of the baseline-rate predictor (short: it follows the day/night cycle). */
 const RATE_HALF_LIFE = 5;
 /** Half-life, in intervals, of the excess and candidate-rate estimates the bets are sized with. */
@@ -47,7 +47,7 @@ const CAP_SIGMAS = 6;
 const CAP_EVENTS = 12;
 /** Prior of the relative deviation ŝ² (CV 50%) and of the dispersion φ, with the weight of this many intervals. */
 const PRIOR_DEVIATION = 0.25;
-const PRIOR_WEIGHT = 3;
+const PRIOR_WEIGHT = 1;
 /** Ratios the evidence of a pass is stated against (the smallest one ruled out is reported). */
 export const EVIDENCE_RATIOS = [1.05, 1.1, 1.2, 1.3, 1.5, 1.75, 2, 2.5, 3, 4, 5, 10] as const;
 /** Shares of a counts metric's α: relative test, `max` guard, catastrophic test (without `max`: all relative). */
@@ -118,6 +118,11 @@ export interface RelativeState {
   deviation: { n: number; squares: number; poisson: number };
   /** Weighted Σ excess and Σ predicted count (half-life EXCESS_HALF_LIFE): the plug-in estimate of the excess. */
   excess: { z: number; m: number };
+  /**
+   * Residuals of the excess around its estimate, for the dispersion φ̂ of Var(Z) = m(1 + ρ) + 2φm²: Σ r², their
+   * Poisson part Σ m(1 + ρ), and Σ 2m². Common-mode noise cancels in Z, so it does not inflate φ̂.
+   */
+  residual: { squares: number; poisson: number; m2: number };
   /** Expected ln-growth and its variance at detectRatio, summed over the bets (the power statement). */
   design: { growth: number; variance: number };
   /** ln e-process of "ratio >= r" for each r of EVIDENCE_RATIOS (the evidence a pass states). */
@@ -316,6 +321,7 @@ export function initialJudgeState(metric: MetricSpec): MetricJudgeState {
       baseline: { events: 0, exposure: 0 },
       deviation: { n: 0, squares: 0, poisson: 0 },
       excess: { z: 0, m: 0 },
+      residual: { squares: 0, poisson: 0, m2: 0 },
       design: { growth: 0, variance: 0 },
       evidence: EVIDENCE_RATIOS.map(() => 0),
     },
@@ -495,7 +501,7 @@ function judgeCounts(
     active,
     bets: rel.bets,
     belowCap: rel.belowCap,
-    dispersion: dispersionOf(rel.deviation),
+    dispersion: rel.residual.m2 > 0 ? Math.max(0, (rel.residual.squares - rel.residual.poisson) / rel.residual.m2) : 0,
     ruledOutRatio: ruledOutIndex >= 0 ? (EVIDENCE_RATIOS[ruledOutIndex] as number) : null,
     powerAtDetectRatio: rel.design.variance > 0 ? normalCdf((rel.design.growth - relThreshold) / Math.sqrt(rel.design.variance)) : null,
   };
@@ -645,7 +651,7 @@ function consumeInterval(
     const rho = (theta0 * e) / f;
     const L = rho * cap;
     const m = theta0 * e * rateB;
-    const phi = dispersionOf(rel.deviation);
+    const phi = Math.max(0, (rel.residual.squares - rel.residual.poisson + PRIOR_WEIGHT * PRIOR_DEVIATION * 2 * m * m) / (rel.residual.m2 + PRIOR_WEIGHT * 2 * m * m));
     const variance = m * (1 + rho) + 2 * phi * m * m;
     const kappa0 = (theta1 - theta0) / theta0;
     const kappa = (rel.excess.z + kappa0 * PRIOR_WEIGHT * m) / (rel.excess.m + PRIOR_WEIGHT * m);
@@ -675,6 +681,8 @@ function consumeInterval(
       const xr = (((r * e) / f) * b - c) / Lr;
       rel.evidence[i] = (rel.evidence[i] as number) + betLogFactor(xr, lr, maxLog).logFactor;
     });
+    const r = c - rho * b - kappa * m;
+    rel.residual = { squares: rel.residual.squares + r * r, poisson: rel.residual.poisson + m * (1 + rho), m2: rel.residual.m2 + 2 * m * m };
     rel.excess = { z: EXCESS_DECAY * rel.excess.z + (c - rho * b), m: EXCESS_DECAY * rel.excess.m + m };
   }
   if (f > 0) {

@@ -81,6 +81,7 @@ function initialSignal(metric: MetricSpec): MetricJudgeState {
       baseline: { events: 0, exposure: 0 },
       deviation: { n: 0, squares: 0, poisson: 0 },
       excess: { z: 0, m: 0 },
+      residual: { squares: 0, poisson: 0, m2: 0 },
       design: { growth: 0, variance: 0 },
       evidence: [],
     },
