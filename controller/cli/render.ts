@@ -3,8 +3,10 @@
  */
 import type { Phase } from '../engine/state';
 import type { MetricVerdict } from '../engine/judge';
+import { builtinSignals } from '../engine/signals';
 import type { RolloutView } from '../runtime/service';
 import { formatDuration as formatSpecDuration } from '../spec/duration';
+import type { RolloutSpec } from '../spec/types';
 
 /** Bake times to the second: "1h29m5s". */
 function formatDuration(ms: number): string {
@@ -66,6 +68,32 @@ function metricLine(m: MetricVerdict): string {
   for (const g of m.guards) if (g.breached) parts.push(`${g.guard} ${num(g.observed)} > ${num(g.limit)}`);
   if (m.value) parts.push(`value ${num(m.value.candidate)}${m.value.baseline === null ? '' : ` vs ${num(m.value.baseline)}`}`);
   return `${parts.join(', ')}: ${m.reason}`;
+}
+
+/**
+ * For a rollout that declares no metrics, what guards it (contracts §3), for `ringctl validate` and `status`:
+ * "declares no metrics: only the built-in signals update-failures and silent-hosts guard it". null when it declares
+ * metrics (the signals then guard it beside them).
+ */
+export function signalsOnlyText(spec: RolloutSpec): string | null {
+  if ((spec.analysis?.metrics ?? []).length > 0) return null;
+  const names = builtinSignals(spec).map((m) => m.name);
+  return `declares no metrics: only the built-in signal${names.length === 1 ? '' : 's'} ${names.join(' and ')} guard${names.length === 1 ? 's' : ''} it`;
+}
+
+/**
+ * `ringctl status`'s line for a rollout that declares no metrics. The built-in signals are judged only when the
+ * controller has a metrics provider; the view does not say whether it has, so the line reads it from what happened:
+ * a verdict or a ring passed on analysis (signals judged), or a ring that baked without analysis (no provider).
+ */
+export function guardLine(v: RolloutView): string | null {
+  const text = signalsOnlyText(v.spec.spec);
+  if (text === null) return null;
+  const judged = v.lastVerdict !== null || v.history.some((t) => /passed analysis/.test(t.reason));
+  if (!judged && v.history.some((t) => /no analysis configured/.test(t.reason))) {
+    return 'analysis: declares no metrics and the controller has no metrics provider: unguarded, its rings advance on bake time alone';
+  }
+  return judged ? `analysis: ${text}` : `analysis: ${text}, once the controller has a metrics provider (without one: bake time alone)`;
 }
 
 /** Progress of one ring, as `ringctl status` marks it. */
@@ -141,6 +169,8 @@ export function renderStatus(v: RolloutView, now: Date): string {
     }
     lines.push(`  ${RING_MARK[p]} ${i} ${ring.name.padEnd(10)} ${target.padEnd(10)} ${note}`);
   });
+  const guard = guardLine(v);
+  if (guard !== null) lines.push(guard);
   if (v.lastVerdict) {
     const lv = v.lastVerdict;
     lines.push(`verdict (ring ${lv.ring}, ${lv.at}): ${lv.reason.startsWith(`${lv.result}:`) ? lv.reason : `${lv.result}: ${lv.reason}`}`);

@@ -1,6 +1,10 @@
-/** `ringctl validate FILE...`: every mistake of every file, one line each; exit 0 when all are valid, 1 otherwise. */
+/**
+ * `ringctl validate FILE...`: every mistake of every file, one line each; exit 0 when all are valid, 1 otherwise.
+ * A valid rollout that declares no metrics gets one line saying that only the built-in signals guard it.
+ */
 import type { Command } from 'commander';
 import { formatSpecError, loadFiles } from '../../spec/load';
+import { signalsOnlyText } from '../render';
 
 export function validateFiles(files: string[], out: (line: string) => void, err: (line: string) => void): number {
   const { docs, errors } = loadFiles(files);
@@ -8,6 +12,10 @@ export function validateFiles(files: string[], out: (line: string) => void, err:
   // Every output line names a file and a line; the exit code carries the verdict.
   if (errors.length > 0) return 1;
   out(`ok: ${docs.length} document${docs.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}`);
+  for (const d of docs) {
+    const text = d.kind === 'Rollout' ? signalsOnlyText(d.doc.spec) : null;
+    if (text !== null) out(`${d.file}: rollout ${d.doc.metadata.name} ${text} (judged when ringmaster serve has a metrics provider; without one: bake time alone)`);
+  }
   return 0;
 }
 
