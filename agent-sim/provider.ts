@@ -68,8 +68,9 @@ export class SimMetricsProvider implements MetricsProvider, CountsSource {
     const at = to.getTime();
     if (this.inGap(at)) return 'no-data';
     const v = this.versionIndex(channel, version);
-    if (v === undefined || !this.exists(v, at)) return 'absent';
     const k = KIND_INDEX[kind];
+    // The update-failure counter exists once an agent refused the version, even if no host ever ran it.
+    if (v === undefined || !(this.exists(v, at) || (kind === 'update-failure' && (this.fleet.at(at).events[v][k] as number) > 0))) return 'absent';
     const nowS = this.fleet.at(at);
     const thenS = this.fleet.at(from.getTime());
     return {
