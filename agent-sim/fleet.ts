@@ -32,6 +32,8 @@ import type { Scenario } from './scenario';
 export const BASELINE = 0;
 export const CANDIDATE = 1;
 export type EventKind = 'crash' | 'bsod' | 'update-failure';
+/** Host-seconds a host that crashes on boot ran the candidate before its BSOD. */
+export const BOOT_SECONDS = 30;
 export type FailureReason = 'signature' | 'hash' | 'download' | 'apply';
 
 /** What an agent learned from one poll of the manifest (already verified, or found tampered). */
@@ -364,6 +366,8 @@ export class Fleet {
       this.label(i, -1);
       this.hostsOn[CANDIDATE]--;
       this.hazardSum[CANDIDATE] -= this.hazard[i] as number;
+      // It ran the candidate through its boot before the BSOD (its agent counted both, as live agents do).
+      this.cum.hostSeconds[CANDIDATE] += BOOT_SECONDS;
       (this.cum.events[CANDIDATE] as number[])[1]! += 1;
       this.noteAttributable('crash-on-boot');
     }
