@@ -486,11 +486,18 @@ function stepRamp(s: Step, p: Extract<Phase, { kind: 'progressing' }>, ring: Eng
   const step = nextWave(ring.ramp, wave, verdict, s.now, { sized: s.config.analysisEnabled, intervalMs: s.config.analysisIntervalMs });
   if (step.kind === 'grow') {
     const whole = step.wave === null;
-    const what = step.wave === null ? `ring ${ring.name} wholly exposed; its bake (${Math.round(ring.bakeMs / 60_000)}m) starts` : `ring ${ring.name}: ${describeWave(step.wave, ring.name)}`;
+    const what = step.wave === null ? `ring ${ring.name} wholly exposed; its bake (${formatMs(ring.bakeMs)}) starts` : `ring ${ring.name}: ${describeWave(step.wave, ring.name)}`;
     s.go({ kind: 'progressing', ring: p.ring, bakeStartedAt: whole ? s.now : null }, `${what} (${step.why})`, CONTROLLER_ACTOR, { wave: step.wave }, { notify: whole });
     return;
   }
   if (ring.maxBakeMs !== null && s.state.ringStartedAt !== null && ms(s.now) - ms(s.state.ringStartedAt) >= ring.maxBakeMs) escalateMaxBake(s, p.ring, 'still ramping');
+}
+
+/** 30m, 2h, 1h30m, 6s: for reasons. */
+function formatMs(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 1000)}s`;
+  const m = Math.round(ms / 60_000);
+  return m < 60 ? `${m}m` : `${Math.floor(m / 60)}h${m % 60 === 0 ? '' : `${m % 60}m`}`;
 }
 
 export function assertNever(x: never): never {

@@ -118,12 +118,15 @@ describe('kill -9 at random moments', () => {
       '  previousVersion: 1.0.0',
       `  artifact: { url: "https://updates.example.internal/a.bin", sha256: "${'b'.repeat(64)}" }`,
       '  policy: open',
+      // Without metrics, a ramp grows once per analysis interval (here 1 s): the first two rings ramp in waves, so
+      // kills land mid-ramp too; the others are exposed whole (the test's time budget).
+      '  analysis: { interval: 1s }',
       '  rings:',
       '    - { name: canary, selector: { matchLabels: { ring: canary } }, bake: 6s }',
       '    - { name: r5, percent: 5, bake: 6s }',
-      '    - { name: r20, percent: 20, bake: 6s }',
-      '    - { name: r50, percent: 50, bake: 6s }',
-      '    - { name: full, percent: 100, bake: 6s }',
+      '    - { name: r20, percent: 20, bake: 6s, ramp: none }',
+      '    - { name: r50, percent: 50, bake: 6s, ramp: none }',
+      '    - { name: full, percent: 100, bake: 6s, ramp: none }',
     ].join('\n');
     const applied = await fetch(`${base()}/v1/rollouts`, { method: 'POST', headers: { ...auth, 'content-type': 'application/yaml' }, body: yaml });
     expect([200, 201]).toContain(applied.status);
@@ -163,8 +166,14 @@ describe('kill -9 at random moments', () => {
     // Transition numbers are 1..n without gaps or repeats.
     expect(history.map((t) => t.n)).toEqual(history.map((_, i) => i + 1));
     // Each ring started exactly once, in order.
-    const starts = history.filter((t) => t.to === 'progressing').map((t) => t.exposedRing);
+    const starts = history.filter((t, i) => t.to === 'progressing' && t.exposedRing !== (history[i - 1]?.exposedRing ?? -1)).map((t) => t.exposedRing);
     expect(starts).toEqual(rings.map((_, i) => i));
+    // Each ramping ring's waves came once each, in order: none repeated or skipped across the restarts.
+    for (const ring of [0, 1]) {
+      const waves = history.filter((t, i) => t.from === 'progressing' && t.to === 'progressing' && t.exposedRing === ring && history[i - 1]?.exposedRing === ring).map((t) => /wave (\d+)/.exec(t.reason)?.[1]).filter((w) => w !== undefined).map(Number);
+      expect(waves).toEqual(waves.map((_, i) => i + 2));
+      expect(waves.length).toBeGreaterThanOrEqual(5);
+    }
     expect(history[history.length - 1]?.to).toBe('succeeded');
     // Manifest revisions never went backwards, across every restart.
     for (let i = 1; i < revisions.length; i++) expect(revisions[i]).toBeGreaterThanOrEqual(revisions[i - 1] as number);
