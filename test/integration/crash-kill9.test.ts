@@ -150,7 +150,7 @@ describe('kill -9 at random moments', () => {
     }
     // Let it finish (each ring bakes 6 s; at most 30 s of bake in total).
     const deadline = Date.now() + 40_000;
-    type View = { phase: { kind: string }; history: Array<{ n: number; to: string; exposedRing: number }> };
+    type View = { phase: { kind: string }; history: Array<{ n: number; from: string; to: string; exposedRing: number; reason: string }> };
     let view: View | null = null as View | null;
     while (Date.now() < deadline) {
       view = ((await (await fetch(`${base()}/v1/rollouts/crashy`, { headers: auth })).json()) as { rollout: View }).rollout;

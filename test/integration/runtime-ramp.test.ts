@@ -47,7 +47,8 @@ const SALT = channelSalt('sensor-content');
 // Buckets and wave positions precomputed, as the simulator does (the same engine functions).
 const HOSTS = Array.from({ length: 20_000 }, (_, i) => {
   const id = `host-${i}`;
-  return { id, labels: i % 10 === 0 ? { ring: 'canary' } : {}, bucket: hostBucket(SALT, id), wave: hostWavePosition(SALT, id) };
+  const labels: Record<string, string> = i % 10 === 0 ? { ring: 'canary' } : {};
+  return { id, labels, bucket: hostBucket(SALT, id), wave: hostWavePosition(SALT, id) };
 });
 
 async function harness(result: () => RingVerdict['result']) {
