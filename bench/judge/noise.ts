@@ -64,10 +64,9 @@ function draw(rng: Rng, mean: number, noise: NoiseModel, factor: number): number
     case 'gamma':
       return rng.poisson(mean * rng.gamma(GAMMA_SHAPE, 1 / GAMMA_SHAPE));
     case 'clustered': {
+      // k clusters of 1 + Poisson(size - 1) events each: k + Poisson(k·(size - 1)) in one draw.
       const clusters = rng.poisson(mean / CLUSTER_SIZE);
-      let n = 0;
-      for (let k = 0; k < clusters; k++) n += 1 + rng.poisson(CLUSTER_SIZE - 1);
-      return n;
+      return clusters + rng.poisson(clusters * (CLUSTER_SIZE - 1));
     }
     case 'common':
       return rng.poisson(mean * factor);
