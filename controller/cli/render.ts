@@ -148,7 +148,7 @@ export function renderStatus(v: RolloutView, now: Date): string {
           const w = v.wave;
           note = w.ppm === 0
             ? 'active: ramping, census look (nobody takes it yet)'
-            : `active: ramping, wave ${w.index + 1}: ${Number(w.sharePercent.toPrecision(3))}% of the ring${w.targetHosts !== null ? ` (~${Math.round(w.targetHosts)}${w.ringHosts !== null ? ` of ${w.ringHosts}` : ''} hosts)` : ''}; the bake starts when it is wholly exposed`;
+            : `active: ramping, wave ${w.index}: ${Number(w.sharePercent.toPrecision(3))}% of the ring${w.targetHosts !== null ? ` (~${Math.round(w.targetHosts)}${w.ringHosts !== null ? ` of ${w.ringHosts}` : ''} hosts)` : ''}; the bake starts when it is wholly exposed`;
         } else note = 'active';
         break;
       case 'halted':

@@ -41,10 +41,10 @@ export function firstWave(ramp: Ramp | null, ringHosts: number | null, hostsBefo
   if (ramp === null) return null;
   if (ringHosts !== null && ringHosts > 0) {
     const ppm = ppmFor(ramp.first, ringHosts);
-    return ppm >= WAVE_SCALE ? null : { index: 0, ppm, target: ramp.first, ringHosts, since: now, hostsBefore };
+    return ppm >= WAVE_SCALE ? null : { index: 1, ppm, target: ramp.first, ringHosts, since: now, hostsBefore };
   }
-  // Unknown size: the census look first, or (nothing will ever count the ring) a fixed small share.
-  return { index: 0, ppm: sized ? 0 : UNSIZED_FIRST_PPM, target: null, ringHosts: null, since: now, hostsBefore };
+  // Unknown size: the census look first (wave 0), or (nothing will ever count the ring) a fixed small share.
+  return sized ? { index: 0, ppm: 0, target: null, ringHosts: null, since: now, hostsBefore } : { index: 1, ppm: UNSIZED_FIRST_PPM, target: null, ringHosts: null, since: now, hostsBefore };
 }
 
 export type WaveStep =
@@ -99,9 +99,9 @@ function grow(ramp: Ramp, wave: WaveState, ringHosts: number | null, now: string
   return { kind: 'grow', wave: { index: wave.index + 1, ppm: Math.max(ppm, wave.ppm), target, ringHosts, since: now, hostsBefore: wave.hostsBefore }, why };
 }
 
-/** "wave 3 (~400 hosts, 20% of canary)" for reasons and status. */
+/** "wave 3 (~200 hosts, 10% of canary)" for reasons and status: wave 0 is the census, the first exposed wave is 1. */
 export function describeWave(wave: WaveState, ringName: string): string {
   const share = `${Number(((100 * wave.ppm) / WAVE_SCALE).toPrecision(3))}% of ${ringName}`;
   if (wave.ppm === 0) return `census of ${ringName} (nobody takes it yet)`;
-  return `wave ${wave.index + 1} (${wave.target !== null ? `~${Math.round(wave.target)} hosts, ` : ''}${share})`;
+  return `wave ${wave.index} (${wave.target !== null ? `~${Math.round(wave.target)} hosts, ` : ''}${share})`;
 }

@@ -93,7 +93,7 @@ export interface RingVerdictNote {
 
 /** The active ring's current wave (a ring ramps in waves before it bakes; engine/ramp.ts). */
 export interface WaveState {
-  /** 0-based. */
+  /** 0: the census look; the first wave that exposes hosts is 1. */
   index: number;
   /** Share of the ring's hosts exposed, parts per million by wave position (0: the census look, before any host). */
   ppm: number;

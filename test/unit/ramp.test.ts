@@ -68,7 +68,7 @@ describe('the ramp (engine)', () => {
     expect(s.wave).toMatchObject({ index: 1, ppm: ppmFor(50, 2000), target: 50, ringHosts: 2000 });
     expect(ppmFor(50, 2000)).toBe(25_000);
     expect(d.actions.map((a) => a.kind)).toEqual(['publish-manifest']); // a wave is published, not notified
-    expect(d.transitions[0]?.reason).toMatch(/canary: wave 2 \(~50 hosts, 2\.5% of canary\)/);
+    expect(d.transitions[0]?.reason).toMatch(/canary: wave 1 \(~50 hosts, 2\.5% of canary\)/);
 
     // Not enough of the wave has run it yet: hold.
     d = decide(s, facts(2, { verdict: look({ touched: 20 }) }), config);
@@ -116,7 +116,7 @@ describe('the ramp (engine)', () => {
   test('without analysis the waves grow by share, once per analysis interval', () => {
     const cfg = { ...config, analysisEnabled: false };
     let s = start(cfg);
-    expect(s.wave).toMatchObject({ ppm: 15_625, target: null });
+    expect(s.wave).toMatchObject({ index: 1, ppm: 15_625, target: null });
     expect(decide(s, facts(0.5), cfg).state).toBe(s);
     const shares: number[] = [];
     let min = 0;

@@ -260,7 +260,7 @@ describe('Client settings', () => {
 describe('renderStatus: a ramping ring', () => {
   test('shows its wave, the share of the ring and the hosts, and that the bake has not started', () => {
     const ramping = view({ phase: { kind: 'progressing', ring: 1, bakeStartedAt: null }, bake: null, wave: { index: 2, ppm: 40_000, sharePercent: 4, targetHosts: 400, ringHosts: 10_000, since: T0 } });
-    expect(ringLine(renderStatus(ramping, new Date(T0)), 1)).toBe('  [>] 1 one        1%         active: ramping, wave 3: 4% of the ring (~400 of 10000 hosts); the bake starts when it is wholly exposed');
+    expect(ringLine(renderStatus(ramping, new Date(T0)), 1)).toBe('  [>] 1 one        1%         active: ramping, wave 2: 4% of the ring (~400 of 10000 hosts); the bake starts when it is wholly exposed');
     const census = view({ phase: { kind: 'progressing', ring: 1, bakeStartedAt: null }, bake: null, wave: { index: 0, ppm: 0, sharePercent: 0, targetHosts: null, ringHosts: null, since: T0 } });
     expect(ringLine(renderStatus(census, new Date(T0)), 1)).toMatch(/active: ramping, census look \(nobody takes it yet\)$/);
   });
