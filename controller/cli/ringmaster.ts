@@ -220,7 +220,7 @@ async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Prom
   const { MetricsAnalyzer } = await import('../runtime/analysis');
   if (p === undefined) {
     log.warn('no --prometheus-url: rollouts with analysis metrics will halt (provider-error); rollouts without metrics advance on bake time');
-    return { analyzer: new MetricsAnalyzer(async (_metric, ctx) => ({ kind: 'error', at: ctx.now.toISOString(), message: 'no metrics provider configured (start ringmaster serve with --prometheus-url)' })) };
+    return { analyzer: new MetricsAnalyzer(async (_metric, ctx) => ({ kind: 'error', at: ctx.now.toISOString(), message: 'no metrics provider configured (start ringmaster serve with --prometheus-url)' }), { signals: false }) };
   }
   const { PrometheusProvider } = await import('../analysis/prometheus');
   const { prometheusObserver } = await import('../analysis/observe');
