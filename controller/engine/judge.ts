@@ -867,7 +867,7 @@ export function judgeRing(
   const verdicts: MetricVerdict[] = [];
   const nextStates: Record<string, MetricJudgeState> = {};
   const signals = opts.signals ?? [];
-  const all: Array<{ metric: MetricSpec; signal: boolean }> = [...signals.map((m) => ({ metric: m, signal: true })), ...metrics.map((m) => ({ metric: m, signal: false }))];
+  const all: Array<{ metric: MetricSpec; signal: boolean }> = [...metrics.map((m) => ({ metric: m, signal: false })), ...signals.map((m) => ({ metric: m, signal: true }))];
   for (const { metric, signal } of all) {
     const observation: Observation = Object.prototype.hasOwnProperty.call(observations, metric.name)
       ? (observations[metric.name] as Observation)

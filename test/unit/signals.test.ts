@@ -119,6 +119,6 @@ describe('judgeRing with signals', () => {
     expect(Object.keys(ring.states).sort()).toEqual(['crashes', SILENT_HOSTS, UPDATE_FAILURES].sort());
     expect(ring.states[UPDATE_FAILURES]?.signal?.kind).toBe('update-failures');
     expect(ring.result).toBe('pass');
-    expect(ring.metrics.map((m) => m.metric)).toEqual([UPDATE_FAILURES, SILENT_HOSTS, 'crashes']);
+    expect(ring.metrics.map((m) => m.metric)).toEqual(['crashes', UPDATE_FAILURES, SILENT_HOSTS]);
   });
 });
