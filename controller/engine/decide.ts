@@ -323,7 +323,7 @@ function startRing(s: Step, ring: number, reason: string, actor: string, opts: {
     return;
   }
   // The ring ramps in waves (engine/ramp.ts) unless it has no ramp; its bake starts once it is wholly exposed.
-  const wave = firstWave(spec.ramp, null, touchedOf(s.state.lastVerdict?.metrics), s.now, config.analysisEnabled);
+  const wave = firstWave(spec.ramp, null, hostsOf(s.state.lastVerdict?.metrics), s.now, config.analysisEnabled);
   const how = wave === null ? '' : `, ${describeWave(wave, spec.name)}`;
   s.go({ kind: 'progressing', ring, bakeStartedAt: wave === null ? s.now : null }, `${reason}; ring ${spec.name} starts${how}`, actor, {
     exposedRing: ring,
@@ -333,10 +333,14 @@ function startRing(s: Step, ring: number, reason: string, actor: string, opts: {
   });
 }
 
-/** Candidate hosts that ran the update, from a verdict's metrics (the largest touchedHosts); 0 when unknown. */
-function touchedOf(metrics: ReadonlyArray<{ sample: { touchedHosts: number | null } | null }> | undefined): number {
+/**
+ * Candidate hosts reporting at the last look of the ring before (the largest sample.hosts); 0 when unknown. The next
+ * ring's waves count the hosts that ran it beyond these (touched hosts, whose events are counted from the ring's
+ * start, so the earlier rings' events do not make a wave look full).
+ */
+function hostsOf(metrics: ReadonlyArray<{ sample: { hosts: number | null } | null }> | undefined): number {
   let n = 0;
-  for (const m of metrics ?? []) n = Math.max(n, m.sample?.touchedHosts ?? 0);
+  for (const m of metrics ?? []) n = Math.max(n, m.sample?.hosts ?? 0);
   return n;
 }
 
