@@ -46,6 +46,8 @@ export interface ManifestView {
   signatureOk: boolean;
   /** The artifact bytes the agent downloaded match the manifest's sha256. */
   artifactOk: boolean;
+  /** The channel's stable version is the candidate (the rollout succeeded): with no candidate, every host runs it. */
+  stableIsCandidate?: boolean;
 }
 
 /** Fleet options the scenario does not carry. */
@@ -96,6 +98,7 @@ export class Fleet {
   private ringOf: Int8Array = new Int8Array(0);
   private ringPlanKey = '';
   private exposure: Exposure | null = null;
+  private stableIsCandidate = false;
   private tableRevision = -1;
   /** The census label per host (-1: none, the agent exported ring=""), and the hosts per ring label. */
   private readonly census: Int8Array;
@@ -232,6 +235,7 @@ export class Fleet {
    */
   private buildTable(m: ManifestView): void {
     this.exposure = m.candidate ? m.candidate.exposure : null;
+    this.stableIsCandidate = m.stableIsCandidate === true;
     if (!this.exposure) return;
     const { activeRing: _a, wave: _w, ...plan } = this.exposure;
     const key = JSON.stringify(plan);
@@ -336,7 +340,7 @@ export class Fleet {
     const ring = this.ringOfHost(i);
     if (!tampered) this.label(i, ring);
     const exposure = this.exposure;
-    const wants = exposure !== null && ring >= 0 && admitted(exposure, ring, this.wave[i] as number);
+    const wants = exposure !== null ? ring >= 0 && admitted(exposure, ring, this.wave[i] as number) : this.stableIsCandidate;
     const on = this.version[i] as number;
     if (wants === (on === CANDIDATE)) return false;
     if (tampered) {

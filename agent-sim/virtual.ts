@@ -79,6 +79,8 @@ export interface RunResult {
   hostsUpdatedOutsideCanary: number;
   hostsBricked: number;
   firstRingStart: string | null;
+  /** When the manifest first exposed hosts to the candidate (the first wave, after the census look). */
+  firstExposureAt: string | null;
   /** Virtual time of the first crash or BSOD on the candidate. */
   firstCrashAt: string | null;
   /** Virtual time of the first update failure (signature, hash, apply) on the candidate. */
@@ -104,6 +106,8 @@ export interface RunResult {
   finalRevision: number;
   updateFailures: Record<string, number>;
   virtualDurationHours: number;
+  /** Virtual hours from the apply to the rollout's success (null: it did not succeed). */
+  hoursToSucceeded: number | null;
   transitions: Transition[];
   timeline: TimelinePoint[];
 }
@@ -226,6 +230,8 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     let tamperedChecked = false;
     let waitingSince: number | null = null;
     let exposedBefore = -1;
+    let succeededAt: number | null = null;
+    let firstExposureAt: number | null = null;
     /** Reads the transitions since the last call: the story, ring starts, the furthest ring, the halt. */
     const absorb = (view: RolloutView): void => {
       for (const tr of view.history.slice(seenTransitions)) {
@@ -272,6 +278,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         }
       } else approvalSince = null;
 
+      if (firstExposureAt === null && view.exposedRing >= 0 && (view.wave === null || view.wave.ppm > 0)) firstExposureAt = t;
       // The agents' view of the manifest: fetched once per step, verified against the pinned key.
       const m = c.manifest(channel);
       if (m && m.revision !== viewRevision) {
@@ -285,9 +292,9 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
           if (verify(pinned.key, tampered, m.signature)) throw new Error('a tampered manifest verified: the signature check is broken');
           tamperedChecked = true;
         }
-        const body = JSON.parse(m.body.toString()) as { revision: number; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } };
+        const body = JSON.parse(m.body.toString()) as { revision: number; stable: { version: string } | null; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } };
         const cand = body.candidates.find((x) => x.version === spec.version && x.exposure.activeRing >= 0);
-        manifestView = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk };
+        manifestView = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk, stableIsCandidate: body.stable?.version === spec.version };
         if (haltAt !== null && rollbackRevision === null && !cand) {
           rollbackRevision = body.revision;
           log(`${off(t)} manifest revision ${body.revision} withdraws ${spec.version}: agents revert on their next poll`);
@@ -312,7 +319,12 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         log(`${off(firstCrashAt)} first crash on ${spec.version}: ${candCrashes} crash/BSOD events, ${fleet.hostsOn[CANDIDATE]} hosts reporting on it`);
       }
       timeline.push({ t: t + dt - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, ring: view.exposedRing, revision: viewRevision, phase, wavePpm: view.wave?.ppm ?? null });
-      if (phase === 'succeeded' || phase === 'aborted' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
+      // A success releases the holdback: the run ends once every agent has polled the final manifest.
+      if (phase === 'succeeded') {
+        succeededAt ??= t;
+        if (fleet.idle() || t - succeededAt >= 2 * (sc.fleet.pollIntervalMs + sc.fleet.pollJitterMs)) break;
+      }
+      if (phase === 'aborted' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
       // A halt, or a ring escalated to a human, waits for someone: the run ends an hour later.
       if (phase === 'halted' && haltAt !== null && t - haltAt >= 3_600_000) break;
       if (phase === 'awaiting-approval' && approvalSince === null) {
@@ -341,6 +353,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       hostsUpdatedOutsideCanary: counts.tookOutsideCanary,
       hostsBricked: counts.bricked,
       firstRingStart: firstRingStart === null ? null : iso(firstRingStart),
+      firstExposureAt: firstExposureAt === null ? null : iso(firstExposureAt),
       firstCrashAt: firstCrashAt === null ? null : iso(firstCrashAt),
       firstUpdateFailureAt: firstUpdateFailureAt === null ? null : iso(firstUpdateFailureAt),
       haltAt: haltAt === null ? null : iso(haltAt),
@@ -355,6 +368,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       finalRevision: viewRevision,
       updateFailures: { ...fleet.failures },
       virtualDurationHours: (Math.min(t, end) - start) / 3_600_000,
+      hoursToSucceeded: succeededAt === null ? null : (succeededAt - start) / 3_600_000,
       transitions: finalView?.history ?? [],
       timeline,
     };

@@ -41,11 +41,23 @@ export interface SeedRun {
   hostsUpdatedOutsideCanary?: number;
   hostsBricked?: number;
   virtualDurationHours?: number;
+  /** Apply -> success, virtual hours (newer trees; older ones: virtualDurationHours of a succeeded run). */
+  hoursToSucceeded?: number | null;
+  /** The ring that was stopped, by the run's own account (newer trees). */
+  haltRingName?: string | null;
   firstRingStart?: string | null;
+  /** Minutes from the first exposure of hosts (the first wave) to the halt (newer trees). */
+  haltMinutesAfterFirstExposure?: number | null;
   haltAt?: string | null;
   /** The transition that stopped the rollout (halted, rolling-back or aborted) or escalated it, if any. */
   stopTo?: string;
   stopReason?: string;
+  /**
+   * The ring the run was stopped in or left waiting at: the run's haltRingName (newer trees), else the ring named
+   * by the stop's reason ("ring broad failed ..."), else lastRingName (which older trees report one ring too low
+   * when a ring fails at its first look after an approval).
+   */
+  stoppedIn?: string | null;
   stopRing?: number;
   /** Minutes from the start of the ring that was stopped to the stop (from the transitions). */
   stopMinutesIntoRing?: number | null;
@@ -53,6 +65,7 @@ export interface SeedRun {
   /** Per-cause "first event -> halt" (newer trees). */
   firstEventToHalt?: Record<string, number | null>;
   haltCause?: string | null;
+  firstEventToHaltSeconds?: number | null;
   /** The oracle's figures (newer trees). */
   oracle?: { hostsUpdated?: number | null; haltAt?: string | null; [k: string]: unknown } | null;
   updateFailures?: Record<string, number>;
@@ -79,7 +92,7 @@ export interface SweepResult {
   at: string;
   outcomes: Record<string, number>;
   haltReasons: Record<string, number>;
-  /** Ring name (or index) each non-succeeded run reached: where it was stopped or left waiting. */
+  /** Where each run that did not succeed was stopped or left waiting (SeedRun.stoppedIn). */
   stopRings: Record<string, number>;
   /** Fails and rollbacks (what the issue calls a false halt on a healthy fleet); inconclusive/no-data apart. */
   failOrRollback: number;
@@ -90,6 +103,11 @@ export interface SweepResult {
   /** Virtual hours to the end of the rollout, succeeded runs only. */
   hoursToFull: Spread;
   oracleHostsUpdated: Spread;
+  haltCauses: Record<string, number>;
+  /** The halt's own cause: first event of that kind -> halt, seconds (newer trees). */
+  firstEventToHaltSeconds: Spread;
+  /** First wave -> halt, minutes (newer trees). */
+  minutesFirstExposureToHalt: Spread;
   runs: SeedRun[];
 }
 
@@ -151,6 +169,9 @@ export function readRun(seed: number, exitCode: number | null, doc: Record<strin
     hostsUpdatedOutsideCanary: num('hostsUpdatedOutsideCanary'),
     hostsBricked: num('hostsBricked'),
     virtualDurationHours: num('virtualDurationHours'),
+    hoursToSucceeded: typeof doc.hoursToSucceeded === 'number' || doc.hoursToSucceeded === null ? (doc.hoursToSucceeded as number | null) : undefined,
+    haltRingName: str('haltRingName'),
+    haltMinutesAfterFirstExposure: typeof doc.firstExposureAt === 'string' && typeof doc.haltAt === 'string' ? (Date.parse(doc.haltAt) - Date.parse(doc.firstExposureAt)) / 60_000 : undefined,
     firstRingStart: str('firstRingStart'),
     haltAt: str('haltAt'),
     firstCrashToHaltSeconds: typeof doc.firstCrashToHaltSeconds === 'number' || doc.firstCrashToHaltSeconds === null ? (doc.firstCrashToHaltSeconds as number | null) : undefined,
@@ -159,6 +180,7 @@ export function readRun(seed: number, exitCode: number | null, doc: Record<strin
   };
   if (doc.firstEventToHalt && typeof doc.firstEventToHalt === 'object') run.firstEventToHalt = doc.firstEventToHalt as Record<string, number | null>;
   if (typeof doc.haltCause === 'string' || doc.haltCause === null) run.haltCause = doc.haltCause as string | null;
+  if (typeof doc.firstEventToHaltSeconds === 'number' || doc.firstEventToHaltSeconds === null) run.firstEventToHaltSeconds = doc.firstEventToHaltSeconds as number | null;
   if (doc.oracle !== undefined) run.oracle = doc.oracle as SeedRun['oracle'];
   if (doc.updateFailures && typeof doc.updateFailures === 'object') run.updateFailures = doc.updateFailures as Record<string, number>;
   // The stop (or escalation): the first transition into a stopping phase, else the last into awaiting-approval.
@@ -168,6 +190,7 @@ export function readRun(seed: number, exitCode: number | null, doc: Record<strin
     const stop = transitions[stopIdx] as Transition;
     run.stopTo = stop.to;
     run.stopReason = stop.reason.length > 240 ? `${stop.reason.slice(0, 237)}...` : stop.reason;
+    run.stoppedIn = run.haltRingName ?? /^ring (\S+?):? /.exec(stop.reason)?.[1] ?? run.lastRingName ?? null;
     // The ring stopped: the ring of the transition before the stop (a rollback's own ring is -1).
     const ring = stop.ring >= 0 ? stop.ring : (transitions[stopIdx - 1]?.ring ?? -1);
     run.stopRing = ring;
@@ -232,7 +255,7 @@ export function aggregate(opts: Pick<SweepOptions, 'scenario' | 'tree' | 'hosts'
   const notSucceeded = ok.filter((r) => r.outcome !== 'succeeded');
   const failOrRollback = ok.filter((r) => r.outcome === 'rolled-back' || r.outcome === 'rolling-back' || (r.outcome === 'halted' && r.haltReason === 'fail')).length;
   const otherHalts = ok.filter((r) => r.outcome === 'halted' && r.haltReason !== 'fail').length;
-  const name = (r: SeedRun): string => (r.lastRingName ?? (r.lastRing === undefined ? '?' : String(r.lastRing)));
+  const name = (r: SeedRun): string => r.stoppedIn ?? r.lastRingName ?? (r.lastRing === undefined ? '?' : String(r.lastRing));
   return {
     scenario: path.basename(opts.scenario).replace(/\.ya?ml$/, ''),
     scenarioFile: opts.scenario,
@@ -250,8 +273,11 @@ export function aggregate(opts: Pick<SweepOptions, 'scenario' | 'tree' | 'hosts'
     hostsUpdated: spread(ok.map((r) => r.hostsUpdated)),
     hostsUpdatedOutsideCanary: spread(ok.map((r) => r.hostsUpdatedOutsideCanary)),
     hostsBricked: spread(ok.map((r) => r.hostsBricked)),
-    hoursToFull: spread(ok.filter((r) => r.outcome === 'succeeded').map((r) => r.virtualDurationHours)),
+    hoursToFull: spread(ok.filter((r) => r.outcome === 'succeeded').map((r) => (typeof r.hoursToSucceeded === 'number' ? r.hoursToSucceeded : r.virtualDurationHours))),
     oracleHostsUpdated: spread(ok.map((r) => (r.oracle && typeof r.oracle.hostsUpdated === 'number' ? r.oracle.hostsUpdated : undefined))),
+    haltCauses: count(ok.map((r) => r.haltCause)),
+    firstEventToHaltSeconds: spread(ok.map((r) => r.firstEventToHaltSeconds)),
+    minutesFirstExposureToHalt: spread(ok.map((r) => r.haltMinutesAfterFirstExposure)),
     runs,
   };
 }
@@ -262,15 +288,16 @@ const fmtCounts = (c: Record<string, number>): string => Object.entries(c).map((
 
 /** The per-seed table and the summary lines. */
 export function formatSweep(r: SweepResult): string {
-  const head = ['seed', 'outcome', 'halt', 'ring', 'took', 'bricked', 'outside', 'oracle', 'event->halt', 'into ring', 'hours', 'stop reason'];
+  const head = ['seed', 'outcome', 'halt', 'ring', 'stopped in', 'took', 'bricked', 'outside', 'oracle', 'event->halt', 'into ring', 'hours', 'stop reason'];
   const rows = r.runs.map((x) => {
-    if (x.error) return [String(x.seed), 'error', '-', '-', '-', '-', '-', '-', '-', '-', '-', x.error.slice(0, 80)];
+    if (x.error) return [String(x.seed), 'error', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', x.error.slice(0, 80)];
     const feh = x.firstEventToHalt ? Object.entries(x.firstEventToHalt).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${fmt(v as number)}s`).join(' ') : x.firstCrashToHaltSeconds === undefined || x.firstCrashToHaltSeconds === null ? '-' : `crash ${fmt(x.firstCrashToHaltSeconds)}s`;
     return [
       String(x.seed),
       x.outcome ?? '-',
       x.haltReason ?? '-',
       x.lastRingName ?? (x.lastRing === undefined ? '-' : String(x.lastRing)),
+      x.stoppedIn ?? '-',
       fmt(x.hostsUpdated),
       fmt(x.hostsBricked),
       fmt(x.hostsUpdatedOutsideCanary),
@@ -292,6 +319,7 @@ export function formatSweep(r: SweepResult): string {
     `fail or rollback: ${r.failOrRollback}/${r.runs.length}; other halts (inconclusive, no-data): ${r.otherHalts}; not succeeded, by ring: ${fmtCounts(r.stopRings)}`,
     `hosts that took the update: median ${fmtSpread(r.hostsUpdated)}; bricked ${fmtSpread(r.hostsBricked)}; outside the canary ${fmtSpread(r.hostsUpdatedOutsideCanary)}`,
     `oracle (hosts that had it at the first look after the first event): ${fmtSpread(r.oracleHostsUpdated)}`,
+    `halt causes: ${fmtCounts(r.haltCauses)}; first event of the cause -> halt (s): ${fmtSpread(r.firstEventToHaltSeconds)}; first wave -> halt (min): ${fmtSpread(r.minutesFirstExposureToHalt, 1)}`,
     `time to full (succeeded runs, virtual hours): ${fmtSpread(r.hoursToFull, 1)}`,
   ];
   return out.join('\n');

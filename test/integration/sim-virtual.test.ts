@@ -1,9 +1,13 @@
 /**
  * agent-sim in virtual time: every example scenario plays against the real controller runtime (SQLite store,
- * signed manifests, analysis through the in-process provider) and ends the way the scenario says. Fleets are
- * 100k hosts here to keep the suite fast, except subtle-regression, which needs the million for its 1% ring to
- * hold 10,000 hosts (and is quick: it ends within the hour); `make demo` and the README numbers use the million.
+ * signed manifests, analysis through the in-process provider) and ends the way the scenario says: the ramp (a
+ * catastrophe stopped in its first wave), the always-on signals (refusals halt a tampered rollout), the holdback (a
+ * baseline through the final bake), and the reporting (lastRing, halt cause, oracle). Fleets are 100k hosts here to
+ * keep the suite fast (the canary ring keeps its 2,000 hosts), except subtle-regression, which needs the million for
+ * its 1% ring to hold 10,000 hosts; `make demo`, `make soak` and the README numbers use the million.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkExpectations } from '../../agent-sim/cli';
 import { loadScenario } from '../../agent-sim/scenario';
@@ -22,12 +26,21 @@ async function play(name: string, hosts: number | null = HOSTS): Promise<RunResu
 }
 
 describe('scenarios in virtual time', () => {
-  test('bad-content-update: stopped in the canary ring, rolled back; all at once bricks ~95%', async () => {
+  test('bad-content-update (the ramp): stopped in the first wave of the canary ring (<= 200 hosts took it), the oracle beside it; all at once bricks ~95%', async () => {
     const r = await play('bad-content-update');
     expect(r.outcome).toBe('rolled-back');
     expect(r.lastRing).toBe(0);
     expect(r.hostsUpdatedOutsideCanary).toBe(0);
-    expect(r.hostsUpdated).toBeLessThanOrEqual(r.canaryHosts);
+    expect(r.canaryHosts).toBe(2_000);
+    expect(r.hostsUpdated).toBeLessThanOrEqual(200);
+    expect(r.haltCause).toBe('crash');
+    // Waves: the canary ring was never wholly exposed.
+    expect(r.timeline.every((p) => p.ring !== 0 || p.wavePpm !== null)).toBe(true);
+    // The oracle halts at the first look after the first crash on boot: never later than the run, never more hosts.
+    expect(r.oracle?.event).toBe('crash-on-boot');
+    expect(r.oracle?.hostsUpdated as number).toBeGreaterThan(0);
+    expect(r.oracle?.hostsUpdated as number).toBeLessThanOrEqual(r.hostsUpdated);
+    expect(Date.parse(r.oracle?.haltAt as string)).toBeLessThanOrEqual(Date.parse(r.haltAt as string));
     // Each host that installs crashes on boot with p = 0.95 (binomial: within 5 sd at these counts).
     expect(r.hostsBricked / r.hostsUpdated).toBeGreaterThan(0.92);
     expect(r.hostsBricked / r.hostsUpdated).toBeLessThan(0.98);
@@ -41,11 +54,23 @@ describe('scenarios in virtual time', () => {
     expect(all.bricked).toBeLessThan(0.96);
   });
 
-  test('healthy-noisy: runs through every ring to 100% without a halt', async () => {
+  test('healthy-noisy: runs through every ring to 100% without a halt; the holdback keeps a baseline through the final bake, released by the success', async () => {
     const r = await play('healthy-noisy');
     expect(r.outcome).toBe('succeeded');
-    expect(r.hostsUpdated).toBe(HOSTS);
     expect(r.transitions.some((t) => t.to === 'halted' || t.to === 'rolling-back')).toBe(false);
+    expect(r.oracle).toBeNull();
+    // The final ring's bake (wholly exposed, progressing), past the first poll interval of its full exposure.
+    const full = r.timeline.filter((p) => p.ring === 3 && p.wavePpm === null && p.phase === 'progressing');
+    const bake = full.slice(3);
+    expect(bake.length).toBeGreaterThan(23 * 60);
+    for (const p of bake) {
+      const held = r.hosts - p.onCandidate;
+      // ~0.5% of the fleet (buckets 9950..9999 outside the canary), never none: a baseline for the whole bake.
+      if (!(held / r.hosts > 0.003 && held / r.hosts < 0.007)) throw new Error(`at +${p.t / 60_000} min ${held} hosts on the previous version`);
+    }
+    // Released by the success: every host runs the update at the end.
+    expect(r.hostsUpdated).toBe(HOSTS);
+    expect(r.hoursToSucceeded).not.toBeNull();
   });
 
   test('subtle-regression: the 1.5x crash rate passes the canary ring and is rolled back in the 1% ring', async () => {
@@ -55,7 +80,9 @@ describe('scenarios in virtual time', () => {
     expect(r.lastRing).toBe(1);
     expect(r.lastRingName).toBe('early');
     expect(r.transitions.some((t) => t.to === 'progressing' && t.exposedRing === 1 && /canary passed/.test(t.reason))).toBe(true);
-    expect(r.transitions.some((t) => t.to === 'rolling-back' && /crashes: .*SPRT/.test(t.reason))).toBe(true);
+    expect(r.transitions.some((t) => t.to === 'rolling-back' && /ring early failed analysis: fail: crashes: /.test(t.reason))).toBe(true);
+    expect(r.haltCause).toBe('crash');
+    expect(r.haltRingName).toBe('early');
     // the canary ring plus about 1% of the rest
     expect(r.hostsUpdated).toBeLessThan(r.canaryHosts + 0.012 * r.hosts);
   });
@@ -76,11 +103,52 @@ describe('scenarios in virtual time', () => {
     }
   });
 
-  test('tampered-manifest: agents refuse tampered manifests and the swapped artifact; nobody installs', async () => {
+  test('tampered-manifest: agents refuse it, nobody installs, and the refusals halt it within 2 intervals of the first wave', async () => {
     const r = await play('tampered-manifest');
     expect(r.hostsUpdated).toBe(0);
     expect(r.updateFailures.signature).toBeGreaterThan(0);
     expect(r.updateFailures.hash).toBeGreaterThan(0);
-    expect(r.outcome).toBe('awaiting-approval');
+    expect(r.outcome).toBe('rolled-back');
+    expect(r.haltCause).toBe('update-failure');
+    const stop = r.transitions.find((t) => t.to === 'rolling-back' || t.to === 'halted');
+    expect(stop?.reason).toMatch(/update-failures: agents refuse the update/);
+    // The first wave: the first step whose manifest exposes hosts of the canary ring (after the census look).
+    const firstWave = r.timeline.find((p) => p.ring === 0 && p.wavePpm !== 0);
+    expect(firstWave).toBeDefined();
+    const waveAt = Date.parse(r.startedAt) + (firstWave as { t: number }).t - 30_000;
+    expect(Date.parse(r.haltAt as string) - waveAt).toBeLessThanOrEqual(2 * 60_000);
+    expect(r.firstEventToHalt.updateFailure).not.toBeNull();
+    expect(r.firstCrashToHaltSeconds).toBeNull();
+  });
+});
+
+describe('the reporting', () => {
+  test('lastRing: a ring that fails at its first look after an auto-approval is the furthest ring reached', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sim-lastring-'));
+    try {
+      const root = path.join(__dirname, '..', '..');
+      const rollout = fs
+        .readFileSync(path.join(root, 'examples', 'rollouts', 'content-update.yaml'), 'utf8')
+        .replace('      maxBake: 2h                    # undecided after this long: a human decides\n', '      maxBake: 2h\n      approval: required\n      ramp: none\n');
+      expect(rollout).toContain('approval: required\n      ramp: none');
+      fs.writeFileSync(path.join(dir, 'rollout.yaml'), rollout);
+      const scenario = fs
+        .readFileSync(path.join(DIR, 'bad-content-update.yaml'), 'utf8')
+        .replace('../rollouts/content-update.yaml', path.join(dir, 'rollout.yaml'))
+        .replace(/\.\.\/\.\.\/policies\//, `${path.join(root, 'policies')}/`)
+        .replace(/\.\.\/(trusted-keys|artifacts)/g, `${path.join(root, 'examples')}/$1`)
+        .replace('tick: 30s', 'tick: 60s')
+        .replace('canaryHosts: 2000 ', 'canaryHosts: 200 ');
+      fs.writeFileSync(path.join(dir, 'scenario.yaml'), scenario);
+      const r = await runVirtual(loadScenario(path.join(dir, 'scenario.yaml'), { hosts: 20_000 }));
+      // approved at +15 min; the whole canary ring takes it within the minute; the first look fails it
+      expect(r.transitions.map((t) => t.to)).toEqual(['awaiting-approval', 'progressing', 'rolling-back', 'rolled-back']);
+      expect(r.lastRing).toBe(0);
+      expect(r.lastRingName).toBe('canary');
+      expect(r.haltRing).toBe(0);
+      expect(r.haltRingName).toBe('canary');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
