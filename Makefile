@@ -38,6 +38,7 @@ bench: build
 soak: build
 	./bench/soak/install-wrk.sh
 	node dist/bench/soak/main.js
+	node dist/bench/decisions/main.js
 	nice -n 10 node dist/bench/judge/soak.js
 
 # The README's first command: a bad content update to a million hosts, stopped in the canary ring (virtual time).
