@@ -103,6 +103,8 @@ export class Fleet {
   /** The census label per host (-1: none, the agent exported ring=""), and the hosts per ring label. */
   private readonly census: Int8Array;
   private censusCount: number[] = [];
+  /** The ring names of the last plan that carried a candidate (census labels refer to them). */
+  private ringNames: string[] = [];
   /** Noise: the interval grid's anchor (ms), the interval last drawn and its factors per version. */
   private readonly noiseIntervalMs: number;
   private noiseAnchor: number;
@@ -252,6 +254,7 @@ export class Fleet {
       }
     }
     while (this.censusCount.length < exposure.rings.length) this.censusCount.push(0);
+    this.ringNames = exposure.rings.map((r) => r.name);
   }
 
   /** The ring host i belongs to in the current candidate's plan (-1: none, or no candidate). */
@@ -275,6 +278,27 @@ export class Fleet {
    */
   ringHosts(ring: number): number {
     return this.censusCount[ring] ?? 0;
+  }
+
+  /**
+   * The hosts gauge as live agents export it, `ringmaster_agent_hosts{version, ring}`: hosts up (not bricked) per
+   * version and census ring label ("" for none). One pass over the fleet.
+   */
+  hostsByVersionAndRing(): Array<{ version: 0 | 1; ring: string; hosts: number }> {
+    const width = this.ringNames.length + 1;
+    const n = new Float64Array(2 * width);
+    for (let i = 0; i < this.n; i++) {
+      if (this.bricked[i]) continue;
+      n[(this.version[i] as number) * width + (this.census[i] as number) + 1]! += 1;
+    }
+    const out: Array<{ version: 0 | 1; ring: string; hosts: number }> = [];
+    for (const v of [BASELINE, CANDIDATE] as const) {
+      for (let r = -1; r < this.ringNames.length; r++) {
+        const hosts = n[v * width + r + 1] as number;
+        if (r === -1 || hosts > 0) out.push({ version: v, ring: r === -1 ? '' : (this.ringNames[r] as string), hosts });
+      }
+    }
+    return out;
   }
 
   /** Anchors the noise's interval grid at t (the start of a ring: the analysis grid's origin). */

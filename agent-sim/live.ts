@@ -22,6 +22,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { parsePublicKey, verify } from '../controller/crypto/keys';
 import type { Exposure } from '../controller/engine/membership';
 import { HttpClient } from '../controller/http/client';
+import { analysisIntervalMs } from '../controller/runtime/config';
 import { channelSalt } from '../controller/runtime/manifest';
 import { parseDuration } from '../controller/spec/duration';
 import { createLogger, type Logger } from '../controller/telemetry/log';
@@ -106,11 +107,12 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
   const artifactOk = docs.artifact === undefined ? true : crypto.createHash('sha256').update(sc.tamper.artifact ? Buffer.concat([docs.artifact, Buffer.from([0])]) : docs.artifact).digest('hex') === spec.artifact.sha256;
 
   const start = Date.now();
-  const fleet = new Fleet(sc, channelSalt(channel), start);
+  const fleet = new Fleet(sc, channelSalt(channel), start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? analysisIntervalMs(docs.rollout) });
   const registry = new Registry();
   const labelsOf = (v: number): { channel: string; version: string } => ({ channel, version: v === CANDIDATE ? spec.version : baseline });
   const exported = { hostSeconds: [0, 0], events: [[0, 0], [0, 0]], failures: { signature: 0, hash: 0, download: 0, apply: 0 } as Record<string, number> };
-  const hostsG = new Gauge({ name: 'ringmaster_agent_hosts', help: 'Hosts up on that version', labelNames: ['channel', 'version'], registers: [registry] });
+  // `ring`: the ring each host is assigned to in the candidate's plan ("" when none): the controller's ring census.
+  const hostsG = new Gauge({ name: 'ringmaster_agent_hosts', help: 'Hosts up on that version, by the ring of the candidate plan they belong to', labelNames: ['channel', 'version', 'ring'], registers: [registry] });
   const secondsC = new Counter({ name: 'ringmaster_agent_host_seconds_total', help: 'Host-seconds of exposure per version', labelNames: ['channel', 'version'], registers: [registry] });
   const crashesC = new Counter({ name: 'ringmaster_agent_crashes_total', help: 'Crashes and BSODs per version', labelNames: ['channel', 'version', 'kind'], registers: [registry] });
   const failuresC = new Counter({ name: 'ringmaster_agent_update_failures_total', help: 'Refused or failed updates by reason', labelNames: ['channel', 'version', 'reason'], registers: [registry] });
@@ -122,8 +124,9 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
   for (const reason of Object.keys(exported.failures)) failuresC.inc({ ...labelsOf(CANDIDATE), reason }, 0);
   const sync = (): void => {
     const s = fleet.latest();
+    hostsG.reset();
+    for (const h of fleet.hostsByVersionAndRing()) hostsG.set({ ...labelsOf(h.version), ring: h.ring }, h.hosts);
     for (const v of [BASELINE, CANDIDATE] as const) {
-      hostsG.set(labelsOf(v), s.hosts[v]);
       secondsC.inc(labelsOf(v), s.hostSeconds[v] - (exported.hostSeconds[v] as number));
       exported.hostSeconds[v] = s.hostSeconds[v];
       ['crash', 'bsod'].forEach((kind, k) => {
@@ -200,7 +203,7 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
         problem(undefined);
       } else if (res.status === 200) {
         const signatureOk = verify(pinned.key, res.body, res.header('x-ringmaster-signature') ?? '');
-        let body: { revision: number; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } } | undefined;
+        let body: { revision: number; stable: { version: string } | null; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } } | undefined;
         try {
           body = JSON.parse(res.text()) as NonNullable<typeof body>;
         } catch {
@@ -211,7 +214,7 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
           problem(undefined);
           if (signatureOk) etag = res.header('etag') ?? '';
           const cand = body.candidates.find((x) => x.version === spec.version && x.exposure.activeRing >= 0);
-          view = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk };
+          view = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk, stableIsCandidate: body.stable?.version === spec.version };
           if (body.revision !== lastRevision) {
             say(`${new Date().toISOString()} manifest revision ${body.revision}: ${cand ? `${cand.version} ring ${cand.exposure.activeRing}` : 'no candidate in effect'}${body.killSwitch.engaged ? ', KILL SWITCH' : ''}${signatureOk ? '' : ', SIGNATURE INVALID'}`);
             if (!signatureOk) log.warn({ revision: body.revision }, 'manifest signature does not verify against the pinned key: hosts keep what they have');

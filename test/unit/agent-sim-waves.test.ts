@@ -88,6 +88,12 @@ describe('waves and the census in the simulated fleet', () => {
     expect(f.brickedTotal).toBeGreaterThan(0);
     expect(f.ringHosts(0)).toBe(f.canaryCount - f.brickedTotal);
     expect(f.ringHosts(1)).toBe(expected[1]);
+    // The hosts gauge live agents export, by version and ring label: it adds up to the census and to the hosts up.
+    const gauge = f.hostsByVersionAndRing();
+    const byRing = (ring: string): number => gauge.filter((g) => g.ring === ring).reduce((a, g) => a + g.hosts, 0);
+    expect([byRing('canary'), byRing('early'), byRing('full')]).toEqual([f.ringHosts(0), f.ringHosts(1), f.ringHosts(2)]);
+    expect(gauge.filter((g) => g.version === CANDIDATE).reduce((a, g) => a + g.hosts, 0)).toBe(f.hostsOn[CANDIDATE]);
+    expect(gauge.reduce((a, g) => a + g.hosts, 0)).toBe(f.n - f.brickedTotal);
     // No candidate in the manifest: agents export ring="" again.
     sweep(f, view(3, null), t);
     expect([f.ringHosts(0), f.ringHosts(1), f.ringHosts(2)]).toEqual([0, 0, 0]);
