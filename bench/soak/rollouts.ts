@@ -65,6 +65,9 @@ export function planRollout(
     if (shape.selector) lines.push(`      selector: ${shape.selector}`);
     else lines.push(`      percent: ${shape.percent}`);
     lines.push(`      bake: ${ring.bakeMs % 1000 === 0 ? `${ring.bakeMs / 1000}s` : `${ring.bakeMs}ms`}`);
+    // Whole rings at once: the soak's invariants are about rings and bakes of a few seconds, and without metrics a
+    // ramp grows once per analysis interval (the waves under kill -9: test/integration/crash-kill9.test.ts).
+    lines.push('      ramp: none');
     if (ring.approval) lines.push('      approval: required');
   });
   if (kind === 'metrics') {

@@ -206,6 +206,9 @@ describe('defaults are defined once, in the schemas', () => {
       [`${spec}/analysis/properties/noDataGrace`]: ANALYSIS_DEFAULTS.noDataGrace,
       [`${spec}/analysis/properties/maxConsecutiveErrors`]: ANALYSIS_DEFAULTS.maxConsecutiveErrors,
       ...Object.fromEntries(Object.entries(METRIC_DEFAULTS).map(([k, v]) => [`${spec}/analysis/properties/metrics/items/properties/${k}`, v])),
+      [`${spec}/analysis/properties/requireEvidence`]: ROLLOUT_DEFAULTS.requireEvidence,
+      [`${spec}/rings/items/properties/ramp/oneOf/1/properties/growth`]: ROLLOUT_DEFAULTS.rampGrowth,
+      [`${spec}/holdback/properties/percent`]: ROLLOUT_DEFAULTS.holdbackPercent,
       [`${spec}/policy`]: ROLLOUT_DEFAULTS.policy,
       [`${spec}/rollback/properties/automatic`]: ROLLOUT_DEFAULTS.rollbackAutomatic,
     });
