@@ -114,10 +114,26 @@ export const ROWS: Row[] = [
   },
 ];
 
-function readBefore(scenario: string): SweepResult | null {
-  const file = path.join(REPO, 'bench', 'results', `decisions-before-${scenario}.json`);
+/** A sweep written by an older sweep.ts lacks some aggregates: fill them from its runs (absent fields stay absent). */
+function normalize(r: SweepResult): SweepResult {
+  const tally = (xs: Array<string | null | undefined>): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const x of xs) if (typeof x === 'string') out[x] = (out[x] ?? 0) + 1;
+    return out;
+  };
+  return {
+    ...r,
+    haltCauses: r.haltCauses ?? tally(r.runs.map((x) => x.haltCause)),
+    firstEventToHaltSeconds: r.firstEventToHaltSeconds ?? spread(r.runs.map((x) => x.firstEventToHaltSeconds)),
+    minutesFirstExposureToHalt: r.minutesFirstExposureToHalt ?? spread(r.runs.map((x) => x.haltMinutesAfterFirstExposure)),
+    oracleHostsUpdated: r.oracleHostsUpdated ?? spread([]),
+  };
+}
+
+function readSweep(kind: 'before' | 'after', scenario: string): SweepResult | null {
+  const file = path.join(REPO, 'bench', 'results', `decisions-${kind}-${scenario}.json`);
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as SweepResult;
+    return normalize(JSON.parse(fs.readFileSync(file, 'utf8')) as SweepResult);
   } catch {
     return null;
   }
@@ -145,7 +161,14 @@ async function main(): Promise<number> {
   const rows = ROWS.filter((r) => !only || only.includes(r.scenario));
   const done: Array<{ row: Row; before: SweepResult | null; after: SweepResult }> = [];
   const t0 = Date.now();
+  // DECISIONS_TABLE_ONLY=1: the table from the JSON already written (no runs).
+  const tableOnly = process.env.DECISIONS_TABLE_ONLY === '1';
   for (const row of rows) {
+    if (tableOnly) {
+      const after = readSweep('after', row.scenario);
+      if (after) done.push({ row, before: readSweep('before', row.scenario), after });
+      continue;
+    }
     const after = await runSweep({
       scenario: path.join('examples', 'scenarios', `${row.scenario}.yaml`),
       seeds,
@@ -156,14 +179,15 @@ async function main(): Promise<number> {
     });
     writeResult(after, `after-${row.scenario}`);
     process.stdout.write(`${formatSweep(after)}\n\n`);
-    done.push({ row, before: readBefore(row.scenario), after });
+    done.push({ row, before: readSweep('before', row.scenario), after: normalize(after) });
   }
   const table = markdownTable(done);
-  const command = `node dist/bench/decisions/main.js${only ? ` (DECISIONS_ONLY=${only.join(',')})` : ''}${seeds.length !== 20 ? ` DECISIONS_SEEDS=${process.env.DECISIONS_SEEDS}` : ''}${hosts !== 1_000_000 ? ` DECISIONS_HOSTS=${hosts}` : ''}`;
+  const command = `${tableOnly ? 'DECISIONS_TABLE_ONLY=1 ' : ''}node dist/bench/decisions/main.js${only ? ` (DECISIONS_ONLY=${only.join(',')})` : ''}${seeds.length !== 20 ? ` DECISIONS_SEEDS=${process.env.DECISIONS_SEEDS}` : ''}${hosts !== 1_000_000 ? ` DECISIONS_HOSTS=${hosts}` : ''}`;
   const md = [
     '# Decisions: before and after issue 10',
     '',
-    `Printed by \`${command}\` (part of \`make soak\`) at ${new Date().toISOString()}, ${((Date.now() - t0) / 60_000).toFixed(1)} min on ${process.env.HOSTNAME ?? 'this machine'}.`,
+    `Printed by \`${command}\` (part of \`make soak\`) at ${new Date().toISOString()}${tableOnly ? ' from the JSON of the last sweeps' : `, ${((Date.now() - t0) / 60_000).toFixed(1)} min of sweeps`}.`,
+    `The after sweeps ran at ${done.map((x) => `${x.row.scenario} ${x.after.commit}${x.after.dirtyFiles > 0 ? `+${x.after.dirtyFiles}` : ''} (${x.after.at.slice(0, 16)}Z)`).join(', ')}.`,
     'Each cell: 20 seeds (1..20) of `agent-sim --clock virtual --hosts 1000000 --seed N --json --no-compare`; the before figures are the same',
     'scenario files played by the tree at the before commit (bench/results/decisions-before-*.json), the after figures are in',
     'bench/results/decisions-after-*.json. A false halt is a fail or a rollback; "stopped in" is the ring that was halted or rolled back',
