@@ -85,7 +85,7 @@ export interface SweepResult {
   scenarioFile: string;
   tree: string;
   commit: string;
-  /** Files of the tree that differ from its commit (0: the figures are the commit's). */
+  /** Files of the tree (outside bench/results/) that differ from its commit (0: the figures are the commit's). */
   dirtyFiles: number;
   hosts: number | null;
   seeds: number[];
@@ -137,7 +137,8 @@ function treeCommit(tree: string): { commit: string; dirtyFiles: number } {
   try {
     const commit = execFileSync('git', ['-C', tree, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     const status = execFileSync('git', ['-C', tree, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
-    return { commit, dirtyFiles: status.split('\n').filter((l) => l.trim() !== '').length };
+    // The sweeps' own results (bench/results/) are not the code under test.
+    return { commit, dirtyFiles: status.split('\n').filter((l) => l.trim() !== '' && !l.slice(3).startsWith('bench/results/')).length };
   } catch {
     return { commit: 'unknown', dirtyFiles: -1 };
   }
