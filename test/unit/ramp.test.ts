@@ -84,6 +84,13 @@ describe('the ramp (engine)', () => {
     expect(d.state.phase).toMatchObject({ kind: 'progressing', bakeStartedAt: null });
   });
 
+  test('the census look is no data for health (nobody runs the candidate yet), and still sizes the first wave', () => {
+    const s = decide(start(), facts(1, { verdict: look({ noData: true, census: 2000 }) }), config).state;
+    expect(s.wave).toMatchObject({ index: 1, target: 50 });
+    // An exposed wave with no data holds.
+    expect(decide(s, facts(2, { verdict: look({ noData: true, touched: 50 }) }), config).state.wave).toEqual(s.wave);
+  });
+
   test('a fail on any wave rolls back at once and clears the wave', () => {
     let s = start();
     s = decide(s, facts(1, { verdict: look({}) }), config).state;
