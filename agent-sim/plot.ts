@@ -1,6 +1,8 @@
 /**
- * A small SVG of a run: hosts on the candidate (left axis) and cumulative candidate crashes/BSODs (right axis)
- * over virtual time, with the halt marked. Hand-written SVG, no dependency.
+ * A small SVG of a run: hosts that took the candidate and cumulative candidate crashes/BSODs over virtual time, on
+ * one axis when their scales are alike (so a catastrophe's two lines read as what they are: nearly every host that
+ * took it crashed), else on two; the halt and the oracle's halt are marked, and each line ends with its value.
+ * Hand-written SVG, no dependency.
  */
 import type { RunResult } from './virtual';
 
@@ -14,8 +16,13 @@ export function plotSvg(r: RunResult, title: string): string {
   const zero = { t: 0, onCandidate: 0, took: 0, candidateCrashes: 0, bricked: 0, ring: -1 };
   const pts = [zero, ...r.timeline];
   const tMax = Math.max(1, pts[pts.length - 1]?.t ?? 1);
-  const hostMax = Math.max(1, ...pts.map((p) => p.took));
-  const crashMax = Math.max(1, ...pts.map((p) => p.candidateCrashes));
+  const tookMax = Math.max(1, ...pts.map((p) => p.took));
+  const eventsMax = Math.max(1, ...pts.map((p) => p.candidateCrashes));
+  // One axis when the two maxima are within 4x of each other; two otherwise (a healthy run: a million hosts, a few
+  // thousand crashes).
+  const shared = Math.max(tookMax, eventsMax) <= 4 * Math.min(tookMax, eventsMax);
+  const hostMax = shared ? Math.max(tookMax, eventsMax) : tookMax;
+  const crashMax = shared ? hostMax : eventsMax;
   const x = (t: number): number => L + ((W - L - R) * t) / tMax;
   const yH = (v: number): number => H - B - ((H - T - B) * v) / hostMax;
   const yC = (v: number): number => H - B - ((H - T - B) * v) / crashMax;
@@ -37,6 +44,23 @@ export function plotSvg(r: RunResult, title: string): string {
     halt = `<line x1="${x(ht).toFixed(1)}" x2="${x(ht).toFixed(1)}" y1="${T}" y2="${H - B}" stroke="#c00" stroke-dasharray="4 3"/>` +
       `<text x="${(x(ht) + 4).toFixed(1)}" y="${T + 48}" fill="#c00">halt (${esc(r.haltReason ?? r.outcome)})</text>`;
   }
+  let oracle = '';
+  if (r.oracle) {
+    const ot = Date.parse(r.oracle.haltAt) - Date.parse(r.startedAt);
+    if (ot >= 0 && ot <= tMax) {
+      oracle = `<line x1="${x(ot).toFixed(1)}" x2="${x(ot).toFixed(1)}" y1="${T}" y2="${H - B}" stroke="#2ca02c" stroke-dasharray="1 3"/>` +
+        `<text x="${(x(ot) + 4).toFixed(1)}" y="${H - B - 30}" fill="#2ca02c">oracle's halt: ${r.oracle.hostsUpdated.toLocaleString('en-US')} had taken it</text>`;
+    }
+  }
+  const last = pts[pts.length - 1] ?? zero;
+  const tookY = yH(last.took);
+  const eventsY = yC(last.candidateCrashes);
+  // End labels, kept apart when the lines end close together.
+  const gap = Math.abs(tookY - eventsY) < 14 ? 14 - Math.abs(tookY - eventsY) : 0;
+  const ends =
+    `<text x="${(x(last.t) - 4).toFixed(1)}" y="${(tookY - 4 - (tookY <= eventsY ? gap : 0)).toFixed(1)}" text-anchor="end" fill="#1f77b4">${last.took.toLocaleString('en-US')} took the update</text>` +
+    `<text x="${(x(last.t) - 4).toFixed(1)}" y="${(eventsY + 14 + (eventsY > tookY ? gap : 0)).toFixed(1)}" text-anchor="end" fill="#d62728">${last.candidateCrashes.toLocaleString('en-US')} crashes + BSODs</text>`;
+  const axisNote = shared ? 'one axis: hosts and events' : 'hosts (left axis), events (right axis)';
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -54,8 +78,11 @@ export function plotSvg(r: RunResult, title: string): string {
     `<path d="${line(yH, (p) => p.onCandidate)}" fill="none" stroke="#1f77b4" stroke-width="1" stroke-dasharray="3 2"/>`,
     `<path d="${line(yC, (p) => p.candidateCrashes)}" fill="none" stroke="#d62728" stroke-width="2"/>`,
     halt,
-    `<text x="${L + 190}" y="${T + 150}" fill="#1f77b4">— hosts that took the update (left axis); dashed: running it and reporting</text>`,
-    `<text x="${L + 190}" y="${T + 168}" fill="#d62728">— crashes + BSODs on the candidate, cumulative (right axis)</text>`,
+    oracle,
+    ends,
+    `<text x="${L + 190}" y="${T + 150}" fill="#1f77b4">— hosts that took the update; dashed: running it and reporting</text>`,
+    `<text x="${L + 190}" y="${T + 168}" fill="#d62728">— crashes + BSODs on the candidate, cumulative</text>`,
+    `<text x="${L + 190}" y="${T + 186}" fill="#555">${axisNote}; dotted green: the oracle's halt</text>`,
     '</svg>',
     '',
   ].join('\n');
