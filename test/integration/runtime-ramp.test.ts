@@ -53,10 +53,10 @@ const HOSTS = Array.from({ length: 20_000 }, (_, i) => {
 
 async function harness(result: () => RingVerdict['result']) {
   const clock = new VirtualClock(START);
-  let c: Controller | undefined;
+  const ref: { c?: Controller } = {};
   /** Hosts on the candidate: everyone the last served manifest admits (agents poll within the minute). */
   const onCandidate = (): number => {
-    const m = c?.manifest('sensor-content');
+    const m = ref.c?.manifest('sensor-content');
     if (!m) return 0;
     const body = JSON.parse(m.body.toString()) as { candidates: Array<{ exposure: Exposure }> };
     const e = body.candidates[0]?.exposure;
@@ -69,7 +69,8 @@ async function harness(result: () => RingVerdict['result']) {
   };
   const census: CensusSource = { ringHosts: async (_channel, ring) => (ring === 'canary' ? 2000 : 18_000 - 90) };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-ramp-'));
-  c = await Controller.open({ dataDir, policiesDir: '/nonexistent', policies: new Map([['open', open]]), trustedKeys: [], clock, analyzer, census, tickMs: MIN });
+  const c = await Controller.open({ dataDir, policiesDir: '/nonexistent', policies: new Map([['open', open]]), trustedKeys: [], clock, analyzer, census, tickMs: MIN });
+  ref.c = c;
   const controller = c;
   const step = async (): Promise<void> => {
     clock.advance(MIN);
