@@ -81,11 +81,16 @@ export function problemsOf(validate: ValidateFunction, data: unknown, root: obje
 
 /** Drops the errors that only restate another one (see the module comment). */
 function collapse(errors: ErrorObject[]): ErrorObject[] {
-  const failedOneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  // A oneOf of forms told apart by their type (`ramp: none` or a mapping): when the value took one form and failed
+  // inside it (an error deeper than the oneOf's own path), that inner error is the message; the oneOf is noise.
+  const inside = (o: ErrorObject, e: ErrorObject): boolean => o !== e && e.schemaPath.startsWith(`${o.schemaPath}/`) && e.instancePath.startsWith(o.instancePath);
+  const deeper = new Set(errors.filter((o) => o.keyword === 'oneOf' && errors.some((e) => inside(o, e) && (e.instancePath !== o.instancePath || e.keyword === 'additionalProperties'))));
+  const failedOneOfs = errors.filter((e) => e.keyword === 'oneOf' && !deeper.has(e));
   const insideFailedOneOf = (e: ErrorObject): boolean =>
-    failedOneOfs.some((o) => o !== e && o.instancePath === e.instancePath && e.schemaPath.startsWith(`${o.schemaPath}/`));
+    failedOneOfs.some((o) => o !== e && o.instancePath === e.instancePath && e.schemaPath.startsWith(`${o.schemaPath}/`)) ||
+    [...deeper].some((o) => inside(o, e) && e.instancePath === o.instancePath && e.keyword !== 'additionalProperties');
   let kept = errors.filter(
-    (e) => e.keyword !== 'if' && !insideFailedOneOf(e) && !/\/propertyNames\/[^/]+$/.test(e.schemaPath),
+    (e) => e.keyword !== 'if' && !deeper.has(e) && !insideFailedOneOf(e) && !/\/propertyNames\/[^/]+$/.test(e.schemaPath),
   );
 
   const byPath = new Map<string, ErrorObject[]>();
@@ -210,7 +215,12 @@ function oneOfMessage(e: ErrorObject, path: PathSegment[], value: unknown): stri
   const fields = branches.flatMap((b) => ((asRecord(b).required as unknown[] | undefined) ?? []).map(String));
   const noun = nounOf(path);
   const subject = noun ? `${noun} ` : '';
-  if (fields.length < 2) return `${subject}must match exactly one of the allowed forms`;
+  if (fields.length < 2) {
+    // Forms told apart by type: "must be none or a mapping (got "nope")".
+    const forms = branches.map((b) => ('const' in asRecord(b) ? String(asRecord(b).const) : typeof asRecord(b).type === 'string' ? typeName(String(asRecord(b).type)) : ''));
+    if (forms.length > 0 && forms.every((f) => f !== '')) return `${subject}must be ${forms.slice(0, -1).join(', ')} or ${forms[forms.length - 1]} (got ${describeValue(value)})`;
+    return `${subject}must match exactly one of the allowed forms`;
+  }
   const present = fields.filter((f) => Object.prototype.hasOwnProperty.call(asRecord(value), f));
   const has = present.length === 0 ? 'neither' : present.length === fields.length ? (fields.length === 2 ? 'both' : 'all') : present.join(' and ');
   const choices = `${fields.slice(0, -1).join(', ')} or ${fields[fields.length - 1]}`;

@@ -117,3 +117,24 @@ describe('versions', () => {
     expect(errors(doc('1.0.0', '1.0.0'))).toEqual(['r.yaml:7:12 spec.version: must be greater than previousVersion 1.0.0 (got 1.0.0)']);
   });
 });
+
+describe('ramp and holdback', () => {
+  const doc = (ring0: string, extra = '', metrics = '') =>
+    `apiVersion: ringmaster.dev/v1alpha1\nkind: Rollout\nmetadata:\n  name: a\nspec:\n  channel: c\n  version: 2.0.0\n  previousVersion: 1.0.0\n  artifact: {url: "https://x/y", sha256: "${'a'.repeat(64)}"}\n  rings:\n    - {name: canary, selector: {matchLabels: {ring: canary}}, bake: 30m${ring0}}\n    - {name: ten, percent: 99.8, bake: 1h}\n    - {name: all, percent: 100, bake: 1h}\n${extra}${metrics}`;
+  const errors = (text: string) => parseDocuments(text, 'r.yaml').errors.map(formatSpecError);
+
+  it('a ramp is none or a mapping; a mistake inside it is named, not "one of the allowed forms"', () => {
+    expect(errors(doc(', ramp: none'))).toEqual([]);
+    expect(errors(doc(', ramp: {first: 60, growth: 3}'))).toEqual([]);
+    expect(errors(doc(', ramp: nope'))).toEqual(['r.yaml:11:80 spec.rings[0].ramp: must be none or a mapping (got nope)']);
+    expect(errors(doc(', ramp: {first: 60, growth: 20}'))).toEqual(['r.yaml:11:100 spec.rings[0].ramp.growth: must be <= 10 (got 20)']);
+    expect(errors(doc(', ramp: {frist: 60}'))).toEqual(['r.yaml:11:81 spec.rings[0].ramp.frist: unknown field "frist" (known fields: first, growth)']);
+  });
+
+  it('the first wave must be able to fail (>= minHosts); the holdback must not reach into the ring before the last', () => {
+    const metrics = '  analysis:\n    metrics:\n      - {name: crashes, type: crash-rate, minHosts: 80}\n';
+    expect(errors(doc(', ramp: {first: 50}', '', metrics))).toEqual(['r.yaml:11:88 spec.rings[0].ramp.first: must be >= minHosts 80 of metric crashes, or its first wave can never fail (got 50)']);
+    expect(errors(doc('', '  holdback: {percent: 0.5}\n'))).toEqual(['r.yaml:14:23 spec.holdback.percent: must be <= 0.2: the holdback comes out of the last ring, and ring ten already has 99.8% (got 0.5)']);
+    expect(errors(doc('', '  holdback: {percent: 0.2}\n'))).toEqual([]);
+  });
+});
