@@ -83,12 +83,15 @@ export function signalsOnlyText(spec: RolloutSpec): string | null {
 
 /**
  * `ringctl status`'s line for a rollout that declares no metrics. The built-in signals are judged only when the
- * controller has a metrics provider; the view does not say whether it has, so the line reads it from what happened:
- * a verdict or a ring passed on analysis (signals judged), or a ring that baked without analysis (no provider).
+ * controller has a metrics provider: the view says so (`judged`). A server older than that field is read from what
+ * happened: a verdict or a ring passed on analysis (signals judged), or a ring that baked without analysis.
  */
 export function guardLine(v: RolloutView): string | null {
   const text = signalsOnlyText(v.spec.spec);
   if (text === null) return null;
+  if (v.judged !== undefined) {
+    return v.judged ? `analysis: ${text}` : 'analysis: declares no metrics and the controller has no metrics provider: unguarded, its rings advance on bake time alone';
+  }
   const judged = v.lastVerdict !== null || v.history.some((t) => /passed analysis/.test(t.reason));
   if (!judged && v.history.some((t) => /no analysis configured/.test(t.reason))) {
     return 'analysis: declares no metrics and the controller has no metrics provider: unguarded, its rings advance on bake time alone';

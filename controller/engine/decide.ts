@@ -323,7 +323,7 @@ function startRing(s: Step, ring: number, reason: string, actor: string, opts: {
     return;
   }
   // The ring ramps in waves (engine/ramp.ts) unless it has no ramp; its bake starts once it is wholly exposed.
-  const wave = firstWave(spec.ramp, null, hostsOf(s.state.lastVerdict?.metrics), s.now, config.analysisEnabled);
+  const wave = firstWave(spec.ramp, hostsOf(s.state.lastVerdict?.metrics), s.now, config.analysisEnabled);
   const how = wave === null ? '' : `, ${describeWave(wave, spec.name)}`;
   s.go({ kind: 'progressing', ring, bakeStartedAt: wave === null ? s.now : null }, `${reason}; ring ${spec.name} starts${how}`, actor, {
     exposedRing: ring,

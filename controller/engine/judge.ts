@@ -19,7 +19,7 @@ import type { Counts, IntervalCounts, Observation, VerdictResult } from './obser
 import { CATASTROPHIC_MULTIPLE, JUDGE_DEFAULTS, resolveParams, validateMetricForJudge, type JudgeParams } from '../spec/metric-rules';
 import type { MetricSpec, RolloutSpec } from '../spec/types';
 import { betLogFactor, lookAlpha, normalCdf, plugInBet, poissonUpperTail } from './stats';
-import { builtinSignals, judgeSignal, isSignalState } from './signals';
+import { builtinSignals, initialSignalState, judgeSignal, isSignalState } from './signals';
 
 export { JUDGE_DEFAULTS, resolveParams, validateMetricForJudge, type JudgeParams };
 
@@ -299,6 +299,11 @@ export interface JudgeOptions {
 // ---------------------------------------------------------------------------------------------
 // judgeMetric
 // ---------------------------------------------------------------------------------------------
+
+/** A built-in signal's fresh state: a metric's, with the signal's own part (engine/signals.ts). */
+export function initialSignalJudgeState(metric: MetricSpec): MetricJudgeState {
+  return { ...initialJudgeState(metric), signal: initialSignalState(metric) };
+}
 
 export function initialJudgeState(metric: MetricSpec): MetricJudgeState {
   const p = resolveParams(metric);
@@ -875,7 +880,7 @@ export function judgeRing(
     const prev = Object.prototype.hasOwnProperty.call(states, metric.name) ? states[metric.name] : undefined;
     const alpha = opts.ledger ? shareOf(opts.ledger, metric.name) : undefined;
     const { verdict, state } = signal
-      ? judgeSignal(metric, observation, prev !== undefined && isSignalState(prev) ? prev : undefined, alpha ?? { rollout: JUDGE_DEFAULTS.alpha, metric: JUDGE_DEFAULTS.alpha })
+      ? judgeSignal(metric, observation, prev !== undefined && isSignalState(prev) ? prev : initialSignalJudgeState(metric), alpha ?? { rollout: JUDGE_DEFAULTS.alpha, metric: JUDGE_DEFAULTS.alpha })
       : judgeMetric(metric, observation, prev, { ...(alpha ? { alpha } : {}), requireEvidence: opts.requireEvidence === true });
     verdicts.push(verdict);
     nextStates[metric.name] = state;

@@ -34,16 +34,11 @@ export function ppmFor(target: number, ringHosts: number): number {
 }
 
 /**
- * The first wave of a ring that starts now. `ringHosts`: its size if known (census), else null (the census wave).
- * Null when the ring has no ramp or the first wave already covers it (the whole ring is exposed at once).
+ * The first wave of a ring that starts now: the census look (wave 0, nobody takes it) when looks will count the ring,
+ * else (no analysis) a fixed small share. Null when the ring has no ramp (the whole ring is exposed at once).
  */
-export function firstWave(ramp: Ramp | null, ringHosts: number | null, hostsBefore: number, now: string, sized: boolean): WaveState | null {
+export function firstWave(ramp: Ramp | null, hostsBefore: number, now: string, sized: boolean): WaveState | null {
   if (ramp === null) return null;
-  if (ringHosts !== null && ringHosts > 0) {
-    const ppm = ppmFor(ramp.first, ringHosts);
-    return ppm >= WAVE_SCALE ? null : { index: 1, ppm, target: ramp.first, ringHosts, since: now, hostsBefore };
-  }
-  // Unknown size: the census look first (wave 0), or (nothing will ever count the ring) a fixed small share.
   return sized ? { index: 0, ppm: 0, target: null, ringHosts: null, since: now, hostsBefore } : { index: 1, ppm: UNSIZED_FIRST_PPM, target: null, ringHosts: null, since: now, hostsBefore };
 }
 

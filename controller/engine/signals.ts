@@ -60,35 +60,13 @@ export function isSignalState(s: MetricJudgeState): boolean {
   return s.signal !== undefined;
 }
 
-function initialSignal(metric: MetricSpec): MetricJudgeState {
+/**
+ * The signal part of a fresh state: the judge (judge.ts) puts it on its own initial state, so a signal's state has the
+ * same shape as a metric's, and a restarted controller resumes it the same way.
+ */
+export function initialSignalState(metric: MetricSpec): SignalState {
   const kind: SignalState['kind'] = metric.name === SILENT_HOSTS ? 'silent-hosts' : 'update-failures';
-  return {
-    v: 2,
-    theta0: 1,
-    theta1: 2,
-    consumedUntil: null,
-    candidate: { events: 0, exposureHours: 0 },
-    baseline: { events: 0, exposureHours: 0 },
-    peakCandidateHosts: 0,
-    peakFleetHosts: 0,
-    intervals: 0,
-    looks: 0,
-    relative: {
-      logE: 0,
-      maxLogE: 0,
-      bets: 0,
-      belowCap: 0,
-      baseline: { events: 0, exposure: 0 },
-      deviation: { n: 0, squares: 0, poisson: 0 },
-      excess: { z: 0, m: 0 },
-      residual: { squares: 0, poisson: 0, m2: 0 },
-      design: { growth: 0, variance: 0 },
-      evidence: [],
-    },
-    guard: { logE: 0, maxLogE: 0, candidate: { events: 0, exposure: 0 }, deviation: { n: 0, squares: 0, poisson: 0 } },
-    failure: null,
-    signal: { kind, logE: 0, attempts: 0, failures: 0, touched: 0, looks: 0, components: UPDATE_FAILURE_ALTERNATIVES.map(() => 0) },
-  };
+  return { kind, logE: 0, attempts: 0, failures: 0, touched: 0, looks: 0, components: UPDATE_FAILURE_ALTERNATIVES.map(() => 0) };
 }
 
 function verdictBase(metric: MetricSpec, at: string, kind: SignalState['kind']): MetricVerdict {
@@ -111,9 +89,8 @@ function verdictBase(metric: MetricSpec, at: string, kind: SignalState['kind']):
   };
 }
 
-/** Judge a built-in signal at one evaluation. Pure, like judgeMetric. */
-export function judgeSignal(metric: MetricSpec, obs: Observation, prev: MetricJudgeState | undefined, alpha: AlphaShare): MetricJudgement {
-  const state = prev ?? initialSignal(metric);
+/** Judge a built-in signal at one evaluation, from its state (judge.ts starts it). Pure, like judgeMetric. */
+export function judgeSignal(metric: MetricSpec, obs: Observation, state: MetricJudgeState, alpha: AlphaShare): MetricJudgement {
   const sig = state.signal as SignalState;
   const base = verdictBase(metric, obs.at, sig.kind);
   if (state.failure) return { verdict: { ...base, result: 'fail', reason: `${state.failure.reason} (since ${state.failure.at}; the test has stopped)` }, state };
@@ -176,16 +153,7 @@ function updateFailures(
   const enoughToFail = attempts >= minHosts;
   const verdict: MetricVerdict = {
     ...base,
-    sample: {
-      minHosts,
-      minExposureHours: null,
-      hosts: obs.candidateHosts,
-      peakHosts: state.peakCandidateHosts,
-      touchedHosts: touched,
-      exposureHours: state.candidate.exposureHours,
-      enoughToFail,
-      enoughToPass: true,
-    },
+    sample: signalSample(minHosts, obs, state, touched, enoughToFail),
     guards: [{ guard: 'max', limit: p0, observed: share, statistic: logE, threshold, alpha: alpha.metric, breached: logE >= threshold }],
     concern: logE >= threshold / 2,
   };
@@ -202,6 +170,20 @@ function updateFailures(
     return { verdict: { ...verdict, result: 'inconclusive', concern: true, reason: `${metric.name}: the refusals say fail but only ${fmt(attempts)} install attempts (need ${minHosts}); ${shown}` }, state: next };
   }
   return { verdict: { ...verdict, result: 'pass', reason: `${metric.name}: ${shown}; within tolerance` }, state: next };
+}
+
+/** What a signal's verdict says of its sample: a signal never holds a pass back on sample size (the metrics do). */
+function signalSample(minHosts: number, obs: Extract<Observation, { kind: 'counts' }>, state: MetricJudgeState, touched: number, enoughToFail: boolean): MetricVerdict['sample'] {
+  return {
+    minHosts,
+    minExposureHours: null,
+    hosts: obs.candidateHosts,
+    peakHosts: state.peakCandidateHosts,
+    touchedHosts: touched,
+    exposureHours: state.candidate.exposureHours,
+    enoughToFail,
+    enoughToPass: true,
+  };
 }
 
 function silentHosts(
@@ -231,16 +213,7 @@ function silentHosts(
   const breached = looks > 0 && p <= lookA;
   const verdict: MetricVerdict = {
     ...base,
-    sample: {
-      minHosts,
-      minExposureHours: null,
-      hosts: obs.candidateHosts,
-      peakHosts: state.peakCandidateHosts,
-      touchedHosts: touched,
-      exposureHours: state.candidate.exposureHours,
-      enoughToFail,
-      enoughToPass: true,
-    },
+    sample: signalSample(minHosts, obs, state, touched, enoughToFail),
     guards: [{ guard: 'max', limit: q0, observed: touched > 0 ? silent / touched : null, statistic, threshold, alpha: lookA, breached }],
     concern: statistic >= threshold / 2,
   };

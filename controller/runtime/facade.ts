@@ -84,7 +84,7 @@ export class Service implements ControllerService {
 
   listRollouts(): RolloutView[] {
     const ks = this.parts.store.getKillSwitch();
-    return this.parts.store.listRollouts().map((r) => rolloutView(r, this.parts.store.listTransitions(r.name), ks));
+    return this.parts.store.listRollouts().map((r) => rolloutView(r, this.parts.store.listTransitions(r.name), ks, this.parts.facts.engineConfig(r).analysisEnabled));
   }
 
   getRollout(name: string): RolloutView | undefined {
@@ -93,7 +93,7 @@ export class Service implements ControllerService {
   }
 
   private view(r: RolloutRecord): RolloutView {
-    return rolloutView(r, this.parts.store.listTransitions(r.name), this.parts.store.getKillSwitch());
+    return rolloutView(r, this.parts.store.listTransitions(r.name), this.parts.store.getKillSwitch(), this.parts.facts.engineConfig(r).analysisEnabled);
   }
 
   request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult> {

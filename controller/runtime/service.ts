@@ -21,6 +21,11 @@ export interface RolloutView {
   waitingReason: string | null;
   /** The bake of the exposed ring; null while it ramps (the bake starts once the ring is wholly exposed). */
   bake: { startedAt: string; minEndsAt: string; maxEndsAt: string | null } | null;
+  /**
+   * Whether the analysis judges this rollout (declared metrics, or the built-in signals with a metrics provider); if
+   * not, its rings advance on bake time alone. Absent from servers older than issue 10.
+   */
+  judged?: boolean;
   /** The exposed ring's current wave while it ramps (engine/ramp.ts); null when wholly exposed. */
   wave: { index: number; ppm: number; sharePercent: number; targetHosts: number | null; ringHosts: number | null; since: string } | null;
   lastVerdict: RingVerdictNote | null;

@@ -60,7 +60,7 @@ function waveView(r: RolloutRecord): RolloutView['wave'] {
   return { index: w.index, ppm: w.ppm, sharePercent: (100 * w.ppm) / WAVE_SCALE, targetHosts: w.target, ringHosts: w.ringHosts, since: w.since };
 }
 
-export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch: KillSwitchState): RolloutView {
+export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch: KillSwitchState, judged: boolean): RolloutView {
   const spec = r.spec.spec;
   const idx = phaseRing(r.state.phase);
   const ringSpec = idx === null ? undefined : spec.rings[idx];
@@ -88,6 +88,7 @@ export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch:
     ring: idx === null || ringSpec === undefined ? null : { index: idx, name: ringSpec.name },
     waitingReason: waitingReason(r.state.phase, killSwitch),
     bake,
+    judged,
     wave: waveView(r),
     lastVerdict: r.state.lastVerdict,
     history,

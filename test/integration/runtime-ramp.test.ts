@@ -13,17 +13,11 @@ import type { RingVerdict } from '../../controller/engine/state';
 import { VirtualClock } from '../../controller/runtime/clock';
 import { Controller, type Analyzer } from '../../controller/runtime/controller';
 import type { CensusSource } from '../../controller/runtime/types';
-import type { PolicySpec, Rollout } from '../../controller/spec/types';
+import type { Rollout } from '../../controller/spec/types';
+import { OPEN_POLICY } from '../helpers/api-fixtures';
 
 const START = Date.parse('2026-11-30T14:00:00Z');
 const MIN = 60_000;
-const open: PolicySpec = {
-  timezone: 'UTC',
-  allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], hours: '00:00-24:00' }],
-  requireSignedArtifacts: false,
-  requireBakeWithinWindow: false,
-  maxConcurrentRolloutsPerChannel: 1,
-};
 
 const rollout: Rollout = {
   apiVersion: 'ringmaster.dev/v1alpha1',
@@ -69,7 +63,7 @@ async function harness(result: () => RingVerdict['result']) {
   };
   const census: CensusSource = { ringHosts: async (_channel, ring) => (ring === 'canary' ? 2000 : 18_000 - 90) };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-ramp-'));
-  const c = await Controller.open({ dataDir, policiesDir: '/nonexistent', policies: new Map([['open', open]]), trustedKeys: [], clock, analyzer, census, tickMs: MIN });
+  const c = await Controller.open({ dataDir, policiesDir: '/nonexistent', policies: new Map([['open', OPEN_POLICY]]), trustedKeys: [], clock, analyzer, census, tickMs: MIN });
   ref.c = c;
   const controller = c;
   const step = async (): Promise<void> => {
@@ -85,6 +79,7 @@ describe('the ramp through the runtime', () => {
     const { c, step, onCandidate } = await harness(() => 'inconclusive');
     await c.applyRollout(rollout, 'alice');
     expect(c.getRollout('ramped')?.wave).toMatchObject({ index: 0, ppm: 0 });
+    expect(c.getRollout('ramped')?.judged).toBe(true);
     expect(onCandidate()).toBe(0); // the census wave: published, nobody takes it
     const exposed: number[] = [];
     for (let i = 0; i < 12 && c.getRollout('ramped')?.wave; i++) {

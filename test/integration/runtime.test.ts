@@ -86,6 +86,7 @@ describe('runtime on a virtual clock with a real SQLite store', () => {
     const { c, run } = await harness();
     expect((await c.applyRollout(rollout('r1'), 'alice')).status).toBe('created');
     expect(c.getRollout('r1')?.phase).toMatchObject({ kind: 'progressing', ring: 0 });
+    expect(c.getRollout('r1')?.judged).toBe(false); // no metrics and no analyzer: bake time alone, and the view says so
     await run(29);
     expect(c.getRollout('r1')?.phase).toMatchObject({ kind: 'progressing', ring: 0 });
     await run(1);

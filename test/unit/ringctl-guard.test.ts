@@ -130,6 +130,13 @@ describe('ringctl status', () => {
     );
   });
 
+  test('a server that says whether it judges the rollout is taken at its word', () => {
+    expect(guardLine(view({ judged: true }))).toBe('analysis: declares no metrics: only the built-in signals update-failures and silent-hosts guard it');
+    expect(guardLine(view({ judged: false, history: [passedOnSignals] }))).toBe(
+      'analysis: declares no metrics and the controller has no metrics provider: unguarded, its rings advance on bake time alone',
+    );
+  });
+
   test('a rollout that declares metrics has no such line', () => {
     expect(analysisLines(view({}, { metrics: [{ name: 'crashes', type: 'crash-rate' }] }))).toEqual([]);
   });

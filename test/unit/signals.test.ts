@@ -4,7 +4,7 @@
  * candidate hosts that stop reporting.
  */
 import type { IntervalCounts, Observation } from '../../controller/engine/observation';
-import { alphaLedger, judgeRing, shareOf, type MetricJudgeState } from '../../controller/engine/judge';
+import { alphaLedger, initialSignalJudgeState, judgeRing, shareOf, type MetricJudgeState } from '../../controller/engine/judge';
 import { builtinSignals, describeSignals, judgeSignal, SILENT_HOSTS, UPDATE_FAILURES } from '../../controller/engine/signals';
 import type { MetricSpec, RolloutSpec } from '../../controller/spec/types';
 
@@ -50,7 +50,7 @@ describe('update-failures', () => {
     const results: string[] = [];
     let reason = '';
     for (let m = 1; m <= 2; m++) {
-      const j = judgeSignal(metric, obs(m, [iv(m, [m === 1 ? 40 : 50, 0], [300, 16_600])], [0, 1_000_000]), state, alpha);
+      const j = judgeSignal(metric, obs(m, [iv(m, [m === 1 ? 40 : 50, 0], [300, 16_600])], [0, 1_000_000]), state ?? initialSignalJudgeState(metric), alpha);
       state = j.state;
       results.push(j.verdict.result);
       reason = j.verdict.reason;
@@ -66,7 +66,7 @@ describe('update-failures', () => {
     let last = '';
     for (let m = 1; m <= 30; m++) {
       const hosts = Math.min(2000, 70 * m);
-      const j = judgeSignal(metric, obs(m, [iv(m, [m % 10 === 0 ? 1 : 0, hosts / 60], [300, 16_600])], [hosts, 1_000_000 - hosts]), state, alpha);
+      const j = judgeSignal(metric, obs(m, [iv(m, [m % 10 === 0 ? 1 : 0, hosts / 60], [300, 16_600])], [hosts, 1_000_000 - hosts]), state ?? initialSignalJudgeState(metric), alpha);
       state = j.state;
       last = j.verdict.result;
       expect(j.verdict.result).not.toBe('fail');
@@ -82,7 +82,7 @@ describe('silent-hosts', () => {
 
   test('hosts that crashed on boot and stopped reporting fail once minHosts took the update', () => {
     // 40 then 50 hosts took it; 95% crashed on boot (BSOD counted at install) and report nothing.
-    const first = judgeSignal(metric, obs(1, [iv(1, [38, 0.02], [5, 16_600])], [2, 999_960]), undefined, alpha);
+    const first = judgeSignal(metric, obs(1, [iv(1, [38, 0.02], [5, 16_600])], [2, 999_960]), initialSignalJudgeState(metric), alpha);
     expect(first.verdict.result).toBe('inconclusive');
     expect(first.verdict.concern).toBe(true);
     const second = judgeSignal(metric, obs(2, [iv(2, [10, 0.03], [5, 16_600])], [2, 999_950]), first.state, alpha);
@@ -93,7 +93,7 @@ describe('silent-hosts', () => {
   test('a healthy ring with ordinary BSODs (hosts that reboot and report) passes', () => {
     let state: MetricJudgeState | undefined;
     for (let m = 1; m <= 60; m++) {
-      const j = judgeSignal(metric, obs(m, [iv(m, [m % 7 === 0 ? 1 : 0, 10_000 / 60], [50, 16_500])], [10_000, 990_000]), state, alpha);
+      const j = judgeSignal(metric, obs(m, [iv(m, [m % 7 === 0 ? 1 : 0, 10_000 / 60], [50, 16_500])], [10_000, 990_000]), state ?? initialSignalJudgeState(metric), alpha);
       state = j.state;
       expect(j.verdict.result).toBe('pass');
     }
