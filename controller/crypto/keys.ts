@@ -36,6 +36,11 @@ export function keyId(key: crypto.KeyObject): string {
   return crypto.createHash('sha256').update(publicKeyRaw(key)).digest('hex').slice(0, 16);
 }
 
+/** The key id of a raw public key given as base64 (what a rotation statement carries). */
+export function keyIdOfRaw(publicKeyBase64: string): string {
+  return crypto.createHash('sha256').update(Buffer.from(publicKeyBase64, 'base64')).digest('hex').slice(0, 16);
+}
+
 /** Parses a public key given as PEM (SPKI) or as base64 of the raw 32 bytes. Returns a message on failure. */
 export function parsePublicKey(text: string): { ok: true; key: crypto.KeyObject } | { ok: false; message: string } {
   const t = text.trim();

@@ -36,6 +36,8 @@ export interface ControllerOptions extends ReconcilerOptions {
   tickMs?: number;
   clock?: Clock;
   rollbackDrainMs?: number;
+  /** A manifest older than this is re-issued with the same content (default 1 h; agents refuse old manifests). */
+  manifestReissueMs?: number;
   analyzer?: Analyzer;
   observer?: RuntimeObserver;
   log?: Logger;
@@ -67,7 +69,7 @@ export class Controller extends Service {
     const store = Store.open(path.join(opts.dataDir, 'ringmaster.db'), { now: () => new Date(clock.now()).toISOString(), log, backgroundCheckpoints: true });
     const signingKey = { keyId: keyId(key.publicKey), publicKeyPem: publicKeyPem(key.publicKey), publicKey: publicKeyRaw(key.publicKey).toString('base64') };
     if (key.created) log.info({ keyId: signingKey.keyId }, 'signing key created');
-    const publisher = new ManifestPublisher(store, key, (r) => policies.get(policyNameOf(r)), log);
+    const publisher = new ManifestPublisher(store, key, (r) => policies.get(policyNameOf(r)), log, { now: () => clock.now(), reissueMs: opts.manifestReissueMs });
     const analyzer = opts.analyzer;
     const facts = new FactSource(store, policies, opts.rollbackDrainMs, analyzer?.judges ? (r) => analyzer.judges?.(r) ?? false : undefined);
     const runner = new ActionRunner(store, publisher, log);
@@ -100,8 +102,10 @@ export class Controller extends Service {
     this.cancelTimer = clock.setTimer(tick, next);
   }
 
-  reconcileAll(): Promise<void> {
-    return this.reconciler.reconcileAll();
+  /** One reconcile pass over every rollout, then the re-issue of any manifest about to grow too old for agents. */
+  async reconcileAll(): Promise<void> {
+    await this.reconciler.reconcileAll();
+    if (!this.stopped) this.parts.publisher.reissueStale();
   }
 
   async stop(): Promise<void> {

@@ -2,33 +2,26 @@
  * The channel manifest: what an agent polls. Built from the channel's rollouts (pure), then signed and
  * published by the runtime as one precomputed buffer per revision.
  *
- * Shape (JSON, keys in this order):
- * { "channel", "revision", "salt",
+ * Shape (JSON, keys in this order; the wire types are engine/agent.ts's ChannelManifest):
+ * { "channel", "revision", "issuedAt", "salt",
  *   "stable": { "version", "artifact": {url, sha256} | null } | null,
  *   "candidates": [ { "rollout", "version", "artifact": {url, sha256, signature?}, "state", "exposure": Exposure } ],
  *   "killSwitch": { "engaged", "mode" } }
- * An agent takes the newest candidate whose exposure includes it (engine/membership.takesCandidate), else the
- * stable version. A candidate with exposure.activeRing -1 (e.g. state rolling-back) is withdrawn: hosts on it
+ * An agent takes what engine/agent.desiredVersion says: the newest candidate whose exposure admits it, else the
+ * stable version. `issuedAt` is when the revision was signed: the publisher re-issues a manifest (a new revision,
+ * the same content) before agents would refuse it as too old. A candidate with exposure.activeRing -1 (e.g. state rolling-back) is withdrawn: hosts on it
  * revert. While the kill switch is engaged, agents must not install a candidate they do not already run.
  */
 import * as crypto from 'node:crypto';
-import { exposureFromRollout, type Exposure } from '../engine/membership';
-import { IN_FLIGHT_PHASES, type KillSwitchState, type PhaseKind, type RolloutState } from '../engine/state';
+import type { ChannelManifest, ManifestArtifact } from '../engine/agent';
+import { exposureFromRollout } from '../engine/membership';
+import { IN_FLIGHT_PHASES, type KillSwitchState, type RolloutState } from '../engine/state';
 import type { PolicySpec, Rollout } from '../spec/types';
 
-export interface ManifestArtifact {
-  url: string;
-  sha256: string;
-  signature?: string;
-}
+export type { ChannelManifest, ManifestArtifact } from '../engine/agent';
 
-export interface ManifestContent {
-  channel: string;
-  salt: string;
-  stable: { version: string; artifact: ManifestArtifact | null } | null;
-  candidates: Array<{ rollout: string; version: string; artifact: ManifestArtifact; state: PhaseKind; exposure: Exposure }>;
-  killSwitch: { engaged: boolean; mode: 'freeze' | 'rollback' };
-}
+/** Everything in a manifest but its revision and issue time. */
+export type ManifestContent = Omit<ChannelManifest, 'revision' | 'issuedAt'>;
 
 export interface ChannelRollout {
   name: string;
@@ -37,8 +30,6 @@ export interface ChannelRollout {
   /** Creation order. */
   seq: number;
 }
-
-
 
 /** The per-channel salt of the membership hash: derived from the channel name, so every replica agrees. */
 export function channelSalt(channel: string): string {
@@ -76,10 +67,11 @@ export function buildManifestContent(
   return { channel, salt, stable, candidates, killSwitch: { engaged: killSwitch.engaged, mode: killSwitch.mode } };
 }
 
-/** The exact bytes served: JSON with the revision after the channel. */
-export function manifestBody(content: ManifestContent, revision: number): Buffer {
+/** The exact bytes served: JSON with the revision and the issue time after the channel. */
+export function manifestBody(content: ManifestContent, revision: number, issuedAt: string): Buffer {
   const { channel, ...rest } = content;
-  return Buffer.from(JSON.stringify({ channel, revision, ...rest }));
+  const m: ChannelManifest = { channel, revision, issuedAt, ...rest };
+  return Buffer.from(JSON.stringify(m));
 }
 
 export function manifestContentHash(content: ManifestContent): string {

@@ -509,18 +509,20 @@ export class Store implements StateStore {
     channel: string,
     build: (revision: number) => { body: Buffer; signature: string; contentHash: string },
     actor = 'controller',
+    opts: { reissue?: string } = {},
   ): { manifest: StoredManifest; changed: boolean } {
     return this.transaction(() => {
       const latest = this.latestManifest(channel);
       const head = (this.stmts.head.get(channel) as { revision: number } | undefined)?.revision ?? 0;
       const revision = head + 1;
       const built = build(revision);
-      if (latest && latest.contentHash === built.contentHash) return { manifest: latest, changed: false };
+      if (latest && latest.contentHash === built.contentHash && opts.reissue === undefined) return { manifest: latest, changed: false };
       const at = this.now();
       this.stmts.insertManifest.run(channel, revision, built.body, built.signature, built.contentHash, at);
       this.stmts.upsertHead.run(channel, revision);
       this.stmts.pruneManifests.run(channel, revision - KEEP_MANIFEST_REVISIONS);
-      this.appendAudit({ actor, action: 'manifest.publish', target: `channel/${channel}`, reason: `revision ${revision}`, payload: { channel, revision, contentHash: built.contentHash } });
+      const reason = opts.reissue === undefined ? `revision ${revision}` : `revision ${revision} (re-issued: ${opts.reissue})`;
+      this.appendAudit({ actor, action: 'manifest.publish', target: `channel/${channel}`, reason, payload: { channel, revision, contentHash: built.contentHash } });
       return { manifest: { channel, revision, body: built.body, signature: built.signature, contentHash: built.contentHash, publishedAt: at }, changed: true };
     });
   }

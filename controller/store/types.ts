@@ -122,6 +122,8 @@ export interface StateStore {
     channel: string,
     build: (revision: number) => { body: Buffer; signature: string; contentHash: string },
     actor?: string,
+    /** Publish a new revision even when the content is unchanged (why: a refresh before agents' maximum age, a new signing key). */
+    opts?: { reissue?: string },
   ): { manifest: StoredManifest; changed: boolean };
 
   pendingActions(): Array<{ key: string; rollout: string; kind: string; payload: unknown; createdAt: string }>;
