@@ -3,6 +3,8 @@
  * service method, render the result. Every failure is an ApiError rendered by one error handler, so no
  * response ever carries a stack trace, and bad input never turns into a 5xx.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { RequestVerb } from '../engine/state';
 import { ServiceClosedError, type ControllerService } from '../runtime/service';
@@ -24,7 +26,12 @@ export interface AppContext {
   maxBodyBytes: number;
   /** Refusals of credentials (401, 403) at warn, unexpected errors at error with the stack, every request at debug. */
   log: Logger;
+  /** Served at GET /artifacts/NAME when set. */
+  artifactsDir?: string;
 }
+
+/** An artifact file name: no separators, no leading dot. */
+const ARTIFACT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
 
 export const ROLLOUT_MEDIA_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'application/json'] as const;
 const JSON_MEDIA_TYPES = ['application/json'] as const;
@@ -114,6 +121,38 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   app.get('/v1/signing-key', (_req, res) => {
     res.json(service.signingKey());
   });
+  if (ctx.artifactsDir !== undefined) {
+    const dir = ctx.artifactsDir;
+    // Public and read-only: the files of one directory, by plain name (no paths, no listing).
+    app.get('/artifacts/:name', async (req, res) => {
+      const name = String(req.params.name);
+      if (!ARTIFACT_NAME_RE.test(name)) throw new ApiError(404, 'not_found', 'no such artifact');
+      const file = path.join(dir, name);
+      let st: fs.Stats;
+      try {
+        st = await fs.promises.stat(file);
+      } catch {
+        throw new ApiError(404, 'not_found', 'no such artifact');
+      }
+      if (!st.isFile()) throw new ApiError(404, 'not_found', 'no such artifact');
+      res.setHeader('Content-Type', 'application/octet-stream');
+      res.setHeader('Content-Length', String(st.size));
+      res.setHeader('Cache-Control', 'no-cache');
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const stream = fs.createReadStream(file);
+        stream.on('error', () => {
+          res.destroy();
+          resolve();
+        });
+        stream.on('end', () => resolve());
+        stream.pipe(res);
+      });
+    });
+  }
 
   // ---------------------------------------------------------------------------------------- rollouts
 
@@ -258,6 +297,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/v1/audit/checkpoints', 'GET, HEAD'],
     ['/v1/audit/key', 'GET, HEAD'],
   ];
+  if (ctx.artifactsDir !== undefined) methodsOf.push(['/artifacts/:name', 'GET, HEAD']);
   for (const [path, allow] of methodsOf) {
     app.all(path, () => {
       throw new ApiError(405, 'method_not_allowed', `${path} supports ${allow}`, { headers: { Allow: allow } });

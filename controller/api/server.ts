@@ -42,6 +42,8 @@ export interface ServerOptions {
    * refused credential (never the header), a debug line per request. Silent by default.
    */
   log?: Logger;
+  /** Files of this directory are served at GET /artifacts/NAME (public, read-only). */
+  artifactsDir?: string;
 }
 
 /** A client-supplied X-Request-Id is echoed when it is this tame; anything else is refused (400). */
@@ -56,7 +58,7 @@ export function createServer(service: ControllerService, opts: ServerOptions): h
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const manifestAuth = opts.tokens.size > 0 && opts.tokens.hasRole('agent');
   const countManifest = observer.manifestRequest ? (code: number): void => observer.manifestRequest?.(code) : (code: number): void => observer.httpRequest(MANIFEST_ROUTE, code);
-  const app = createApp(service, { auth, observer, maxBodyBytes, log });
+  const app = createApp(service, { auth, observer, maxBodyBytes, log, ...(opts.artifactsDir === undefined ? {} : { artifactsDir: opts.artifactsDir }) });
 
   const idPrefix = crypto.randomBytes(4).toString('hex');
   let seq = 0;

@@ -22,7 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
 import { createServer } from '../api/server';
 import { TokenSet } from '../api/tokens';
-import { KeyFileError } from '../crypto/keys';
+import { KeyFileError, rotateSigningKey } from '../crypto/keys';
 import type { Analyzer, Controller } from '../runtime/controller';
 import type { CensusSource } from '../runtime/types';
 import { durationMs, parseDuration } from '../spec/duration';
@@ -42,6 +42,8 @@ export interface ServeSettings {
   prometheus: PrometheusSettings | undefined;
   /** undefined: RINGMASTER_LOG_LEVEL, else info (telemetry/log.ts). */
   logLevel: LogLevel | undefined;
+  manifestReissueMs: number;
+  artifacts: string | undefined;
 }
 
 export interface PrometheusSettings {
@@ -70,6 +72,8 @@ interface ServeFlags {
   prometheusMinWindow?: string;
   acceptBrokenAudit?: string;
   logLevel?: string;
+  manifestReissue?: string;
+  artifacts?: string;
 }
 
 // The settings, their config-file keys and defaults are defined once, in config/serve.ts (a JSON Schema).
@@ -107,9 +111,18 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prometheus-insecure-skip-verify', 'do not verify the Prometheus TLS certificate (tests only)')
     .option('--prometheus-min-window <duration>', `shortest {{window}} of custom metrics, about 2 scrape intervals (default ${DEFAULTS.prometheusMinWindow})`)
     .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')} (default info, or env RINGMASTER_LOG_LEVEL)`)
+    .option('--manifest-reissue <duration>', `re-issue a manifest older than this, same content, new revision: agents refuse old manifests (default ${DEFAULTS.manifestReissue})`)
+    .option('--artifacts <dir>', 'serve the files of this directory at /artifacts/NAME (public, read-only)')
     .option('--accept-broken-audit <reason>', 'start although the audit chain does not verify; the break is recorded as accepted (docs/audit.md)')
     .action(async (flags: ServeFlags) => {
       exit = await serve(flags);
+    });
+  program
+    .command('rotate-signing-key')
+    .description('rotate the manifest-signing key in the data directory (stop ringmaster serve first): agents follow the signed rotation statement')
+    .option('--data <dir>', `data directory (default ${DEFAULTS.data})`)
+    .action((flags: { data?: string }) => {
+      exit = rotate(flags.data ?? DEFAULTS.data);
     });
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -118,6 +131,19 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     process.stderr.write(`ringmaster: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n`);
     return 1;
+  }
+}
+
+function rotate(dataDir: string): number {
+  try {
+    const r = rotateSigningKey(dataDir);
+    process.stdout.write(`ringmaster: manifest signing key rotated: ${r.previousKeyId} -> ${r.keyId}; the rotation statement is served at GET /v1/signing-key once ringmaster serve starts\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof KeyFileError) return fail([err.message]);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== undefined) return fail([`${dataDir}: cannot rotate the signing key (${e.code})`]);
+    throw err;
   }
 }
 
@@ -161,6 +187,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       ...(settings.trustedKeys === undefined ? {} : { trustedKeysFile: settings.trustedKeys }),
       tickMs: settings.tickMs,
       rollbackDrainMs: settings.rollbackDrainMs,
+      manifestReissueMs: settings.manifestReissueMs,
       ...(await analysisFor(settings.prometheus, log)),
       observer: telemetry,
       log,
@@ -175,7 +202,7 @@ async function serve(flags: ServeFlags): Promise<number> {
     throw err;
   }
 
-  const server = createServer(controller, { tokens, observer: telemetry, log });
+  const server = createServer(controller, { tokens, observer: telemetry, log, ...(settings.artifacts === undefined ? {} : { artifactsDir: settings.artifacts }) });
   try {
     await listen(server, settings.listen.host, settings.listen.port);
   } catch (err) {
@@ -277,7 +304,7 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   const listenOpt = pick('listen', flags.listen);
   const listen = parseListen(listenOpt.value ?? DEFAULTS.listen);
   if (typeof listen === 'string') errors.push(`${listenOpt.where}: ${listen}`);
-  const durationSetting = (key: 'tick' | 'rollbackDrain', flag: string | undefined, min: [number, string], max: [number, string]): number => {
+  const durationSetting = (key: 'tick' | 'rollbackDrain' | 'manifestReissue', flag: string | undefined, min: [number, string], max: [number, string]): number => {
     const opt = pick(key, flag);
     const d = parseDuration(opt.value ?? DEFAULTS[key]);
     if (!d.ok) errors.push(`${opt.where}: ${d.message}`);
@@ -287,6 +314,9 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   };
   const tickMs = durationSetting('tick', flags.tick, [10, '10ms'], [3_600_000, '1h']);
   const rollbackDrainMs = durationSetting('rollbackDrain', flags.rollbackDrain, [0, '0s'], [86_400_000, '24h']);
+  const manifestReissueMs = durationSetting('manifestReissue', flags.manifestReissue, [1000, '1s'], [7 * 86_400_000, '7d']);
+  const artifactsOpt = pick('artifacts', flags.artifacts);
+  if (artifactsOpt.value !== undefined && !isDir(artifactsOpt.value)) errors.push(`${artifactsOpt.where}: ${artifactsOpt.value}: no such directory`);
   const prometheus = resolvePrometheus(flags, pick, errors);
   const tokensOpt = pick('tokens', flags.tokens);
   const trustedOpt = pick('trustedKeys', flags.trustedKeys);
@@ -302,7 +332,7 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   const logLevel = logLevelOpt.value === undefined ? undefined : parseLogLevel(logLevelOpt.value);
   if (logLevelOpt.value !== undefined && logLevel === undefined) errors.push(`${logLevelOpt.where}: must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevelOpt.value)})`);
   if (errors.length > 0 || typeof listen === 'string') throw new InputError(errors);
-  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus, logLevel };
+  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus, logLevel, manifestReissueMs, artifacts: artifactsOpt.value };
 }
 
 type Pick = (key: ConfigKey, flag: string | undefined) => { value: string | undefined; where: string };

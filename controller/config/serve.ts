@@ -44,6 +44,10 @@ export const serveConfigSchema = {
     prometheusMinWindow: { ...text, default: '60s' },
     /** Level of the JSON log lines on stderr. */
     logLevel: text,
+    /** A manifest older than this is re-issued (same content, new revision); agents refuse old ones. */
+    manifestReissue: { ...text, default: '1h' },
+    /** Directory whose files are served at /artifacts/NAME (public, read-only), for labs and small fleets. */
+    artifacts: pathText,
   },
 } as const;
 
@@ -51,7 +55,7 @@ export type ServeConfigKey = keyof typeof serveConfigSchema.properties;
 /** Every setting, in the schema's order. */
 export const SERVE_CONFIG_KEYS = Object.keys(serveConfigSchema.properties) as ServeConfigKey[];
 /** Settings whose value is a file or directory (relative to the config file). */
-const PATH_KEYS: ReadonlySet<ServeConfigKey> = new Set(['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile']);
+const PATH_KEYS: ReadonlySet<ServeConfigKey> = new Set(['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile', 'artifacts']);
 
 const p = serveConfigSchema.properties;
 /** Defaults of the serve settings, from the schema. */
@@ -63,6 +67,7 @@ export const SERVE_DEFAULTS = {
   rollbackDrain: p.rollbackDrain.default,
   prometheusTimeout: p.prometheusTimeout.default,
   prometheusMinWindow: p.prometheusMinWindow.default,
+  manifestReissue: p.manifestReissue.default,
 } as const;
 
 type ServeConfig = Partial<Record<ServeConfigKey, string | number | boolean>>;

@@ -122,10 +122,128 @@ export function readPrivateKey(file: string): KeyPair {
 export function loadOrCreateSigningKey(dataDir: string, opts: { log?: Logger } = {}): KeyPair & { created: boolean } {
   ensurePrivateDir(dataDir, { ...opts, warnAs: 'data directory' });
   const file = path.join(dataDir, 'signing.key');
+  finishRotation(dataDir);
   if (fs.existsSync(file)) return { ...readPrivateKey(file), created: false };
   const pair = generateKeyPair();
   writeKeyPair(dataDir, 'signing', pair, { publicMode: PRIVATE_FILE_MODE });
   return { ...pair, created: true };
+}
+
+// ------------------------------------------------------------------------------------------ key rotation
+
+export const ROTATION_TYPE = 'ringmaster.dev/key-rotation/v1';
+
+/** What a rotation statement says. Its exact JSON text is what is signed. */
+export interface KeyRotationStatement {
+  type: typeof ROTATION_TYPE;
+  /** The new key: its id and raw 32 bytes, base64. */
+  keyId: string;
+  publicKey: string;
+  /** The key it retires, which signs the statement. */
+  previousKeyId: string;
+  issuedAt: string;
+}
+
+/** A rotation statement as served by GET /v1/signing-key (`rotations`, oldest first). */
+export interface SignedRotation {
+  /** The statement's exact JSON text (UTF-8). */
+  statement: string;
+  /** ed25519 by the retiring key over the statement's UTF-8 bytes, base64. */
+  signature: string;
+  /** The id of the key that signed it (the statement's previousKeyId). */
+  signedBy: string;
+}
+
+
+/** The rotation statements of the manifest-signing key, oldest first, in the data directory. */
+export const ROTATIONS_FILE = 'signing-rotations.json';
+const NEXT_KEY = 'signing.next';
+
+/** The signing key's rotation statements (GET /v1/signing-key `rotations`), oldest first; [] before any rotation. */
+export function readRotations(dataDir: string): SignedRotation[] {
+  const file = path.join(dataDir, ROTATIONS_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  try {
+    const list = JSON.parse(text) as SignedRotation[];
+    if (Array.isArray(list)) return list;
+  } catch {
+    // reported below
+  }
+  throw new KeyFileError(`${file}: not a list of rotation statements (JSON)`);
+}
+
+/** Writes a private file through a temporary one, fsync and rename (a crash leaves the old or the new file, never half). */
+function replacePrivateFile(file: string, content: string): void {
+  const tmp = `${file}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  writePrivateFile(tmp, content);
+  fs.renameSync(tmp, file);
+  syncDir(path.dirname(file));
+}
+
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Rotates the manifest-signing key in `dataDir` (run while `ringmaster serve` is stopped): a new key pair, and a
+ * rotation statement naming it, signed by the key it retires, appended to the rotation file. Agents that trust the
+ * old key follow the statement to the new one (engine/agent.ts applyRotations). Crash-safe: the new key is written
+ * beside the old one first, the statement next, then the new key replaces the old one by a rename; an interrupted
+ * rotation is finished (or undone, when its statement was never written) at the next start.
+ */
+export function rotateSigningKey(dataDir: string, now: Date = new Date()): { previousKeyId: string; keyId: string; rotation: SignedRotation } {
+  const file = path.join(dataDir, 'signing.key');
+  if (!fs.existsSync(file)) throw new KeyFileError(`${file}: no signing key to rotate (ringmaster serve creates it on first start)`);
+  finishRotation(dataDir);
+  const old = readPrivateKey(file);
+  const next = generateKeyPair();
+  for (const ext of ['.key', '.pub']) fs.rmSync(path.join(dataDir, `${NEXT_KEY}${ext}`), { force: true });
+  writeKeyPair(dataDir, NEXT_KEY, next, { publicMode: PRIVATE_FILE_MODE });
+  const statement: KeyRotationStatement = {
+    type: ROTATION_TYPE,
+    keyId: keyId(next.publicKey),
+    publicKey: publicKeyRaw(next.publicKey).toString('base64'),
+    previousKeyId: keyId(old.publicKey),
+    issuedAt: now.toISOString(),
+  };
+  const text = JSON.stringify(statement);
+  const rotation: SignedRotation = { statement: text, signature: sign(old.privateKey, Buffer.from(text, 'utf8')), signedBy: statement.previousKeyId };
+  replacePrivateFile(path.join(dataDir, ROTATIONS_FILE), `${JSON.stringify([...readRotations(dataDir), rotation], null, 1)}\n`);
+  finishRotation(dataDir);
+  return { previousKeyId: statement.previousKeyId, keyId: statement.keyId, rotation };
+}
+
+/** Completes an interrupted rotation: the next key replaces the current one iff the last statement names it. */
+function finishRotation(dataDir: string): void {
+  const nextFile = path.join(dataDir, `${NEXT_KEY}.key`);
+  if (!fs.existsSync(nextFile)) return;
+  let nextId: string | undefined;
+  try {
+    nextId = keyId(readPrivateKey(nextFile).publicKey);
+  } catch {
+    nextId = undefined;
+  }
+  const last = readRotations(dataDir).at(-1);
+  const named = last !== undefined && nextId !== undefined && (JSON.parse(last.statement) as KeyRotationStatement).keyId === nextId;
+  if (named) {
+    fs.renameSync(path.join(dataDir, `${NEXT_KEY}.pub`), path.join(dataDir, 'signing.pub'));
+    fs.renameSync(nextFile, path.join(dataDir, 'signing.key'));
+  } else {
+    for (const ext of ['.key', '.pub']) fs.rmSync(path.join(dataDir, `${NEXT_KEY}${ext}`), { force: true });
+  }
+  syncDir(dataDir);
 }
 
 /** Expected, user-facing key file problems (one line, no secrets). */

@@ -29,7 +29,7 @@
  * another rollout or with another artifact (a re-release); a revision bump alone (a wave, a re-issue) does not
  * clear it, or a host would boot-loop again at every wave.
  */
-import { keyIdOfRaw, parsePublicKey, verify } from '../crypto/keys';
+import { keyIdOfRaw, parsePublicKey, ROTATION_TYPE, verify, type KeyRotationStatement, type SignedRotation } from '../crypto/keys';
 import { admitted, assignedRing, hostWavePosition, type Exposure, type MemberHost } from './membership';
 import type { PhaseKind } from './state';
 
@@ -219,28 +219,7 @@ function manifestShapeProblem(m: unknown): string | null {
 
 // ------------------------------------------------------------------------------------------ key rotation
 
-export const ROTATION_TYPE = 'ringmaster.dev/key-rotation/v1';
-
-/** What a rotation statement says. Its exact JSON text is what is signed. */
-export interface KeyRotationStatement {
-  type: typeof ROTATION_TYPE;
-  /** The new key: its id and raw 32 bytes, base64. */
-  keyId: string;
-  publicKey: string;
-  /** The key it retires, which signs the statement. */
-  previousKeyId: string;
-  issuedAt: string;
-}
-
-/** A rotation statement as served by GET /v1/signing-key (`rotations`, oldest first). */
-export interface SignedRotation {
-  /** The statement's exact JSON text (UTF-8). */
-  statement: string;
-  /** ed25519 by the retiring key over the statement's UTF-8 bytes, base64. */
-  signature: string;
-  /** The id of the key that signed it (the statement's previousKeyId). */
-  signedBy: string;
-}
+export { ROTATION_TYPE, type KeyRotationStatement, type SignedRotation } from '../crypto/keys';
 
 export interface RotationResult {
   trust: TrustedManifestKey[];

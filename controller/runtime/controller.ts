@@ -9,7 +9,7 @@
  *   Service           what the API calls; human verbs commit without waiting on I/O           (facade.ts)
  */
 import * as path from 'node:path';
-import { keyId, loadOrCreateSigningKey, publicKeyPem, publicKeyRaw, type TrustedKey } from '../crypto/keys';
+import { keyId, loadOrCreateSigningKey, publicKeyPem, publicKeyRaw, readRotations, type TrustedKey } from '../crypto/keys';
 import { SERVE_DEFAULTS } from '../config/serve';
 import { durationMs } from '../spec/duration';
 import type { PolicySpec } from '../spec/types';
@@ -67,7 +67,7 @@ export class Controller extends Service {
     const trustedKeys = opts.trustedKeys ?? loadTrustedKeys(opts.trustedKeysFile);
     const key = loadOrCreateSigningKey(opts.dataDir);
     const store = Store.open(path.join(opts.dataDir, 'ringmaster.db'), { now: () => new Date(clock.now()).toISOString(), log, backgroundCheckpoints: true });
-    const signingKey = { keyId: keyId(key.publicKey), publicKeyPem: publicKeyPem(key.publicKey), publicKey: publicKeyRaw(key.publicKey).toString('base64') };
+    const signingKey = { keyId: keyId(key.publicKey), publicKeyPem: publicKeyPem(key.publicKey), publicKey: publicKeyRaw(key.publicKey).toString('base64'), rotations: readRotations(opts.dataDir) };
     if (key.created) log.info({ keyId: signingKey.keyId }, 'signing key created');
     const publisher = new ManifestPublisher(store, key, (r) => policies.get(policyNameOf(r)), log, { now: () => clock.now(), reissueMs: opts.manifestReissueMs });
     const analyzer = opts.analyzer;

@@ -17,6 +17,7 @@ import type { Logger } from '../telemetry/log';
 import { policyNameOf } from './config';
 import type { FactSource } from './facts';
 import type { ManifestPublisher } from './publisher';
+import type { SignedRotation } from '../crypto/keys';
 import type { Reconciler } from './reconciler';
 import { ServiceClosedError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from './service';
 import { rolloutView } from './view';
@@ -28,7 +29,7 @@ export interface ServiceParts {
   facts: FactSource;
   policies: ReadonlyMap<string, PolicySpec>;
   trustedKeys: TrustedKey[];
-  signingKey: { keyId: string; publicKeyPem: string; publicKey: string };
+  signingKey: { keyId: string; publicKeyPem: string; publicKey: string; rotations: SignedRotation[] };
   log: Logger;
 }
 
@@ -155,7 +156,7 @@ export class Service implements ControllerService {
     return this.parts.publisher.get(channel);
   }
 
-  signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string } {
+  signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string; rotations: SignedRotation[] } {
     return { algorithm: 'ed25519', ...this.parts.signingKey };
   }
 }

@@ -2,6 +2,7 @@
  * What the HTTP API (and the simulator) ask of the controller. The runtime implements it; handlers stay
  * thin: parse and authorise the request, call one method, render the result.
  */
+import type { SignedRotation } from '../crypto/keys';
 import type { SpecError } from '../spec/errors';
 import type { Rollout } from '../spec/types';
 import type { KillSwitchState, Phase, RequestVerb, RingVerdictNote, Transition } from '../engine/state';
@@ -105,7 +106,8 @@ export interface ControllerService {
   verifyAudit(): { ok: true; entries: number; head: string } | { ok: false; entries: number; brokenAt: number; message: string };
   /** Hot path: the precomputed signed manifest of a channel, or undefined. Synchronous, no I/O. */
   manifest(channel: string): SignedManifest | undefined;
-  signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string };
+  /** The manifest-signing key, and its rotation statements oldest first (agents follow them to the current key). */
+  signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string; rotations: SignedRotation[] };
   /** True once the store is open and the first reconcile has run. */
   ready(): boolean;
 }

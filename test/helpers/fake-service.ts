@@ -113,8 +113,8 @@ export class FakeService implements ControllerService {
     return this.manifests.get(channel);
   }
 
-  signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string } {
-    return { algorithm: 'ed25519', keyId: keyId(this.key.publicKey), publicKeyPem: publicKeyPem(this.key.publicKey), publicKey: publicKeyRaw(this.key.publicKey).toString('base64') };
+  signingKey(): ReturnType<ControllerService['signingKey']> {
+    return { algorithm: 'ed25519', keyId: keyId(this.key.publicKey), publicKeyPem: publicKeyPem(this.key.publicKey), publicKey: publicKeyRaw(this.key.publicKey).toString('base64'), rotations: [] };
   }
 
   ready(): boolean {
