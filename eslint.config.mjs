@@ -25,8 +25,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['../runtime/*', '../store/*', '../api/*', '../operator/*', '../cli/*', '../analysis/*', '../telemetry/*', '../notify/*', '../crypto/*', '../ui/*', '../http/*', '../../*'],
-              message: 'controller/engine and controller/policy are pure: they may import only each other, ../spec and node built-ins without I/O.',
+              group: ['../runtime/*', '../store/*', '../api/*', '../operator/*', '../cli/*', '../analysis/*', '../telemetry/*', '../notify/*', '../crypto/*', '!../crypto/ed25519', '../ui/*', '../http/*', '../../*'],
+              message: 'controller/engine and controller/policy are pure: they may import only each other, ../spec, ../crypto/ed25519 (signatures, no I/O) and node built-ins without I/O.',
             },
             { group: ['node:fs', 'node:fs/*', 'node:http', 'node:https', 'node:net', 'node:child_process', 'better-sqlite3', 'express', 'undici', 'pino', 'prom-client', '@kubernetes/*'], message: 'no I/O in the pure core.' },
           ],

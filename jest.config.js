@@ -6,7 +6,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/controller', '<rootDir>/agent-sim'],
+  roots: ['<rootDir>/test', '<rootDir>/controller', '<rootDir>/agent', '<rootDir>/agent-sim'],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.[tj]sx?$': ['ts-jest', { tsconfig: { isolatedModules: true, allowJs: true, module: 'commonjs', target: 'ES2022', esModuleInterop: true, sourceMap: true } }],

@@ -29,7 +29,7 @@
  * another rollout or with another artifact (a re-release); a revision bump alone (a wave, a re-issue) does not
  * clear it, or a host would boot-loop again at every wave.
  */
-import { keyIdOfRaw, parsePublicKey, ROTATION_TYPE, verify, type KeyRotationStatement, type SignedRotation } from '../crypto/keys';
+import { keyIdOfRaw, parsePublicKey, ROTATION_TYPE, verify, type KeyRotationStatement, type SignedRotation } from '../crypto/ed25519';
 import { admitted, assignedRing, hostWavePosition, type Exposure, type MemberHost } from './membership';
 import type { PhaseKind } from './state';
 
@@ -219,7 +219,7 @@ function manifestShapeProblem(m: unknown): string | null {
 
 // ------------------------------------------------------------------------------------------ key rotation
 
-export { ROTATION_TYPE, type KeyRotationStatement, type SignedRotation } from '../crypto/keys';
+export { ROTATION_TYPE, type KeyRotationStatement, type SignedRotation } from '../crypto/ed25519';
 
 export interface RotationResult {
   trust: TrustedManifestKey[];
