@@ -39,8 +39,8 @@ const rollout: Rollout = {
     artifact: { url: 'https://updates.example.internal/c/7.16.291.bin', sha256: 'a'.repeat(64) },
     policy: 'open',
     rings: [
-      { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '6h', ramp: 'none' },
-      { name: 'full', percent: 100, bake: '6h', ramp: 'none' },
+      { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '12h', ramp: 'none' },
+      { name: 'full', percent: 100, bake: '12h', ramp: 'none' },
     ],
   },
 };
