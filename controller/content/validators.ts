@@ -24,12 +24,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { HttpClient } from '../http/client';
-import { formatPath } from '../spec/errors';
-import { decodeUtf8, printable } from '../spec/text';
-import { pointerToPath } from '../spec/validate';
-import { DOCUMENT_LIMITS, parseYaml, valueOf } from '../spec/yaml';
+import { printable } from '../spec/text';
+import { compileContentSchema, parseContent, schemaFailure } from './schema';
+
+export { compileContentSchema, parseContent } from './schema';
 
 export type ContentValidator =
   | { type: 'schema'; name: string; schema: object }
@@ -86,71 +85,12 @@ export function bounded(text: string): string {
 
 // ------------------------------------------------------------------------------------------------ schema
 
-/**
- * Content schemas are the operator's own JSON Schemas (any keywords, formats unchecked): a separate ajv instance
- * from the one that validates Ringmaster's documents, without strict mode, stopping at the first error.
- */
-let contentAjv: Ajv | undefined;
-const compiledSchemas = new WeakMap<object, ValidateFunction>();
-
-function ajv(): Ajv {
-  contentAjv ??= new Ajv({ allErrors: false, strict: false, validateFormats: false, verbose: true });
-  return contentAjv;
-}
-
-/** Compiles a content schema; an invalid one is a one-line reason (for `spec.preflight[].schema` at apply). */
-export function compileContentSchema(schema: object): { ok: true; validate: ValidateFunction } | { ok: false; message: string } {
-  const known = compiledSchemas.get(schema);
-  if (known) return { ok: true, validate: known };
-  try {
-    const validate = ajv().compile(schema);
-    compiledSchemas.set(schema, validate);
-    return { ok: true, validate };
-  } catch (err) {
-    return { ok: false, message: bounded(`not a valid JSON Schema: ${err instanceof Error ? err.message : String(err)}`) };
-  }
-}
-
-/** The content as data: JSON, or YAML when it does not parse as JSON. */
-export function parseContent(content: Buffer): { ok: true; value: unknown } | { ok: false; message: string } {
-  const decoded = decodeUtf8(content);
-  if (!decoded.ok) return { ok: false, message: `content is ${decoded.message}` };
-  let jsonError: string;
-  try {
-    return { ok: true, value: JSON.parse(decoded.text) as unknown };
-  } catch (err) {
-    jsonError = err instanceof Error ? err.message : String(err);
-  }
-  if (content.length > 16 * 1024 * 1024) return { ok: false, message: `content is not JSON (${jsonError})` };
-  const parsed = parseYaml(decoded.text, 'content', DOCUMENT_LIMITS);
-  const first = parsed.errors[0];
-  if (first) return { ok: false, message: `content is neither JSON (${jsonError}) nor YAML (${first.line}:${first.col} ${first.message})` };
-  if (parsed.docs.length !== 1) return { ok: false, message: `content is not JSON (${jsonError}) nor one YAML document (found ${parsed.docs.length})` };
-  const v = valueOf((parsed.docs[0] as (typeof parsed.docs)[number]).doc, parsed.lineCounter, 'content');
-  if (!v.ok) return { ok: false, message: `content: ${v.error.message}` };
-  return { ok: true, value: v.value };
-}
-
 function validateSchema(schema: object, content: Buffer): string | undefined {
   const compiled = compileContentSchema(schema);
   if (!compiled.ok) return compiled.message;
   const parsed = parseContent(content);
   if (!parsed.ok) return parsed.message;
-  if (compiled.validate(parsed.value)) return undefined;
-  const e = compiled.validate.errors?.[0];
-  return e ? describeSchemaError(e, parsed.value) : 'does not match the schema';
-}
-
-/** `templates[0].fields: must NOT have more than 20 items`. */
-function describeSchemaError(e: ErrorObject, data: unknown): string {
-  const where = formatPath(pointerToPath(e.instancePath, data)) || '(document)';
-  const params = e.params as Record<string, unknown>;
-  let detail = '';
-  if (e.keyword === 'additionalProperties') detail = ` (${JSON.stringify(String(params.additionalProperty))})`;
-  else if (e.keyword === 'enum' && Array.isArray(params.allowedValues)) detail = `: ${params.allowedValues.map((x) => JSON.stringify(x)).join(', ')}`;
-  else if (e.keyword === 'const') detail = ` ${JSON.stringify(params.allowedValue)}`;
-  const got = Array.isArray(e.data) ? ` (got ${e.data.length})` : '';
-  return `${where}: ${e.message ?? `fails ${e.keyword}`}${detail}${got}`;
+  return schemaFailure(compiled.validate, parsed.value);
 }
 
 // ------------------------------------------------------------------------------------------------ exec
