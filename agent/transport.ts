@@ -29,7 +29,8 @@ export class ControllerTransport {
       ...opts.http,
       baseUrl: controller,
       timeoutMs: opts.timeoutMs,
-      retries: 0,
+      // One quick retry: a kept-alive connection the controller closed (a restart) fails the first attempt.
+      retries: 1,
       maxResponseBytes: MAX_MANIFEST_BYTES,
       ...(opts.bearerToken === undefined ? {} : { bearerToken: opts.bearerToken }),
     });
