@@ -21,9 +21,12 @@ export function phaseLabel(phase: Phase): string {
       return `rolling-back (${phase.end})`;
     case 'paused':
       return `paused (was ${phase.from.kind})`;
+    case 'preflight-failed':
+      return `preflight-failed (${phase.check})`;
     case 'blocked':
     case 'held':
     case 'pending':
+    case 'preflight':
     case 'waiting-for-window':
     case 'progressing':
     case 'awaiting-approval':
@@ -126,12 +129,30 @@ export function ringProgress(v: RolloutView): RingProgress[] {
   return out;
 }
 
+/** How far a rollout's pre-flight checks got, for its status line. */
+function preflightState(v: RolloutView): string {
+  switch (v.phase.kind) {
+    case 'pending':
+    case 'blocked':
+    case 'held':
+      return ': not run yet';
+    case 'preflight':
+      return ': running';
+    case 'preflight-failed':
+      return `: failed at ${v.phase.check}`;
+    default:
+      return v.history.some((t) => t.from === 'preflight' && t.to !== 'held' && t.to !== 'aborted' && t.to !== 'rolled-back') ? ': passed' : '';
+  }
+}
+
 /** `ringctl status`: phase, rings with progress, bake time elapsed and left, waiting reason, verdict, recent history. */
 export function renderStatus(v: RolloutView, now: Date): string {
   const lines: string[] = [];
   lines.push(`${v.name}  ${v.channel} ${v.previousVersion ?? '?'} -> ${v.version}  policy ${v.policy}  revision ${v.revision}`);
   lines.push(`phase: ${phaseLabel(v.phase)}`);
-  if (v.waitingReason) lines.push(`waiting: ${v.waitingReason}`);
+  if (v.waitingReason) lines.push(`${v.phase.kind === 'preflight-failed' ? 'stopped' : 'waiting'}: ${v.waitingReason}`);
+  const checks = v.spec.spec.preflight ?? [];
+  if (checks.length > 0) lines.push(`preflight: ${checks.map((c) => `${c.name} (${c.schema !== undefined ? 'schema' : c.exec !== undefined ? `exec ${c.exec}` : `webhook ${c.webhook ?? '?'}`})`).join(', ')}${preflightState(v)}`);
   const rings = v.spec.spec.rings;
   const progress = ringProgress(v);
   lines.push('rings: [x] done  [>] active  [!] halted  [<] withdrawn  [ ] not started');

@@ -5,7 +5,7 @@
  *                    [--policies ./policies] [--trusted-keys FILE] [--tick 1s] [--rollback-drain 2m]
  *                    [--prometheus-url URL [--prometheus-timeout 5s] [--prometheus-bearer-token-file FILE]
  *                     [--prometheus-ca-file FILE] [--prometheus-insecure-skip-verify] [--prometheus-min-window 60s]]
- *                    [--log-level info]
+ *                    [--log-level info] [--manifest-reissue 1h] [--artifacts DIR] [--preflight FILE]
  *
  * The config file is YAML with the same keys in camelCase or kebab-case (listen, data, tokens, policies,
  * trustedKeys, tick, prometheusUrl, ...); relative
@@ -44,6 +44,8 @@ export interface ServeSettings {
   logLevel: LogLevel | undefined;
   manifestReissueMs: number;
   artifacts: string | undefined;
+  /** The pre-flight allowlist file (content/allowlist.ts): executables and webhooks spec.preflight may name. */
+  preflight: string | undefined;
 }
 
 export interface PrometheusSettings {
@@ -74,6 +76,7 @@ interface ServeFlags {
   logLevel?: string;
   manifestReissue?: string;
   artifacts?: string;
+  preflight?: string;
 }
 
 // The settings, their config-file keys and defaults are defined once, in config/serve.ts (a JSON Schema).
@@ -113,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')} (default info, or env RINGMASTER_LOG_LEVEL)`)
     .option('--manifest-reissue <duration>', `re-issue a manifest older than this, same content, new revision: agents refuse old manifests (default ${DEFAULTS.manifestReissue})`)
     .option('--artifacts <dir>', 'serve the files of this directory at /artifacts/NAME (public, read-only)')
+    .option('--preflight <file>', 'pre-flight allowlist (YAML executables: [{name, command, args}], webhooks: [{name, url, secretFile}]): what spec.preflight exec and webhook checks may name (docs/preflight.md)')
     .option('--accept-broken-audit <reason>', 'start although the audit chain does not verify; the break is recorded as accepted (docs/audit.md)')
     .action(async (flags: ServeFlags) => {
       exit = await serve(flags);
@@ -181,7 +185,9 @@ async function serve(flags: ServeFlags): Promise<number> {
   const { Controller } = await import('../runtime/controller');
   let controller: Controller;
   try {
+    const preflight = settings.preflight === undefined ? undefined : (await import('../content/allowlist')).loadPreflightAllowlist(settings.preflight);
     controller = await Controller.open({
+      ...(preflight === undefined ? {} : { preflightAllowlist: preflight }),
       dataDir: settings.data,
       policiesDir: settings.policies,
       ...(settings.trustedKeys === undefined ? {} : { trustedKeysFile: settings.trustedKeys }),
@@ -324,7 +330,8 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   const tokens = tokensOpt.value;
   const trustedKeys = trustedOpt.value;
   const policies = policiesOpt.value ?? DEFAULTS.policies;
-  for (const opt of [tokensOpt, trustedOpt]) {
+  const preflightOpt = pick('preflight', flags.preflight);
+  for (const opt of [tokensOpt, trustedOpt, preflightOpt]) {
     if (opt.value !== undefined && !isFile(opt.value)) errors.push(`${opt.where}: ${opt.value}: no such file`);
   }
   if (!isDir(policies)) errors.push(`${policiesOpt.where}: ${policies}: no such directory`);
@@ -332,7 +339,7 @@ export function resolveSettings(flags: ServeFlags): ServeSettings {
   const logLevel = logLevelOpt.value === undefined ? undefined : parseLogLevel(logLevelOpt.value);
   if (logLevelOpt.value !== undefined && logLevel === undefined) errors.push(`${logLevelOpt.where}: must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevelOpt.value)})`);
   if (errors.length > 0 || typeof listen === 'string') throw new InputError(errors);
-  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus, logLevel, manifestReissueMs, artifacts: artifactsOpt.value };
+  return { listen, data: pick('data', flags.data).value ?? DEFAULTS.data, tokens, policies, trustedKeys, tickMs, rollbackDrainMs, prometheus, logLevel, manifestReissueMs, artifacts: artifactsOpt.value, preflight: preflightOpt.value };
 }
 
 type Pick = (key: ConfigKey, flag: string | undefined) => { value: string | undefined; where: string };

@@ -48,6 +48,8 @@ export const serveConfigSchema = {
     manifestReissue: { ...text, default: '1h' },
     /** Directory whose files are served at /artifacts/NAME (public, read-only), for labs and small fleets. */
     artifacts: pathText,
+    /** The pre-flight allowlist: the executables and webhooks rollouts' spec.preflight checks may name (content/allowlist.ts). */
+    preflight: pathText,
   },
 } as const;
 
@@ -55,7 +57,7 @@ export type ServeConfigKey = keyof typeof serveConfigSchema.properties;
 /** Every setting, in the schema's order. */
 export const SERVE_CONFIG_KEYS = Object.keys(serveConfigSchema.properties) as ServeConfigKey[];
 /** Settings whose value is a file or directory (relative to the config file). */
-const PATH_KEYS: ReadonlySet<ServeConfigKey> = new Set(['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile', 'artifacts']);
+const PATH_KEYS: ReadonlySet<ServeConfigKey> = new Set(['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile', 'artifacts', 'preflight']);
 
 const p = serveConfigSchema.properties;
 /** Defaults of the serve settings, from the schema. */

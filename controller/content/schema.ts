@@ -6,10 +6,13 @@
  * Content schemas are not Ringmaster's documents: they may use any keyword (strict mode off), formats are not
  * checked, and each schema gets an ajv instance of its own (two schemas with the same `$id` must not collide). Only
  * the first mismatch is reported (`allErrors: false`): its path and reason, `templates[0].fields: must NOT have
- * more than 20 items (got 21)`. Remote `$ref`s are never fetched.
+ * more than 20 items (got 21)`. Remote `$ref`s are never fetched. The dialect follows `$schema`: draft 2020-12,
+ * 2019-09, or draft-07 (also when `$schema` is absent).
  */
 import * as crypto from 'node:crypto';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import Ajv, { type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import Ajv2019 from 'ajv/dist/2019';
+import Ajv2020 from 'ajv/dist/2020';
 import { formatPath } from '../spec/errors';
 import { decodeUtf8, printable } from '../spec/text';
 import { pointerToPath } from '../spec/validate';
@@ -36,7 +39,8 @@ export function compileContentSchema(schema: unknown): CompiledSchema {
   const hit = compiled.get(key);
   if (hit) return { ok: true, validate: hit };
   try {
-    const ajv = new Ajv({ allErrors: false, strict: false, validateFormats: false, verbose: true, loadSchema: undefined });
+    const ajv = ajvFor((schema as { $schema?: unknown }).$schema);
+    if (typeof ajv === 'string') return { ok: false, message: ajv };
     const validate = ajv.compile(schema);
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
     compiled.set(key, validate);
@@ -44,6 +48,18 @@ export function compileContentSchema(schema: unknown): CompiledSchema {
   } catch (err) {
     return { ok: false, message: bounded(`not a valid JSON Schema: ${err instanceof Error ? err.message : String(err)}`) };
   }
+}
+
+const OPTIONS: Options = { allErrors: false, strict: false, validateFormats: false, verbose: true };
+
+/** An ajv instance of the schema's dialect, or why the dialect is not supported. */
+function ajvFor(dialect: unknown): Ajv | string {
+  if (dialect === undefined) return new Ajv(OPTIONS);
+  const d = typeof dialect === 'string' ? dialect.replace(/^https?:\/\//, '').replace(/#$/, '') : '';
+  if (d === 'json-schema.org/draft/2020-12/schema') return new Ajv2020(OPTIONS);
+  if (d === 'json-schema.org/draft/2019-09/schema') return new Ajv2019(OPTIONS);
+  if (d === 'json-schema.org/draft-07/schema') return new Ajv(OPTIONS);
+  return `not a supported JSON Schema dialect: $schema must be draft 2020-12, 2019-09 or draft-07 (got ${typeof dialect === 'string' ? JSON.stringify(dialect.slice(0, 80)) : typeof dialect})`;
 }
 
 /** The content as data: JSON, or YAML (one document, bounded parse) when it does not parse as JSON. */

@@ -56,7 +56,7 @@ class Step {
     // Every transition changes what agents should see (state, exposure or both); publishing is idempotent.
     this.actions.push({ kind: 'publish-manifest' });
     if (opts.notify === false) return;
-    const severity = to.kind === 'halted' || to.kind === 'rolling-back' ? 'critical' : 'info';
+    const severity = to.kind === 'halted' || to.kind === 'rolling-back' ? 'critical' : to.kind === 'preflight-failed' ? 'warning' : 'info';
     this.actions.push({ kind: 'notify', severity, message: `${from} -> ${to.kind}: ${reason}` });
   }
 
@@ -80,7 +80,8 @@ export function ringAwaitingStart(state: RolloutState): number | undefined {
     case 'pending':
     case 'blocked':
     case 'held':
-      // Each goes to ring 0's start gates in the decision that frees it (a resume, lineage matching again).
+    case 'preflight':
+      // Each goes to ring 0's start gates in the decision that frees it (a resume, lineage matching again, a passed pre-flight).
       return 0;
     case 'waiting-for-window':
     case 'awaiting-approval':
@@ -94,6 +95,7 @@ export function ringAwaitingStart(state: RolloutState): number | undefined {
     case 'rolled-back':
     case 'succeeded':
     case 'aborted':
+    case 'preflight-failed':
       return undefined;
     default:
       return assertNever(p);
@@ -154,7 +156,9 @@ function applyKillSwitch(s: Step): void {
       return;
     case 'pending':
     case 'blocked':
-      // Not on any host: it holds, and releasing the switch does not start it (an explicit resume does).
+    case 'preflight':
+      // Not on any host: it holds, and releasing the switch does not start it (an explicit resume does; a rollout
+      // held during its pre-flight runs its checks again).
       s.go({ kind: 'held', reason: why }, `${why}; held until someone resumes it after the switch is released`, ks.actor);
       return;
     case 'held':
@@ -163,6 +167,7 @@ function applyKillSwitch(s: Step): void {
     case 'rolled-back':
     case 'succeeded':
     case 'aborted':
+    case 'preflight-failed':
       return;
     default:
       assertNever(p);
@@ -199,6 +204,11 @@ function applyRequest(s: Step, req: Request): void {
       if (p.kind === 'waiting-for-window' || p.kind === 'progressing' || p.kind === 'awaiting-approval') {
         s.go({ kind: 'paused', from: p, reason: label }, label, req.actor);
         s.outcome(req, true, `${p.kind} -> paused`);
+      } else if (p.kind === 'preflight') {
+        // Nothing is exposed: pausing holds it like the kill switch does; resume sends it back to pending, and
+        // its checks run again when it gets the slot.
+        s.go({ kind: 'held', reason: label }, `${label} (during pre-flight; resume runs the checks again)`, req.actor);
+        s.outcome(req, true, 'preflight -> held');
       } else {
         s.outcome(req, false, `cannot pause a rollout that is ${p.kind}`);
       }
@@ -353,6 +363,9 @@ function stepPhase(s: Step): void {
       return;
     case 'held':
       return; // until an explicit resume
+    case 'preflight':
+      stepPreflight(s, p);
+      return;
     case 'waiting-for-window':
       startRing(s, p.ring, 'window open', CONTROLLER_ACTOR, { approved: true });
       return;
@@ -371,10 +384,25 @@ function stepPhase(s: Step): void {
     case 'rolled-back':
     case 'succeeded':
     case 'aborted':
+    case 'preflight-failed':
       return; // waits for a human (or is final)
     default:
       assertNever(p);
   }
+}
+
+/**
+ * Pre-flight: waits for the result of its own run (the one that began at `since`). Passed: ring 0's gates, exactly as
+ * a rollout without checks meets them (approval, the window, then exposure). Failed: final, nothing was exposed.
+ */
+function stepPreflight(s: Step, p: Extract<Phase, { kind: 'preflight' }>): void {
+  const r = s.facts.preflight;
+  if (r === undefined || r.since !== p.since) return;
+  if (r.result === 'passed') {
+    startRing(s, 0, `pre-flight passed (${r.checks} check${r.checks === 1 ? '' : 's'})`, CONTROLLER_ACTOR, { approved: false });
+    return;
+  }
+  s.go({ kind: 'preflight-failed', reason: r.reason, check: r.check }, `pre-flight check ${r.check} failed: ${r.reason}`);
 }
 
 /** A rollout not yet on hosts: start ring 0 when the channel lets it, say why not otherwise. */
@@ -382,7 +410,9 @@ function stepWaitingForSlot(s: Step, p: Extract<Phase, { kind: 'pending' | 'bloc
   if (s.facts.killSwitch.engaged) return;
   const slot = s.facts.channelSlot;
   if (slot.free) {
-    startRing(s, 0, p.kind === 'blocked' ? 'lineage matches again; channel slot free' : 'channel slot free', CONTROLLER_ACTOR, { approved: false });
+    const why = p.kind === 'blocked' ? 'lineage matches again; channel slot free' : 'channel slot free';
+    if (s.config.preflight === true) s.go({ kind: 'preflight', since: s.now, reason: 'pre-flight checks run' }, `${why}; pre-flight checks run before ring ${ringName(s.config, 0)}`);
+    else startRing(s, 0, why, CONTROLLER_ACTOR, { approved: false });
     return;
   }
   if ('blocked' in slot) {

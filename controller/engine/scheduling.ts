@@ -11,7 +11,7 @@
  * - A version that was rolled back or aborted on a channel never becomes stable and is never applied again there.
  */
 import type { Phase, SlotFact, Transition } from './state';
-import { IN_FLIGHT_PHASES, NOT_STARTED_PHASES, TERMINAL_PHASES } from './state';
+import { NOT_STARTED_PHASES, SLOT_PHASES, TERMINAL_PHASES } from './state';
 
 /** A rollout of the channel, as scheduling sees it. */
 export interface SlotRollout {
@@ -33,9 +33,12 @@ export interface ChannelLineage {
 /** Phases that are not on hosts and do not hold a slot: they wait for one. */
 const WAITING = NOT_STARTED_PHASES;
 
-/** Whether a rollout holds a channel slot (counts against maxConcurrentRolloutsPerChannel): it is in flight. */
+/**
+ * Whether a rollout holds a channel slot (counts against maxConcurrentRolloutsPerChannel): it is in flight, or its
+ * pre-flight checks run (it got the slot; it must not lose it to a younger rollout before ring 0).
+ */
 export function holdsChannelSlot(phase: Phase): boolean {
-  return IN_FLIGHT_PHASES.has(phase.kind);
+  return SLOT_PHASES.has(phase.kind);
 }
 
 /**
@@ -106,7 +109,8 @@ export type LineageEvent = { event: 'stable' | 'rolled-back' | 'aborted'; versio
 
 /**
  * `succeeded` makes the version stable. A rollback that drained (`rolling-back` -> `rolled-back` or `aborted`)
- * withdraws it for good. A rollout cancelled before any host took it (pending -> aborted) withdraws nothing.
+ * withdraws it for good. A rollout cancelled before any host took it (pending -> aborted), or stopped by its
+ * pre-flight checks (preflight -> preflight-failed), withdraws nothing.
  */
 export function lineageEvents(version: string, transitions: readonly Transition[]): LineageEvent[] {
   const out: LineageEvent[] = [];

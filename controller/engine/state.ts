@@ -36,6 +36,14 @@ export type Phase =
    * itself; an explicit `resume` (once the switch is released) sends it back to `pending`.
    */
   | { kind: 'held'; reason: string }
+  /**
+   * It had its channel slot and would start ring 0, but its spec.preflight checks run first (runtime/preflight.ts):
+   * the artifact is fetched, verified and validated. Nothing is exposed and the manifest does not carry it. A result
+   * counts only for the run that began at `since` (a rollout held and resumed runs its checks again).
+   */
+  | { kind: 'preflight'; since: string; reason: string }
+  /** Final: a pre-flight check failed (`check` names it, `reason` is its message). It reached no host. */
+  | { kind: 'preflight-failed'; reason: string; check: string }
   /** `ring` is ready to start but the policy window (or a freeze) does not allow it yet. */
   | { kind: 'waiting-for-window'; ring: number; reasons: WaitNote[] }
   /**
@@ -59,17 +67,24 @@ export type PhaseKind = Phase['kind'];
 export type ApprovalCause = 'approval-required' | 'max-bake';
 export type ResumablePhase = Extract<Phase, { kind: 'waiting-for-window' | 'progressing' | 'awaiting-approval' }>;
 
-// The phase sets, defined once (the store, the scheduler, the manifest and the CLI use these).
+// The phase sets, defined once (the store, the scheduler, the manifest and the CLI use these). Every phase is in
+// exactly one of NOT_STARTED, PREFLIGHT, IN_FLIGHT and TERMINAL.
 /** Final: nothing more happens to the rollout. */
-export const TERMINAL_PHASES: ReadonlySet<PhaseKind> = new Set(['rolled-back', 'succeeded', 'aborted']);
-/** Accepted but not started: the candidate is on no host, and must not be. */
+export const TERMINAL_PHASES: ReadonlySet<PhaseKind> = new Set(['rolled-back', 'succeeded', 'aborted', 'preflight-failed']);
+/** Accepted but not started, waiting for a channel slot (or a human): the candidate is on no host, and must not be. */
 export const NOT_STARTED_PHASES: ReadonlySet<PhaseKind> = new Set(['pending', 'blocked', 'held']);
+/** Its pre-flight checks run: it holds its channel's slot, but the candidate is on no host and not in the manifest. */
+export const PREFLIGHT_PHASES: ReadonlySet<PhaseKind> = new Set(['preflight']);
 /** In flight: started and not final. These hold their channel's slot, and the manifest carries their candidate. */
 export const IN_FLIGHT_PHASES: ReadonlySet<PhaseKind> = new Set(['waiting-for-window', 'progressing', 'awaiting-approval', 'paused', 'halted', 'rolling-back']);
+/** Phases that hold a channel slot (count against maxConcurrentRolloutsPerChannel). */
+export const SLOT_PHASES: ReadonlySet<PhaseKind> = new Set([...PREFLIGHT_PHASES, ...IN_FLIGHT_PHASES]);
 export const ALL_PHASES: readonly PhaseKind[] = [
   'pending',
   'blocked',
   'held',
+  'preflight',
+  'preflight-failed',
   'waiting-for-window',
   'progressing',
   'awaiting-approval',
@@ -180,6 +195,15 @@ export interface RingVerdict {
   census?: { ringHosts: number | null };
 }
 
+/**
+ * The result of a rollout's pre-flight checks (runtime/preflight.ts), for the run that began at `since` (the
+ * preflight phase's): `passed` after the fetch, the verification and every validator passed; `failed` with the
+ * first check that failed (`artifact` for the fetch, the hash or the signature) and its one-line message.
+ */
+export type PreflightResult =
+  | { since: string; result: 'passed'; checks: number }
+  | { since: string; result: 'failed'; check: string; reason: string };
+
 /** Whether a ring may start now under the policy. Computed by the runtime with policy/windows.isAllowed. */
 export type WindowStatus = { allowed: true } | { allowed: false; reasons: WaitNote[] };
 
@@ -194,6 +218,8 @@ export interface Facts {
   verdict?: RingVerdict;
   requests: Request[];
   killSwitch: KillSwitchState;
+  /** The pre-flight result of the run in progress, once it has one (only while the phase is `preflight`). */
+  preflight?: PreflightResult;
 }
 
 /**
@@ -218,6 +244,8 @@ export interface EngineConfig {
   automaticRollback: boolean;
   /** How long a rollback waits (agents revert on their next poll) before it is complete. */
   rollbackDrainMs: number;
+  /** spec.preflight is non-empty: ring 0 starts only after its checks passed. Absent: none. */
+  preflight?: boolean;
 }
 
 export interface Transition {

@@ -103,6 +103,7 @@ export function engineConfigFor(rollout: Rollout, opts: { rollbackDrainMs?: numb
     maxConsecutiveErrors: analysis.maxConsecutiveErrors,
     automaticRollback: automaticRollbackOf(spec),
     rollbackDrainMs: opts.rollbackDrainMs ?? DEFAULTS.rollbackDrainMs,
+    preflight: (spec.preflight?.length ?? 0) > 0,
   };
 }
 

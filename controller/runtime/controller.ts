@@ -7,6 +7,7 @@
  *   ManifestPublisher the one path that builds, signs, persists and serves manifests          (publisher.ts)
  *   ActionRunner      performs committed actions from the outbox                              (outbox.ts)
  *   Service           what the API calls; human verbs commit without waiting on I/O           (facade.ts)
+ *   PreflightRunner   a rollout's pre-flight checks, outside the pass; results become facts   (preflight.ts)
  */
 import * as path from 'node:path';
 import { keyId, loadOrCreateSigningKey, publicKeyPem, publicKeyRaw, readRotations, type TrustedKey } from '../crypto/keys';
@@ -23,6 +24,9 @@ import { ActionRunner } from './outbox';
 import { ManifestPublisher } from './publisher';
 import { Reconciler, type ReconcilerOptions } from './reconciler';
 import type { Analyzer, RuntimeObserver } from './types';
+import { PreflightRunner } from './preflight';
+import { EMPTY_ALLOWLIST, type PreflightAllowlist } from '../content/allowlist';
+import type { FetchLimits } from '../content/fetch';
 
 export type { Analyzer, RuntimeObserver } from './types';
 
@@ -41,6 +45,10 @@ export interface ControllerOptions extends ReconcilerOptions {
   analyzer?: Analyzer;
   observer?: RuntimeObserver;
   log?: Logger;
+  /** The executables and webhooks spec.preflight checks may name (ringmaster serve --preflight); default none. */
+  preflightAllowlist?: PreflightAllowlist;
+  /** Limits of the pre-flight artifact fetch (default content/fetch.ts DEFAULT_FETCH_LIMITS). */
+  preflightFetchLimits?: Partial<FetchLimits>;
 }
 
 export class Controller extends Service {
@@ -55,6 +63,7 @@ export class Controller extends Service {
     private readonly runner: ActionRunner,
     private readonly opts: ControllerOptions,
     parts: ConstructorParameters<typeof Service>[0],
+    private readonly preflightRunner: PreflightRunner,
   ) {
     super(parts);
   }
@@ -71,10 +80,30 @@ export class Controller extends Service {
     if (key.created) log.info({ keyId: signingKey.keyId }, 'signing key created');
     const publisher = new ManifestPublisher(store, key, (r) => policies.get(policyNameOf(r)), log, { now: () => clock.now(), reissueMs: opts.manifestReissueMs });
     const analyzer = opts.analyzer;
-    const facts = new FactSource(store, policies, opts.rollbackDrainMs, analyzer?.judges ? (r) => analyzer.judges?.(r) ?? false : undefined);
+    const allowlist = opts.preflightAllowlist ?? EMPTY_ALLOWLIST;
+    let decideOnResult: (rollout: string) => void = () => undefined;
+    const preflight = new PreflightRunner({
+      allowlist,
+      trustedKeys,
+      policyOf: (r) => policies.get(policyNameOf(r)),
+      ...(opts.preflightFetchLimits ? { fetchLimits: opts.preflightFetchLimits } : {}),
+      log,
+      ...(opts.observer ? { observer: opts.observer } : {}),
+      onResult: (rollout) => decideOnResult(rollout),
+    });
+    const facts = new FactSource(store, policies, opts.rollbackDrainMs, analyzer?.judges ? (r) => analyzer.judges?.(r) ?? false : undefined, preflight);
     const runner = new ActionRunner(store, publisher, log);
-    const reconciler = new Reconciler(store, facts, runner, clock, log, opts.analyzer, opts.observer, opts);
-    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log });
+    const reconciler = new Reconciler(store, facts, runner, clock, log, opts.analyzer, opts.observer, { ...opts, preflight });
+    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log, preflightAllowlist: allowlist }, preflight);
+    // A pre-flight run that ends is decided at once (not at the next tick), like a human verb: without waiting on I/O.
+    decideOnResult = (rollout) => {
+      if (c.stopped) return;
+      try {
+        reconciler.decideNow(rollout);
+      } catch (err) {
+        log.error({ rollout, err: err instanceof Error ? err.message : String(err) }, 'decision on a pre-flight result failed');
+      }
+    };
     publisher.load();
     runner.runPending();
     publisher.publishAll();
@@ -114,8 +143,14 @@ export class Controller extends Service {
     this.cancelTimer?.();
     await this.loop.catch(() => undefined);
     await this.reconciler.idle();
+    await this.preflightRunner.stop();
     this.runner.runPending();
     this.store.close();
+  }
+
+  /** Resolves when every pre-flight run started so far has ended (and its result was decided): tests, the simulator. */
+  preflightIdle(): Promise<void> {
+    return this.preflightRunner.idle();
   }
 
   override ready(): boolean {

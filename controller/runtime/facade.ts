@@ -19,6 +19,7 @@ import type { FactSource } from './facts';
 import type { ManifestPublisher } from './publisher';
 import type { SignedRotation } from '../crypto/keys';
 import type { Reconciler } from './reconciler';
+import { allowedNames, type PreflightAllowlist } from '../content/allowlist';
 import { ServiceClosedError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from './service';
 import { rolloutView } from './view';
 
@@ -31,6 +32,8 @@ export interface ServiceParts {
   trustedKeys: TrustedKey[];
   signingKey: { keyId: string; publicKeyPem: string; publicKey: string; rotations: SignedRotation[] };
   log: Logger;
+  /** What spec.preflight exec and webhook checks may name (ringmaster serve --preflight); absent: nothing. */
+  preflightAllowlist?: PreflightAllowlist;
 }
 
 export class Service implements ControllerService {
@@ -59,7 +62,13 @@ export class Service implements ControllerService {
     if (policy.requireSignedArtifacts ?? POLICY_DEFAULTS.requireSignedArtifacts) {
       const check = verifyArtifactSignature(rollout.spec.artifact, this.parts.trustedKeys);
       if (!check.ok) return { status: 'invalid', errors: [specError(check.field, check.message)] };
+      if (rollout.spec.previousArtifact !== undefined) {
+        const prev = verifyArtifactSignature(rollout.spec.previousArtifact, this.parts.trustedKeys);
+        if (!prev.ok) return { status: 'invalid', errors: [specError(prev.field.replace(/^spec\.artifact\./, 'spec.previousArtifact.'), prev.message)] };
+      }
     }
+    const unknown = this.unknownPreflightNames(rollout);
+    if (unknown.length > 0) return { status: 'invalid', errors: unknown };
     const name = rollout.metadata.name;
     const specHash = sha256Hex(canonicalJson(rollout));
     const existing = store.getRollout(name);
@@ -70,9 +79,12 @@ export class Service implements ControllerService {
     const { channel, version, previousVersion } = rollout.spec;
     const lineage = lineageAtApply(channel, version, previousVersion, store.lineage(channel), this.parts.facts.inFlight(channel));
     if (!lineage.ok) return { status: 'conflict', message: lineage.message };
+    const seed = this.previousArtifactSeed(rollout);
+    if (!seed.ok) return { status: 'invalid', errors: [specError('spec.previousArtifact.sha256', seed.message)] };
     const res = store.transaction(() => {
       const r = store.insertRollout({ name, channel, spec: rollout, specHash, policy: policyName, state: initialState(), actor, reason: `apply ${channel} ${version}` });
       if (r.status === 'created') {
+        if (seed.artifact && previousVersion !== undefined) store.seedStableArtifact(channel, previousVersion, seed.artifact, name, actor);
         this.parts.reconciler.decideNow(name);
         this.parts.publisher.publish(channel, actor);
       }
@@ -81,6 +93,43 @@ export class Service implements ControllerService {
     if (res.status === 'conflict') return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
     if (res.status === 'created') this.parts.log.info({ rollout: name, channel, version, actor }, 'rollout created');
     return { status: res.status, rollout: this.view(store.getRollout(name) ?? res.record) };
+  }
+
+  /** spec.preflight exec and webhook checks must name an entry of the operator's allowlist (never a command or a URL). */
+  private unknownPreflightNames(rollout: Rollout): SpecError[] {
+    const allow = this.parts.preflightAllowlist;
+    const errors: SpecError[] = [];
+    (rollout.spec.preflight ?? []).forEach((c, i) => {
+      if (c.exec !== undefined && !allow?.executables.has(c.exec)) {
+        errors.push(specError(`spec.preflight[${i}].exec`, `unknown executable ${JSON.stringify(c.exec)}: not in this controller's pre-flight allowlist (allowed: ${allowedNames(allow?.executables ?? new Map())}; ringmaster serve --preflight)`));
+      }
+      if (c.webhook !== undefined && !allow?.webhooks.has(c.webhook)) {
+        errors.push(specError(`spec.preflight[${i}].webhook`, `unknown webhook ${JSON.stringify(c.webhook)}: not in this controller's pre-flight allowlist (allowed: ${allowedNames(allow?.webhooks ?? new Map())}; ringmaster serve --preflight)`));
+      }
+    });
+    return errors;
+  }
+
+  /**
+   * What spec.previousArtifact gives the channel: its stable record's artifact when it has none yet (the channel is
+   * new, or was founded without one) and the stable version is previousVersion. One that contradicts the artifact
+   * the channel already records for that version is refused.
+   */
+  private previousArtifactSeed(rollout: Rollout): { ok: true; artifact?: { url: string; sha256: string; signature?: string } } | { ok: false; message: string } {
+    const prev = rollout.spec.previousArtifact;
+    const previousVersion = rollout.spec.previousVersion;
+    if (prev === undefined || previousVersion === undefined) return { ok: true };
+    const artifact: { url: string; sha256: string; signature?: string } = { url: prev.url, sha256: prev.sha256 };
+    if (prev.signature !== undefined) artifact.signature = prev.signature;
+    const rec = this.parts.store.getChannel(rollout.spec.channel);
+    if (!rec) return { ok: true, artifact };
+    if (rec.stable.version !== previousVersion) return { ok: true };
+    const known = rec.stable.artifact;
+    if (known === null) return { ok: true, artifact };
+    if (known.sha256 !== prev.sha256) {
+      return { ok: false, message: `channel ${rollout.spec.channel} records ${previousVersion} as artifact ${known.sha256} (${rec.stable.rollout ?? 'its first rollout'}); previousArtifact names ${prev.sha256}` };
+    }
+    return { ok: true };
   }
 
   listRollouts(): RolloutView[] {

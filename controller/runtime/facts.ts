@@ -12,6 +12,7 @@ import { POLICY_DEFAULTS } from '../spec/defaults';
 import type { PolicySpec } from '../spec/types';
 import type { RolloutRecord, StateStore } from '../store/types';
 import { engineConfigFor } from './config';
+import type { PreflightSource } from './types';
 
 function slotView(r: RolloutRecord): SlotRollout {
   return { name: r.name, seq: r.seq, version: r.spec.spec.version, previousVersion: r.spec.spec.previousVersion, phase: r.state.phase };
@@ -28,6 +29,8 @@ export class FactSource {
     private readonly rollbackDrainMs: number | undefined,
     /** Whether the analysis judges a rollout that declares no metrics (Analyzer.judges). */
     private readonly judges: ((rollout: RolloutRecord['spec']) => boolean) | undefined = undefined,
+    /** Results of pre-flight runs (runtime/preflight.ts); without it a rollout in preflight waits. */
+    private readonly preflight: PreflightSource | undefined = undefined,
   ) {}
 
   engineConfig(rec: RolloutRecord): EngineConfig {
@@ -50,6 +53,8 @@ export class FactSource {
       killSwitch: this.store.getKillSwitch(),
     };
     if (verdict) facts.verdict = verdict;
+    const preflight = this.preflight?.result(rec);
+    if (preflight) facts.preflight = preflight;
     return facts;
   }
 

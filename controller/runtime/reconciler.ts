@@ -18,7 +18,7 @@ import type { Clock } from './clock';
 import { forEachLimited, withDeadline, yieldToLoop } from './deadline';
 import type { FactSource } from './facts';
 import type { ActionRunner } from './outbox';
-import type { Analyzer, CensusSource, RuntimeObserver } from './types';
+import type { Analyzer, CensusSource, PreflightSource, RuntimeObserver } from './types';
 
 export interface ReconcilerOptions {
   /** Hard deadline of one rollout's analysis (all its metrics), real time. Default 10 s. */
@@ -27,6 +27,8 @@ export interface ReconcilerOptions {
   analysisConcurrency?: number;
   /** Ring sizes for the ramp's waves (agents' census); without it, a ramping ring's waves go by share. */
   census?: CensusSource;
+  /** Runs the pre-flight checks of rollouts in phase `preflight` (runtime/preflight.ts); without it they wait. */
+  preflight?: PreflightSource;
 }
 
 /** What a verdict was computed on: it applies only while the same ring exposure is in effect. */
@@ -46,6 +48,7 @@ export class Reconciler {
   private readonly deadlineMs: number;
   private readonly concurrency: number;
   private readonly census: CensusSource | undefined;
+  private readonly preflight: PreflightSource | undefined;
 
   constructor(
     private readonly store: StateStore,
@@ -60,6 +63,7 @@ export class Reconciler {
     this.deadlineMs = opts.analysisDeadlineMs ?? 10_000;
     this.concurrency = opts.analysisConcurrency ?? 8;
     this.census = opts.census;
+    this.preflight = opts.preflight;
   }
 
   /** One pass over every non-terminal rollout. Passes never overlap: a second call runs after the first. */
@@ -172,17 +176,25 @@ export class Reconciler {
   private decideAndCommit(name: string, nowMs: number, gathered: Gathered | undefined): boolean {
     for (let attempt = 0; attempt < 3; attempt++) {
       const rec = this.store.getRollout(name);
-      if (!rec || isTerminal(rec.state.phase)) return false;
+      if (!rec || isTerminal(rec.state.phase)) {
+        this.preflight?.release(name);
+        return false;
+      }
       const fresh = gathered && gathered.exposedRing === rec.state.exposedRing && gathered.ringStartedAt === rec.state.ringStartedAt;
       const verdict = fresh ? gathered.verdict : undefined;
       const facts = this.facts.facts(rec, nowMs, verdict);
       const d = decide(rec.state, facts, this.facts.engineConfig(rec));
       if (verdict) this.observeVerdict(rec, verdict, nowMs);
-      if (d.state === rec.state && d.transitions.length === 0 && d.requestOutcomes.length === 0) return false;
+      if (d.state === rec.state && d.transitions.length === 0 && d.requestOutcomes.length === 0) {
+        // A rollout in preflight after a restart (or whose run was lost): its checks run (again).
+        this.followPreflight(rec);
+        return false;
+      }
       // The kill switch, last: a decision that widens exposure never commits on a switch that moved since it was read.
       if (d.state.exposedRing > rec.state.exposedRing && this.store.getKillSwitch().engaged !== facts.killSwitch.engaged) continue;
       try {
         this.commit(rec, d, facts);
+        this.store.afterCommit(() => this.followPreflight({ ...rec, state: d.state }));
         return true;
       } catch (err) {
         if (!(err instanceof StoreConflictError)) throw err;
@@ -190,6 +202,13 @@ export class Reconciler {
       }
     }
     return false;
+  }
+
+  /** Starts the pre-flight run of a rollout in phase preflight (at once, without waiting); lets go of it otherwise. */
+  private followPreflight(rec: RolloutRecord): void {
+    if (!this.preflight) return;
+    if (rec.state.phase.kind === 'preflight') this.preflight.ensure(rec);
+    else this.preflight.release(rec.name);
   }
 
   private commit(rec: RolloutRecord, d: Decision, facts: Facts): void {

@@ -1,6 +1,7 @@
 /** The runtime's seams: what it asks of the analysis (metrics + judge) and what it reports to telemetry. */
-import type { RingVerdict, RolloutState } from '../engine/state';
+import type { PreflightResult, RingVerdict, RolloutState } from '../engine/state';
 import type { Rollout } from '../spec/types';
+import type { RolloutRecord } from '../store/types';
 
 /** Computes the verdict of a rollout's exposed ring (provider + judge). Returns undefined when none is due. */
 export interface Analyzer {
@@ -23,6 +24,19 @@ export interface RuntimeObserver {
   verdictLatency(seconds: number): void;
   killSwitch(engaged: boolean): void;
   noDataSeconds(rollout: string, channel: string, ring: number, seconds: number): void;
+  /** One pre-flight check ran (the artifact's fetch and verification counts as one): `ringmaster_preflight_checks_total{result}`. */
+  preflightCheck?(result: 'passed' | 'failed'): void;
+}
+
+/**
+ * Pre-flight results as facts (runtime/preflight.ts). The reconciler starts a rollout's run once its `preflight`
+ * phase is committed (`ensure` returns at once, the checks run outside the pass), reads the result when it decides,
+ * and lets go of the run when the rollout leaves the phase.
+ */
+export interface PreflightSource {
+  result(rec: RolloutRecord): PreflightResult | undefined;
+  ensure(rec: RolloutRecord): void;
+  release(name: string): void;
 }
 
 /**

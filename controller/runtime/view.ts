@@ -17,6 +17,8 @@ function phaseRing(phase: Phase): number | null {
     case 'pending':
     case 'blocked':
     case 'held':
+    case 'preflight':
+    case 'preflight-failed':
     case 'rolling-back':
     case 'rolled-back':
     case 'succeeded':
@@ -34,6 +36,10 @@ export function waitingReason(phase: Phase, killSwitch: KillSwitchState): string
       return `${phase.reason}. Next: abort it (ringctl abort) and apply a rollout with previousVersion ${phase.stableVersion}`;
     case 'held':
       return `held: ${phase.reason}. Next: once the kill switch is released (ringctl unkill), ringctl resume starts it`;
+    case 'preflight':
+      return `pre-flight checks run since ${phase.since} (the artifact is fetched and verified, then each check of spec.preflight): nothing is exposed until they pass`;
+    case 'preflight-failed':
+      return `pre-flight check ${phase.check} failed: ${phase.reason}. No host received it. Next: fix the artifact and apply it as a new rollout`;
     case 'waiting-for-window':
       return ks ?? (phase.reasons.map((r) => r.message).join('; ') || 'waiting for the policy window');
     case 'awaiting-approval':

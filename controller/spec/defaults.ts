@@ -6,7 +6,7 @@
  * Only the defaults in MATERIALISED_DEFAULTS are written into a loaded document by ajv; `validationSchema` makes
  * the copy of a schema that ajv compiles, with every other `default` taken out (see schema.ts for why).
  */
-import { MATERIALISED_DEFAULTS, metricSchema, policySchema, ringSchema, rolloutSchema } from './schema';
+import { MATERIALISED_DEFAULTS, metricSchema, policySchema, preflightCheckSchema, ringSchema, rolloutSchema } from './schema';
 import type { MetricSpec, RolloutSpec } from './types';
 
 const rolloutSpec = rolloutSchema.properties.spec.properties;
@@ -41,6 +41,11 @@ export const ROLLOUT_DEFAULTS = {
   requireEvidence: analysis.requireEvidence.default,
   ringApproval: ringSchema.properties.approval.default,
   rollbackAutomatic: rolloutSpec.rollback.properties.automatic.default,
+} as const;
+
+/** `spec.preflight[]`: how long an exec or webhook check may take. */
+export const PREFLIGHT_DEFAULTS = {
+  timeout: preflightCheckSchema.properties.timeout.default,
 } as const;
 
 /** A Policy's (these are also written into every loaded policy: a PolicySpec always has them). */

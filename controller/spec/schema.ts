@@ -122,6 +122,42 @@ export const metricSchema = {
   else: { not: { required: ['query'] } },
 } as const;
 
+export const artifactSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url', 'sha256'],
+  properties: {
+    url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^(https?|file)://' },
+    sha256: { type: 'string', pattern: SHA256_PATTERN },
+    /** base64 ed25519 signature of the raw 32-byte sha256 digest, by a trusted publisher key. */
+    signature: { type: 'string', minLength: 1, maxLength: 1024, pattern: BASE64_PATTERN },
+  },
+} as const;
+
+export const MAX_PREFLIGHT_CHECKS = 16;
+
+/**
+ * One pre-flight check: exactly one of an inline JSON Schema of the content, an executable the operator allowed in
+ * the serve config (by name), or a webhook of the serve config (by name). A rollout never names a command or a URL.
+ */
+export const preflightCheckSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 63, pattern: NAME_PATTERN },
+    /** A JSON Schema the content (JSON, or YAML) must match. */
+    schema: { type: 'object' },
+    /** The name of an executable in the serve config's preflight allowlist. */
+    exec: { type: 'string', minLength: 1, maxLength: 63, pattern: NAME_PATTERN },
+    /** The name of a webhook in the serve config's preflight settings. */
+    webhook: { type: 'string', minLength: 1, maxLength: 63, pattern: NAME_PATTERN },
+    /** How long an exec or webhook check may take (a schema check has none). */
+    timeout: { type: 'string', pattern: DURATION_PATTERN, default: '10s' },
+  },
+  oneOf: [{ required: ['schema'] }, { required: ['exec'] }, { required: ['webhook'] }],
+} as const;
+
 export const rolloutSchema = {
   $id: 'https://ringmaster.dev/schemas/v1alpha1/rollout.json',
   type: 'object',
@@ -139,17 +175,14 @@ export const rolloutSchema = {
         channel: { type: 'string', minLength: 1, maxLength: 63, pattern: NAME_PATTERN },
         version: { type: 'string', minLength: 1, maxLength: 128 },
         previousVersion: { type: 'string', minLength: 1, maxLength: 128 },
-        artifact: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['url', 'sha256'],
-          properties: {
-            url: { type: 'string', minLength: 1, maxLength: 2048, pattern: '^(https?|file)://' },
-            sha256: { type: 'string', pattern: SHA256_PATTERN },
-            /** base64 ed25519 signature of the raw 32-byte sha256 digest, by a trusted publisher key. */
-            signature: { type: 'string', minLength: 1, maxLength: 1024, pattern: BASE64_PATTERN },
-          },
-        },
+        artifact: artifactSchema,
+        /**
+         * The artifact of previousVersion: when the channel's stable record has no artifact yet (its first rollout),
+         * apply records it there, so that agents which do not run the stable version can install it.
+         */
+        previousArtifact: artifactSchema,
+        /** Checks of the artifact's content before ring 0 starts (runtime/preflight.ts); a failure ends the rollout. */
+        preflight: { type: 'array', maxItems: MAX_PREFLIGHT_CHECKS, items: preflightCheckSchema },
         rings: { type: 'array', minItems: 1, maxItems: 32, items: ringSchema },
         analysis: {
           type: 'object',

@@ -15,6 +15,8 @@ import type { MetricSpec } from './types';
 import { DATETIME_PATTERN, DURATION_PATTERN, HOURS_PATTERN } from './schema';
 import { describeValue, formatPath, type PathSegment, type Problem } from './errors';
 import { policyTextProblems, rolloutTextProblems } from './text';
+import { compileContentSchema } from '../content/schema';
+import { PREFLIGHT_DEFAULTS } from './defaults';
 
 /** Variables a custom metric's PromQL template may use; the analysis provider substitutes them. */
 export const QUERY_TEMPLATE_VARIABLES = ['channel', 'version', 'baselineVersion', 'window'] as const;
@@ -22,7 +24,7 @@ export const QUERY_TEMPLATE_VARIABLES = ['channel', 'version', 'baselineVersion'
 export function rolloutProblems(doc: unknown): Problem[] {
   const spec = record(record(doc)?.spec);
   if (!spec) return [];
-  return [...rolloutTextProblems(doc), ...versionProblems(spec), ...ringProblems(spec), ...analysisProblems(spec)];
+  return [...rolloutTextProblems(doc), ...versionProblems(spec), ...ringProblems(spec), ...analysisProblems(spec), ...preflightProblems(spec)];
 }
 
 export function policyProblems(doc: unknown): Problem[] {
@@ -214,6 +216,38 @@ function analysisProblems(spec: Record<string, unknown>): Problem[] {
       }
     }
   });
+  return problems;
+}
+
+/** The longest an exec or webhook pre-flight check may be given. */
+export const MAX_PREFLIGHT_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * `spec.preflight`: names used once, inline schemas that compile (ajv, as the runner will), timeouts only where they
+ * mean something and within bounds; `spec.previousArtifact` belongs to a previousVersion.
+ */
+function preflightProblems(spec: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
+  const checks = list(spec.preflight);
+  problems.push(...duplicateNames(checks, ['spec', 'preflight'], 'pre-flight check'));
+  checks.forEach((check, i) => {
+    const c = record(check);
+    if (!c) return;
+    const at = (...rest: PathSegment[]): PathSegment[] => ['spec', 'preflight', i, ...rest];
+    const schema = record(c.schema);
+    if (schema) {
+      const compiled = compileContentSchema(schema);
+      if (!compiled.ok) problems.push({ path: at('schema'), message: compiled.message });
+      if (c.timeout !== undefined) problems.push({ path: at('timeout'), at: 'key', message: 'a schema check has no timeout (timeout applies to exec and webhook checks)' });
+    }
+    const ms = duration(c.timeout ?? PREFLIGHT_DEFAULTS.timeout, at('timeout'), problems);
+    if (ms !== undefined && (ms <= 0 || ms > MAX_PREFLIGHT_TIMEOUT_MS)) {
+      problems.push({ path: at('timeout'), message: `must be > 0 and at most 10m (got ${String(c.timeout)})` });
+    }
+  });
+  if (spec.previousArtifact !== undefined && spec.previousVersion === undefined) {
+    problems.push({ path: ['spec', 'previousArtifact'], at: 'key', message: 'is the artifact of previousVersion: spec.previousVersion is required with it' });
+  }
   return problems;
 }
 

@@ -18,6 +18,7 @@ export type MetricSpec = FromSchema<Plain<typeof metricSchema>, { keepDefaultedP
 export type RolloutSpec = Rollout['spec'];
 export type PolicySpec = Policy['spec'];
 export type Artifact = RolloutSpec['artifact'];
+export type PreflightCheck = NonNullable<RolloutSpec['preflight']>[number];
 export type AllowWindow = PolicySpec['allow'][number];
 export type Freeze = NonNullable<PolicySpec['freezes']>[number];
 export type TenantRule = NonNullable<PolicySpec['tenants']>[number];

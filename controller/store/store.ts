@@ -368,6 +368,23 @@ export class Store implements StateStore {
     };
   }
 
+  seedStableArtifact(channel: string, version: string, artifact: ManifestArtifactRef, rollout: string, actor: string): boolean {
+    return this.transaction(() => {
+      const rec = this.getChannel(channel);
+      if (!rec || rec.stable.version !== version || rec.stable.artifact !== null) return false;
+      this.channelCache.delete(channel);
+      this.stmts.upsertChannel.run(channel, version, JSON.stringify(artifact), rec.stable.rollout, rec.stable.since);
+      this.appendAudit({
+        actor,
+        action: 'channel.stable-artifact',
+        target: channel,
+        reason: `previousArtifact of ${rollout}: the artifact of ${channel}'s stable version ${version}`,
+        payload: { version, url: artifact.url, sha256: artifact.sha256, signed: artifact.signature !== undefined, rollout },
+      });
+      return true;
+    });
+  }
+
   lineage(channel: string): ChannelLineage | null {
     const rec = this.getChannel(channel);
     if (!rec) return null;

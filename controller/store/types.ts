@@ -112,6 +112,11 @@ export interface StateStore {
   setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): KillSwitchState;
 
   getChannel(channel: string): ChannelRecord | undefined;
+  /**
+   * Records `artifact` as the channel's stable artifact when its stable version is `version` and it has none yet
+   * (spec.previousArtifact of a channel's first rollout); audited with the actor. False when nothing changed.
+   */
+  seedStableArtifact(channel: string, version: string, artifact: ManifestArtifactRef, rollout: string, actor: string): boolean;
   /** The channel's lineage as the engine sees it; null when the channel has no record yet. */
   lineage(channel: string): ChannelLineage | null;
   /** Every channel that has a manifest, a lineage record or a rollout. */

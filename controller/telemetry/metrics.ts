@@ -29,6 +29,7 @@ export class Telemetry {
   private readonly verdictLatencySeconds: Histogram;
   private readonly transitions: Counter<'reason'>;
   private readonly reconcileSeconds: Histogram;
+  private readonly preflightChecks: Counter<'result'>;
   private readonly httpRequests: Counter<'route' | 'code'>;
   /** Fast-path manifest responses by status code: plain integers, folded into httpRequests on scrape. */
   private readonly manifestCounts = new Map<number, number>();
@@ -80,6 +81,13 @@ export class Telemetry {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+    this.preflightChecks = new Counter({
+      name: 'ringmaster_preflight_checks_total',
+      help: "Pre-flight checks run before ring 0, by result (the artifact's fetch and verification counts as one check)",
+      labelNames: ['result'],
+      registers,
+    });
+    for (const result of ['passed', 'failed']) this.preflightChecks.inc({ result }, 0);
     const counts = this.manifestCounts;
     const flushed = this.manifestFlushed;
     this.httpRequests = new Counter({
@@ -129,6 +137,10 @@ export class Telemetry {
 
   noDataSeconds(rollout: string, channel: string, ring: number, seconds: number): void {
     this.noData.set({ rollout, channel, ring: String(ring) }, seconds);
+  }
+
+  preflightCheck(result: 'passed' | 'failed'): void {
+    this.preflightChecks.inc({ result });
   }
 
   /** Refreshes the phase and ring gauges of every rollout (the API calls it before each scrape). */

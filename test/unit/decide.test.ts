@@ -28,6 +28,8 @@ const states: Record<PhaseKind, RolloutState> = {
   pending: initialState(),
   blocked: { ...initialState(), phase: { kind: 'blocked', reason: 'blocked: the channel runs 1.0.0, this rollout expects 1.0.1', stableVersion: '1.0.0', expectedVersion: '1.0.1' } },
   held: { ...initialState(), phase: { kind: 'held', reason: 'kill switch engaged' } },
+  preflight: { ...initialState(), phase: { kind: 'preflight', since: minus(1), reason: 'pre-flight checks run' } },
+  'preflight-failed': { ...initialState(), phase: { kind: 'preflight-failed', reason: 'templates[0].fields: must NOT have more than 20 items', check: 'shape' } },
   'waiting-for-window': { ...initialState(), phase: { kind: 'waiting-for-window', ring: 0, reasons: [] } },
   progressing: { ...initialState(), phase: progressing0, exposedRing: 0, ringStartedAt: minus(40) },
   'awaiting-approval': { ...initialState(), phase: { kind: 'awaiting-approval', ring: 1, reason: 'ring broad requires approval', cause: 'approval-required' }, exposedRing: 0, ringStartedAt: minus(40) },
@@ -77,6 +79,9 @@ const expected: Record<PhaseKind, string[]> = {
   pending:              [P, W, 'pending', P, P, P, P, P, P, P, 'aborted', 'rolled-back', 'held', 'held', 'aborted', 'held', 'blocked'],
   blocked:              [P, W, 'pending', P, P, P, P, P, P, P, 'aborted', 'rolled-back', 'held', 'held', 'aborted', 'held', 'blocked'],
   held:                 ['held', 'held', 'held', 'held', 'held', 'held', 'held', 'held', P, 'held', 'aborted', 'rolled-back', 'held', 'held', 'aborted', 'held', 'held'],
+  // No result of its checks in these columns (test/unit/preflight-decide.test.ts has those): it waits, holding its slot.
+  preflight:            ['preflight', 'preflight', 'preflight', 'preflight', 'preflight', 'preflight', 'preflight', 'held', 'preflight', 'preflight', 'aborted', 'rolled-back', 'held', 'held', 'aborted', 'held', 'preflight'],
+  'preflight-failed':   Array(17).fill('preflight-failed'),
   'waiting-for-window': [P, W, P, P, P, P, P, 'paused', P, P, 'aborted', 'rolled-back', H, H, 'aborted', H, P],
   progressing:          [P, P, P, A, RB, P, P, 'paused', P, P, RB, RB, H, RB, RB, RB, P],
   'awaiting-approval':  [A, A, A, A, RB, A, A, 'paused', A, P, RB, RB, H, RB, RB, RB, A],

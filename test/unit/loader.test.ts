@@ -10,7 +10,7 @@ import { loadScenario } from '../../agent-sim/scenario';
 import { readServeConfig, SERVE_DEFAULTS, serveConfigSchema } from '../../controller/config/serve';
 import { JUDGE_DEFAULTS } from '../../controller/engine/judge';
 import { DEFAULTS, loadTrustedKeys } from '../../controller/runtime/config';
-import { ANALYSIS_DEFAULTS, METRIC_DEFAULTS, POLICY_DEFAULTS, ROLLOUT_DEFAULTS, VALIDATION_SCHEMAS, validationSchema } from '../../controller/spec/defaults';
+import { ANALYSIS_DEFAULTS, METRIC_DEFAULTS, POLICY_DEFAULTS, PREFLIGHT_DEFAULTS, ROLLOUT_DEFAULTS, VALIDATION_SCHEMAS, validationSchema } from '../../controller/spec/defaults';
 import { loadDocumentText, type DocumentType } from '../../controller/spec/document';
 import { formatSpecError, InputError, MAX_REPORTED_ERRORS } from '../../controller/spec/errors';
 import { loadRolloutFile, parseDocuments, parseRolloutText } from '../../controller/spec/load';
@@ -130,14 +130,16 @@ describe('the document loader', () => {
 describe('trusted keys, serve config and scenarios load through it', () => {
   test('trusted keys: a bad key, a duplicate name and a wrong shape, each at its line', () => {
     const good = fs.readFileSync(path.join(ROOT, 'examples/trusted-keys.yaml'), 'utf8');
-    expect(loadTrustedKeys(write('ok.yaml', good)).map((k) => k.name)).toEqual(['example-publisher']);
+    expect(loadTrustedKeys(write('ok.yaml', good)).map((k) => k.name)).toEqual(['example-publisher', 'example-content-publisher']);
     const f = write('bad-keys.yaml', `${good}  - name: example-publisher\n    publicKey: bm90LWEta2V5\n  - publicKey: 3\n    comment: x\n`);
+    // The appended entries start on the line after the file's last, as keys[2] and keys[3].
+    const at = (k: number): number => good.split('\n').length - 1 + k;
     expect(linesOf(() => loadTrustedKeys(f))).toEqual([
-      `${f}:7:11 keys[1].name: duplicate name "example-publisher" (also keys[0])`,
-      `${f}:8:16 keys[1].publicKey: expected a PEM public key or base64 of 32 raw bytes`,
-      `${f}:9:5 keys[2]: missing required field "name"`,
-      `${f}:9:16 keys[2].publicKey: must be a string (PEM or base64) (got 3)`,
-      `${f}:10:5 keys[2].comment: unknown field (expected name, publicKey)`,
+      `${f}:${at(1)}:11 keys[2].name: duplicate name "example-publisher" (also keys[0])`,
+      `${f}:${at(2)}:16 keys[2].publicKey: expected a PEM public key or base64 of 32 raw bytes`,
+      `${f}:${at(3)}:5 keys[3]: missing required field "name"`,
+      `${f}:${at(3)}:16 keys[3].publicKey: must be a string (PEM or base64) (got 3)`,
+      `${f}:${at(4)}:5 keys[3].comment: unknown field (expected name, publicKey)`,
     ]);
     expect(linesOf(() => loadTrustedKeys(write('list.yaml', '- a\n')))).toEqual([`${path.join(tmp, 'list.yaml')}:1:1 (document): the file must be a mapping with a "keys" list of {name, publicKey} (got a list)`]);
   });
@@ -211,6 +213,7 @@ describe('defaults are defined once, in the schemas', () => {
       [`${spec}/holdback/properties/percent`]: ROLLOUT_DEFAULTS.holdbackPercent,
       [`${spec}/policy`]: ROLLOUT_DEFAULTS.policy,
       [`${spec}/rollback/properties/automatic`]: ROLLOUT_DEFAULTS.rollbackAutomatic,
+      [`${spec}/preflight/items/properties/timeout`]: PREFLIGHT_DEFAULTS.timeout,
     });
     expect(defaultsIn(policySchema)).toEqual(Object.fromEntries(Object.entries(POLICY_DEFAULTS).map(([k, v]) => [`${spec}/${k}`, v])));
     expect(ANALYSIS_DEFAULTS).toEqual({ interval: '1m', noDataGrace: '10m', maxConsecutiveErrors: 5 });
