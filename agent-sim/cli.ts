@@ -2,7 +2,7 @@
  * agent-sim: the fleet simulator.
  *
  *   agent-sim --scenario FILE [--clock virtual] [--hosts N] [--seed S] [--json [--timeline]] [--plot FILE.svg] [--no-compare]
- *   agent-sim --scenario FILE --clock live [--controller URL] [--metrics-listen HOST:PORT] [--duration D] [--hosts N]
+ *   agent-sim --scenario FILE --clock live [--controller URL] [--pin-key BASE64] [--metrics-listen HOST:PORT] [--duration D] [--hosts N]
  *   agent-sim --scenario FILE --clock live --pollers K [--duration 10s]      (load mode)
  *
  * Virtual clock: plays the scenario against the real controller runtime in process and prints the story and a
@@ -50,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--controller <url>', 'live/load: controller URL, loopback only (default http://127.0.0.1:8080)')
     .option('--metrics-listen <host:port>', 'live: where to serve the agent metrics (default 127.0.0.1:9464)')
     .option('--duration <duration>', 'live: stop after this long (default: until Ctrl-C); load: default 10s, max 120s')
-    .option('--pin-key <base64>', "live: the controller's manifest public key (default: fetched at start)")
+    .option('--pin-key <base64>', "live: the controller's manifest public key the agents pin (without it: the key served at start, trusted on first use, with a warning)")
     .option('--pollers <k>', 'load mode: K real HTTP pollers against the manifest endpoint (with --clock live)')
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(`agent-sim: ${s.replace(/^error: /, '').trim().split('\n')[0] ?? ''}\n`) })
@@ -128,8 +128,18 @@ export function checkExpectations(sc: Scenario, r: RunResult): string[] {
   if (e.lastRing !== undefined && e.lastRing !== r.lastRing) out.push(`last ring exposed ${r.lastRing}, expected ${e.lastRing}`);
   if (e.maxHostsOutsideCanary !== undefined && r.hostsUpdatedOutsideCanary > e.maxHostsOutsideCanary) out.push(`${r.hostsUpdatedOutsideCanary} hosts outside the canary ring took the update, expected at most ${e.maxHostsOutsideCanary}`);
   if (e.maxHostsUpdated !== undefined && r.hostsUpdated > e.maxHostsUpdated) out.push(`${r.hostsUpdated} hosts took the update, expected at most ${e.maxHostsUpdated}`);
+  if (e.minRecoveredShare !== undefined) {
+    const share = recoveredShare(r);
+    if (share === null || share < e.minRecoveredShare) out.push(`${share === null ? 'no host crashed on boot' : `${(100 * share).toFixed(1)}% of the hosts that crashed on boot recovered locally`}, expected at least ${(100 * e.minRecoveredShare).toFixed(1)}%`);
+  }
   if (e.firstRingStart !== undefined && (r.firstRingStart === null || Date.parse(r.firstRingStart) !== Date.parse(e.firstRingStart))) out.push(`first ring started ${r.firstRingStart ?? 'never'}, expected ${e.firstRingStart}`);
   return out;
+}
+
+/** Of the hosts the update left unable to boot, the share their agents brought back: recovered / (recovered + bricked). */
+export function recoveredShare(r: { hostsRecoveredLocally: number; hostsBricked: number }): number | null {
+  const crashed = r.hostsRecoveredLocally + r.hostsBricked;
+  return crashed === 0 ? null : r.hostsRecoveredLocally / crashed;
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -152,6 +162,7 @@ export function summaryTable(r: RunResult, all: AllAtOnceResult | undefined): st
     ['hosts that took the update', `${fmt(r.hostsUpdated)} (${pct(r.hostsUpdated, r.hosts)})`, all ? `${fmt(all.hostsUpdated)} (${pct(all.hostsUpdated, r.hosts)})` : '-'],
     ['  of them outside the canary ring', fmt(r.hostsUpdatedOutsideCanary), all ? fmt(all.hostsUpdatedOutsideCanary) : '-'],
     ['hosts bricked (boot loop)', `${fmt(r.hostsBricked)} (${pct(r.hostsBricked, r.hosts)})`, all ? `${fmt(all.hostsBricked)} (${pct(all.hostsBricked, r.hosts)})` : '-'],
+    ['hosts recovered locally (agent fallback)', `${fmt(r.hostsRecoveredLocally)} (${pct(r.hostsRecoveredLocally, r.hosts)})`, all ? `${fmt(all.hostsRecoveredLocally)} (${pct(all.hostsRecoveredLocally, r.hosts)})` : '-'],
     ['halt cause', r.haltCause === null ? '-' : `${r.haltCause}${r.haltRing >= 0 ? ` in ring ${r.haltRing} (${r.haltRingName ?? '?'})` : ''}`, '-'],
     ['first event -> halt', firstEventText(r), '-'],
     ['oracle: halts at', r.oracle === null ? 'nothing to stop' : `${r.oracle.haltAt} (ring ${r.oracle.ring}: ${r.oracle.ringName ?? '?'}, after the first ${r.oracle.event} at ${r.oracle.eventAt})`, '-'],

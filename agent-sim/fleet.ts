@@ -1,31 +1,81 @@
 /**
- * The simulated fleet: N hosts in typed arrays (no object per host).
+ * The simulated fleet: N hosts in typed arrays (no object per host), each running the agent's decisions from the
+ * engine (controller/engine/agent.ts), never a copy of them.
  *
  * Per host: a stable id (`host-0000042`), labels as small codes (region, os, tenant, `ring: canary` for the
- * dogfood set), the channel bucket from the engine's own hostBucket, a baseline hazard multiplier drawn from a
- * gamma distribution (mean 1), the installed version, whether it ever took the candidate, whether it is bricked
- * (crashed on boot into a boot loop: it cannot poll, report or roll back), and its poll phase in the interval.
+ * dogfood set), the channel bucket and wave position from the engine's hostBucket and hostWavePosition, a baseline
+ * hazard multiplier drawn from a gamma distribution (mean 1), the installed version (the two-version model:
+ * baseline or candidate), what the agent remembers (the last manifest it accepted: its replay state; the artifacts
+ * it marked bad), its boot state (the boot marker's attempts while it boot-loops on a new version), whether it ever
+ * took the candidate, whether it is bricked (crashed on boot before its agent could run: it cannot poll, report or
+ * roll back), and its poll phase in the interval.
  *
+ * ## What an agent does at its poll (the engine's functions, one call each)
+ * - `checkManifest(trust, replay, fetched, rules, now)`: whether it believes the bytes it fetched (signature, channel,
+ *   revision never lower than the one it accepted, maximum age). The answer depends on the host only through its
+ *   replay state, so it is computed once per step for each distinct (bytes, replay state) pair and shared by the
+ *   hosts in that state. A refusal is counted by reason (`refusals`, ringmaster_agent_manifest_refusals_total); a
+ *   signature-type refusal (signature, unknown-key) also counts an update failure `signature` against the candidate
+ *   version the unverified body names (the reference agent's rule: the controller's update-failures signal halts a
+ *   tampered rollout on it). The host keeps what it runs and fetches again at its next poll.
+ * - `desiredVersion(manifest, host)` on one reused mutable host view (no object per poll): the host's ring in each
+ *   candidate's plan comes from a table of the engine's `assignedRing` per (label combination, bucket), built once per
+ *   distinct ring plan, and its precomputed wave position; `isBad` reads the host's bad marks with `isMarkedBad`.
+ *   The Desired is mapped onto the two versions: a candidate or stable version equal to the scenario's candidate
+ *   means "install the candidate", the baseline version means "revert"; `keep` (the kill switch, no stable yet)
+ *   changes nothing; a version the scenario does not model is not followed.
+ * - `censusRing(manifest, host)`: the ring label of the agents' hosts gauge (the controller's ring census).
+ *
+ * ## Installing, and the boot-loop safety net
+ * An install checks the artifact bytes the agents download against the sha256 the manifest names (`hash`), may
+ * fail (`apply`, probability updateFailure), and may crash on boot (probability crashOnBoot). A crash on boot before
+ * the agent's boot check (share crashBeforeAgent, or always when `agent.fallback` is false) bricks the host. Otherwise
+ * the agent's safety net runs on the host's attempts counter with the engine's `nextStart`: the boot marker is
+ * written at install (0 attempts), every start counts one attempt and crashes, each failed boot takes
+ * `agent.bootCycle`, and the start that finds `maxFailedStarts` attempts used reverts the host to the baseline (its
+ * last-known-good) without the controller and marks the candidate's artifact bad on the host (`isMarkedBad`: it is
+ * not installed again until re-released). A failed start's BSOD (and its 30 host-seconds on the candidate) is
+ * reported by the host's agent when the host next starts: the agent comes up before the content that crashes it.
+ * While it boot-loops the host does not poll or report.
+ *
+ * ## Polls
  * Agents poll every pollInterval at their own phase, each poll delayed by a uniform jitter in [0, pollJitter).
- * A poll of an unchanged manifest is a 304 and changes nothing, so the fleet only walks the hosts whose poll falls
- * in the step while a manifest change (or a failed install to retry) is pending: when a new revision appears, each
- * host's next poll time is computed once (phase + fresh jitter draw), the hosts are counting-sorted by it, and a
- * cursor walks them as virtual time passes; each host sees the manifest as of its own poll. Membership is the
- * engine's: `assignedRing` once per (label combination, bucket) pair for each distinct ring plan, `admitted` per
- * host at its poll with the host's precomputed wave position (`hostWavePosition`), so waves inside a ring and the
- * holdback are the engine's own. Each host also carries the census label of the agents' hosts gauge: the ring it
- * is assigned to in the last verified manifest that carries the candidate (`ringHosts`).
+ * A poll of unchanged bytes is a 304 and changes nothing, so the fleet only walks the hosts whose poll falls in the
+ * step while new bytes (a new revision, or a replayed or altered one) are pending: each host's next poll time is
+ * computed once (phase + fresh jitter draw), the hosts are counting-sorted by it, and a cursor walks them as virtual
+ * time passes; each host sees the bytes as of its own poll. Hosts whose poll did not settle (a refused manifest, a
+ * failed install) poll again one interval later.
  *
+ * ## Events
  * Crashes and BSODs are drawn per version from Poisson(rate x sum of host hazards x time x day/night cycle x noise),
  * the step cut at the analysis interval grid: the noise factors (an optional gamma factor per version, an optional
  * common one shared by both versions) are drawn once per analysis interval, so the tick does not change the
  * variance an interval sees. Optional clusters (crash loops): compound Poisson, cluster starts at `clusters.rate`
  * per host-hour (same hazard, cycle and noise), each adding a geometric number of crashes of mean
- * `clusters.meanSize`. A crash on boot is drawn per installing host. The fleet notes the first event the candidate
- * caused (a crash on boot, an update refusal or failure, or a crash in excess of the baseline rate, drawn apart):
- * the oracle's start (virtual.ts).
+ * `clusters.meanSize`. The fleet notes the first event the candidate caused (a crash on boot, an update refusal or
+ * failure, or a crash in excess of the baseline rate, drawn apart): the oracle's start (virtual.ts).
  */
-import { admitted, assignedRing, BUCKETS, hostBucket, hostWavePosition, type Exposure } from '../controller/engine/membership';
+import * as crypto from 'node:crypto';
+import {
+  censusRing,
+  checkManifest,
+  DEFAULT_CLOCK_SKEW_MS,
+  DEFAULT_MANIFEST_MAX_AGE_MS,
+  desiredVersion,
+  INITIAL_REPLAY_STATE,
+  isMarkedBad,
+  nextStart,
+  type AgentHost,
+  type BadMark,
+  type FetchedManifest,
+  type ManifestCheck,
+  type ManifestRefusal,
+  type ManifestRules,
+  type ReplayState,
+  type TrustedManifestKey,
+} from '../controller/engine/agent';
+import { assignedRing, BUCKETS, hostBucket, hostWavePosition, type Exposure } from '../controller/engine/membership';
+import { channelSalt } from '../controller/runtime/manifest';
 import { Rng } from './random';
 import type { Scenario } from './scenario';
 
@@ -35,25 +85,28 @@ export type EventKind = 'crash' | 'bsod' | 'update-failure';
 /** Host-seconds a host that crashes on boot ran the candidate before its BSOD. */
 export const BOOT_SECONDS = 30;
 export type FailureReason = 'signature' | 'hash' | 'download' | 'apply';
+export const MANIFEST_REFUSALS: readonly ManifestRefusal[] = ['unknown-key', 'signature', 'malformed', 'channel', 'replay', 'stale', 'future'];
 
-/** What an agent learned from one poll of the manifest (already verified, or found tampered). */
-export interface ManifestView {
-  revision: number;
-  /** The candidate's exposure, null when there is none (withdrawn or finished). */
-  candidate: { version: string; exposure: Exposure } | null;
-  killSwitch: boolean;
-  /** The manifest signature verified against the pinned key. */
-  signatureOk: boolean;
-  /** The artifact bytes the agent downloaded match the manifest's sha256. */
-  artifactOk: boolean;
-  /** The channel's stable version is the candidate (the rollout succeeded): with no candidate, every host runs it. */
-  stableIsCandidate?: boolean;
+/** What the fleet's agents are: the channel they poll, the keys they pinned, the two versions the fleet models. */
+export interface FleetAgent {
+  channel: string;
+  /** The manifest-signing keys every agent trusts (they all pinned the same key, so they share one trust set). */
+  trust: TrustedManifestKey[];
+  /** Hosts start on `baseline`; `candidate` is the version the scenario's effects apply to. */
+  versions: { baseline: string; candidate: string };
+  /** The artifact bytes agents download (checked against the sha256 a manifest names); absent: they always match. */
+  artifact?: Buffer | undefined;
+  /** The agents' maximum manifest age and clock skew (defaults: the engine's, 24 h and 5 min). */
+  maxAgeMs?: number;
+  clockSkewMs?: number;
 }
 
 /** Fleet options the scenario does not carry. */
 export interface FleetOptions {
   /** The analysis interval: noise is drawn once per interval of this grid (default: 60 s). */
   noiseIntervalMs?: number;
+  /** Called the first time hosts refuse a given fetched manifest for a given reason (the driver's log). */
+  onRefusal?: (reason: ManifestRefusal, message: string) => void;
 }
 
 /** The first event caused by the candidate (visible in the counters from `at`, the end of its step). */
@@ -70,12 +123,52 @@ interface Snapshot {
   hosts: [number, number];
 }
 
+/** One fetched manifest offered to the hosts polling this step (the genuine bytes, or a copy altered in transit). */
+interface Offer {
+  fetched: FetchedManifest;
+  /** Whether the (unverified) body names the candidate version: a signature-type refusal counts against it. */
+  namesCandidate: boolean;
+  /** checkManifest's answer per replay state index, for this step's clock. */
+  checks: Map<number, Verdict>;
+  /** Refusal reasons already reported to onRefusal. */
+  reported: Set<ManifestRefusal>;
+}
+
+interface Verdict {
+  check: ManifestCheck;
+  /** When accepted: the replay state index it leaves, and the ring table of each candidate's plan. */
+  replay: number;
+  tables: Int8Array[];
+}
+
+/**
+ * What a man in the middle serves: the same headers (signature, key id, revision) over a body that points every
+ * artifact at his own mirror (still valid JSON, so the body still names its candidates); a body that does not parse
+ * gets one byte changed instead. The signature check must refuse either.
+ */
+export function alteredInTransit(f: FetchedManifest): FetchedManifest {
+  let body: Buffer;
+  try {
+    const m = JSON.parse(f.body.toString('utf8')) as { candidates?: Array<{ artifact?: { url?: string } }>; stable?: { artifact?: { url?: string } | null } | null };
+    for (const c of m.candidates ?? []) if (c.artifact) c.artifact.url = 'https://mirror.attacker.invalid/update.bin';
+    if (m.stable?.artifact) m.stable.artifact.url = 'https://mirror.attacker.invalid/update.bin';
+    body = Buffer.from(JSON.stringify(m));
+    if (body.equals(f.body)) body = Buffer.concat([f.body, Buffer.from(' ')]);
+  } catch {
+    body = Buffer.from(f.body);
+    const at = Math.max(0, body.length - 2);
+    body[at] = (body[at] as number) ^ 1;
+  }
+  return { ...f, body, bodySha256: crypto.createHash('sha256').update(body).digest('hex') };
+}
+
 export function hostId(i: number): string {
   return `host-${String(i).padStart(7, '0')}`;
 }
 
 export class Fleet {
   readonly n: number;
+  readonly salt: string;
   readonly bucket: Uint16Array;
   /** Wave position (engine's hostWavePosition), 0..999999. */
   readonly wave: Uint32Array;
@@ -83,10 +176,21 @@ export class Fleet {
   readonly hazard: Float32Array;
   readonly version: Uint8Array;
   readonly bricked: Uint8Array;
+  /** In a boot loop on the candidate: down (no polls, no reports) until its agent reverts it. */
+  readonly looping: Uint8Array;
+  /** The boot marker's attempts (starts begun on the new version), while looping. */
+  readonly attempts: Uint8Array;
+  /** Reverted locally at least once. */
+  readonly recovered: Uint8Array;
   readonly took: Uint8Array;
+  /** What each agent remembers: its replay state (index into replayStates) and its bad marks (index into markSets, 0: none). */
+  private readonly replayOf: Uint16Array;
+  private readonly badOf: Uint16Array;
+  /** The candidate artifact each host installed (index into installedArtifacts). */
+  private readonly installedOf: Uint16Array;
   /** Poll phase within the interval, ms. */
   private readonly phase: Float64Array;
-  /** The current sweep (since the last manifest revision): host indices by their next poll, and that poll's offset. */
+  /** The current sweep (since the last new bytes): host indices by their next poll, and that poll's offset. */
   private readonly dueOrder: Uint32Array;
   private readonly dueOffset: Uint32Array;
   private sweepStart = 0;
@@ -94,17 +198,33 @@ export class Fleet {
   readonly comboLabels: Array<Record<string, string>>;
   readonly canaryCount: number;
 
-  /** ringOf[combo * BUCKETS + bucket]: the engine's assignedRing for the current ring plan (-1: none). */
-  private ringOf: Int8Array = new Int8Array(0);
-  private ringPlanKey = '';
-  private exposure: Exposure | null = null;
-  private stableIsCandidate = false;
-  private tableRevision = -1;
-  /** The census label per host (-1: none, the agent exported ring=""), and the hosts per ring label. */
-  private readonly census: Int8Array;
-  private censusCount: number[] = [];
-  /** The ring names of the last plan that carried a candidate (census labels refer to them). */
-  private ringNames: string[] = [];
+  /** The engine's rules and the agents' trust. */
+  private trust: TrustedManifestKey[];
+  readonly rules: ManifestRules;
+  private readonly versionNames: [string, string];
+  private readonly downloadedSha256: string | null;
+  private readonly artifactOk = new Map<string, boolean>();
+  /** The manifests on offer this step (index 0 the genuine bytes, 1 the altered copy when the scenario tampers). */
+  private offers: Offer[] = [];
+  private offerSha = '';
+  private now = 0;
+  /** Distinct replay states the agents hold (0: never accepted one), and their index by revision and body. */
+  private readonly replayStates: ReplayState[] = [INITIAL_REPLAY_STATE];
+  private readonly replayIndex = new Map<string, number>();
+  /** Distinct sets of bad marks (0: none), by key. */
+  private readonly markSets: BadMark[][] = [[]];
+  private readonly markSetIndex = new Map<string, number>();
+  private readonly installedArtifacts: Array<{ sha256: string; rollout: string | null }> = [{ sha256: '', rollout: null }];
+  /** ringOf tables by ring plan (the engine's assignedRing per combo x bucket), and the tables of the host view. */
+  private readonly planTables = new Map<string, Int8Array>();
+  private viewTables: Int8Array[] = [];
+  private viewHost = 0;
+  private readonly view: AgentHost;
+  /** The census label per host (index into censusNames, -1: none, the agent exported ring=""), and the hosts per label. */
+  private readonly census: Int16Array;
+  private readonly censusCount: number[] = [];
+  private readonly censusNames: string[] = [];
+  private readonly censusIndex = new Map<string, number>();
   /** Noise: the interval grid's anchor (ms), the interval last drawn and its factors per version. */
   private readonly noiseIntervalMs: number;
   private noiseAnchor: number;
@@ -114,38 +234,61 @@ export class Fleet {
   firstAttributable: AttributableEvent | null = null;
   /** Where the current step ends (polls note their events as visible then). */
   private stepEnd = 0;
-  /** Hosts whose install failed: they try again at their next poll (one poll interval later). */
+  /** Hosts whose poll did not settle (refused manifest, failed install): they poll again one interval later. */
   private retry: number[] = [];
   private retryAt = Infinity;
+  /** Boot cycles of looping hosts: the host and when it next starts, in time order. */
+  private bootHost: number[] = [];
+  private bootAt: number[] = [];
+  private bootHead = 0;
   private readonly hazardSum: [number, number] = [0, 0];
   readonly hostsOn: [number, number] = [0, 0];
-  /** Hosts that ever installed the candidate, and hosts bricked: running totals. */
+  /** Running totals: hosts that ever installed the candidate, hosts bricked, hosts that reverted on their own, local rollbacks. */
   tookTotal = 0;
   brickedTotal = 0;
+  recoveredTotal = 0;
+  localRollbacks = 0;
   private readonly cum: Snapshot;
   private readonly history: Snapshot[] = [];
   readonly failures: Record<FailureReason, number> = { signature: 0, hash: 0, download: 0, apply: 0 };
+  /** Manifests refused, per host poll, by reason (ringmaster_agent_manifest_refusals_total). */
+  readonly refusals = Object.fromEntries(MANIFEST_REFUSALS.map((r) => [r, 0])) as Record<ManifestRefusal, number>;
   private readonly rng: Rng;
+  private readonly onRefusal: FleetOptions['onRefusal'];
 
   constructor(
     private readonly sc: Scenario,
-    salt: string,
+    agent: FleetAgent,
     startMs: number,
     opts: FleetOptions = {},
   ) {
     const f = sc.fleet;
     this.rng = new Rng(sc.seed);
+    const salt = (this.salt = channelSalt(agent.channel));
+    this.trust = [...agent.trust];
+    this.rules = { channel: agent.channel, maxAgeMs: agent.maxAgeMs ?? DEFAULT_MANIFEST_MAX_AGE_MS, clockSkewMs: agent.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS };
+    this.versionNames = [agent.versions.baseline, agent.versions.candidate];
+    const bytes = agent.artifact === undefined ? undefined : sc.tamper.artifact ? Buffer.concat([agent.artifact, Buffer.from([0])]) : agent.artifact;
+    this.downloadedSha256 = bytes === undefined ? null : crypto.createHash('sha256').update(bytes).digest('hex');
+    this.onRefusal = opts.onRefusal;
     const n = (this.n = f.hosts);
     this.noiseIntervalMs = opts.noiseIntervalMs ?? f.noiseIntervalMs ?? 60_000;
     this.noiseAnchor = startMs;
+    this.now = startMs;
     this.bucket = new Uint16Array(n);
     this.wave = new Uint32Array(n);
-    this.census = new Int8Array(n).fill(-1);
+    this.census = new Int16Array(n).fill(-1);
     this.combo = new Uint8Array(n);
     this.hazard = new Float32Array(n);
     this.version = new Uint8Array(n);
     this.bricked = new Uint8Array(n);
+    this.looping = new Uint8Array(n);
+    this.attempts = new Uint8Array(n);
+    this.recovered = new Uint8Array(n);
     this.took = new Uint8Array(n);
+    this.replayOf = new Uint16Array(n);
+    this.badOf = new Uint16Array(n);
+    this.installedOf = new Uint16Array(n);
     this.phase = new Float64Array(n);
     const tenants = [...f.tenants.map((t) => t.name), ''];
     this.comboLabels = [];
@@ -191,111 +334,191 @@ export class Fleet {
     this.dueOrder = new Uint32Array(n);
     this.dueOffset = new Uint32Array(n);
     this.cursor = n;
+    // The one host view desiredVersion and censusRing read: its fields are rewritten for each poll.
+    this.view = {
+      id: '',
+      labels: {},
+      bucket: 0,
+      wave: 0,
+      current: null,
+      ringOf: (c: number) => (this.viewTables[c] as Int8Array)[(this.combo[this.viewHost] as number) * BUCKETS + (this.bucket[this.viewHost] as number)] as number,
+      isBad: (version: string, sha256: string, rollout: string) => {
+        const set = this.badOf[this.viewHost] as number;
+        return set !== 0 && isMarkedBad(this.markSets[set] as BadMark[], version, sha256, rollout);
+      },
+    };
     this.cum = { t: startMs, events: [[0, 0, 0], [0, 0, 0]], hostSeconds: [0, 0], hosts: [n, 0] };
     this.history.push(structuredClone(this.cum));
   }
 
-  /** No poll can change anything until the manifest changes: the last revision reached every host, no retry waits. */
+  /** No poll or boot can change anything until new bytes come: the last reached every host, no retry or boot cycle waits. */
   idle(): boolean {
-    return this.cursor >= this.n && this.retry.length === 0;
+    return this.cursor >= this.n && this.retry.length === 0 && this.bootHead >= this.bootHost.length;
   }
 
   isCanary(i: number): boolean {
     return ((this.combo[i] as number) & 1) === 1;
   }
 
-  /** One step [t, t + dt): agents whose poll falls due see `manifest`; then exposure and crashes accrue. */
-  step(t: number, dt: number, manifest: ManifestView | undefined): void {
+  /** The keys the agents trust now. */
+  trusted(): readonly TrustedManifestKey[] {
+    return this.trust;
+  }
+
+  /** The agents follow a key rotation (the driver applied the statements with the engine's applyRotations). */
+  setTrust(trust: readonly TrustedManifestKey[]): void {
+    this.trust = [...trust];
+    for (const o of this.offers) o.checks.clear();
+  }
+
+  /**
+   * One step [t, t + dt): boot cycles that fall due run, agents whose poll falls due fetch `fetched` (the bytes the
+   * driver fetched at t; undefined: nothing to fetch yet), then exposure and crashes accrue. The agents' clock is t.
+   */
+  step(t: number, dt: number, fetched: FetchedManifest | undefined): void {
     const period = this.sc.fleet.pollIntervalMs;
     this.stepEnd = t + dt;
-    if (manifest && manifest.revision !== this.tableRevision) {
-      this.buildTable(manifest);
-      this.tableRevision = manifest.revision;
+    if (t !== this.now) for (const o of this.offers) o.checks.clear();
+    this.now = t;
+    if (fetched !== undefined && fetched.bodySha256 !== this.offerSha) {
+      this.offer(fetched);
       this.startSweep(t);
       // The sweep reaches every host, the ones waiting to retry included.
       this.retry = [];
       this.retryAt = Infinity;
     }
-    if (manifest && this.cursor < this.n) {
-      const failed = this.polls(t + dt, manifest);
+    this.bootCycles(t + dt);
+    if (this.offers.length > 0 && this.cursor < this.n) {
+      const failed = this.polls(t + dt);
       if (failed.length > 0) {
         for (const i of failed) this.retry.push(i);
         this.retryAt = Math.min(this.retryAt, t + period);
       }
-    } else if (manifest && this.retry.length > 0 && t >= this.retryAt) {
+    } else if (this.offers.length > 0 && this.retry.length > 0 && t >= this.retryAt) {
       const again = this.retry;
       this.retry = [];
-      for (const i of again) if (this.pollHost(i, manifest)) this.retry.push(i);
+      for (const i of again) if (this.pollHost(i)) this.retry.push(i);
       this.retryAt = this.retry.length > 0 ? t + period : Infinity;
     }
     this.accrue(t, dt);
   }
 
+  /** New bytes: the genuine offer and, when the scenario tampers in transit, an altered copy of them. */
+  private offer(fetched: FetchedManifest): void {
+    this.offerSha = fetched.bodySha256;
+    this.offers = [this.makeOffer(fetched)];
+    if (this.sc.tamper.manifestShare > 0) {
+      const altered = alteredInTransit(fetched);
+      const check = checkManifest(this.trust, INITIAL_REPLAY_STATE, altered, this.rules, this.now);
+      if (check.ok) throw new Error('a tampered manifest verified: the signature check is broken');
+      this.offers.push(this.makeOffer(altered));
+    }
+  }
+
+  private makeOffer(fetched: FetchedManifest): Offer {
+    let namesCandidate = false;
+    try {
+      const body = JSON.parse(fetched.body.toString('utf8')) as { candidates?: Array<{ version?: unknown }> };
+      namesCandidate = Array.isArray(body.candidates) && body.candidates.some((c) => c?.version === this.versionNames[CANDIDATE]);
+    } catch {
+      // a body that is not JSON names nothing
+    }
+    return { fetched, namesCandidate, checks: new Map(), reported: new Set() };
+  }
+
+  /** checkManifest for the hosts in replay state `r` (memoised for this step), and what an acceptance leaves. */
+  private verdict(o: Offer, r: number): Verdict {
+    const memo = o.checks.get(r);
+    if (memo !== undefined) return memo;
+    const check = checkManifest(this.trust, this.replayStates[r] as ReplayState, o.fetched, this.rules, this.now);
+    const v: Verdict = check.ok ? { check, replay: this.replayStateIndex(check.replay), tables: check.manifest.candidates.map((c) => this.planTable(c.exposure)) } : { check, replay: r, tables: [] };
+    o.checks.set(r, v);
+    return v;
+  }
+
+  private replayStateIndex(s: ReplayState): number {
+    const key = `${s.revision}:${s.bodySha256 ?? ''}`;
+    let k = this.replayIndex.get(key);
+    if (k === undefined) {
+      k = this.replayStates.length;
+      if (k > 0xffff) throw new Error('fleet: more than 65535 distinct manifests accepted');
+      this.replayStates.push(s);
+      this.replayIndex.set(key, k);
+    }
+    return k;
+  }
+
   /**
-   * ringOf[combo * BUCKETS + bucket] from the engine's assignedRing, rebuilt only when the ring plan changes (the
-   * rings, tenant rules, holdback and salt: not the active ring or the wave, which `admitted` reads per host).
+   * ringOf[combo * BUCKETS + bucket] from the engine's assignedRing for one ring plan (the rings, tenant rules,
+   * holdback and salt: not the active ring or the wave, which desiredVersion reads), built once per distinct plan.
    */
-  private buildTable(m: ManifestView): void {
-    this.exposure = m.candidate ? m.candidate.exposure : null;
-    this.stableIsCandidate = m.stableIsCandidate === true;
-    if (!this.exposure) return;
-    const { activeRing: _a, wave: _w, ...plan } = this.exposure;
+  private planTable(exposure: Exposure): Int8Array {
+    const { activeRing: _a, wave: _w, ...plan } = exposure;
     const key = JSON.stringify(plan);
-    if (key === this.ringPlanKey) return;
-    this.ringPlanKey = key;
+    const known = this.planTables.get(key);
+    if (known !== undefined) return known;
+    if (exposure.salt !== this.salt) throw new Error(`fleet: the manifest's salt ${exposure.salt} is not the channel's (${this.salt}): the fleet's buckets and wave positions are the channel's`);
     const combos = this.comboLabels.length;
-    if (this.ringOf.length !== combos * BUCKETS) this.ringOf = new Int8Array(combos * BUCKETS);
-    const exposure = this.exposure;
+    const table = new Int8Array(combos * BUCKETS);
     for (let c = 0; c < combos; c++) {
       const host = { id: '', labels: this.comboLabels[c] as Record<string, string>, bucket: 0 };
       for (let b = 0; b < BUCKETS; b++) {
         host.bucket = b;
-        this.ringOf[c * BUCKETS + b] = assignedRing(exposure, host);
+        table[c * BUCKETS + b] = assignedRing(exposure, host);
       }
     }
-    while (this.censusCount.length < exposure.rings.length) this.censusCount.push(0);
-    this.ringNames = exposure.rings.map((r) => r.name);
+    this.planTables.set(key, table);
+    return table;
   }
 
-  /** The ring host i belongs to in the current candidate's plan (-1: none, or no candidate). */
-  private ringOfHost(i: number): number {
-    if (!this.exposure) return -1;
-    return this.ringOf[(this.combo[i] as number) * BUCKETS + (this.bucket[i] as number)] as number;
+  /** The agent's census label after an accepted poll (the engine's censusRing: '' for none). */
+  private label(i: number, name: string): void {
+    let ring = -1;
+    if (name !== '') {
+      const known = this.censusIndex.get(name);
+      if (known === undefined) {
+        ring = this.censusNames.length;
+        this.censusNames.push(name);
+        this.censusIndex.set(name, ring);
+        this.censusCount.push(0);
+      } else ring = known;
+    }
+    this.setLabel(i, ring);
   }
 
-  /** The agent's census label after a verified poll: its assigned ring while a candidate is in flight, else none. */
-  private label(i: number, ring: number): void {
+  private setLabel(i: number, ring: number): void {
     const was = this.census[i] as number;
     if (was === ring) return;
     if (was >= 0) this.censusCount[was] = (this.censusCount[was] as number) - 1;
-    if (ring >= 0) this.censusCount[ring] = (this.censusCount[ring] ?? 0) + 1;
+    if (ring >= 0) this.censusCount[ring] = (this.censusCount[ring] as number) + 1;
     this.census[i] = ring;
   }
 
   /**
-   * The ring census (CensusSource): hosts, not bricked, that polled a verified manifest carrying the candidate and
-   * are assigned to ring `ring` in it (what sum(ringmaster_agent_hosts{ring=...}) reads from live agents).
+   * The ring census (CensusSource): hosts up (not bricked, not boot-looping) whose last accepted manifest puts them
+   * in the ring named `ring` (what sum(ringmaster_agent_hosts{ring=...}) reads from live agents).
    */
-  ringHosts(ring: number): number {
-    return this.censusCount[ring] ?? 0;
+  ringHosts(ring: string): number {
+    const k = this.censusIndex.get(ring);
+    return k === undefined ? 0 : (this.censusCount[k] as number);
   }
 
   /**
-   * The hosts gauge as live agents export it, `ringmaster_agent_hosts{version, ring}`: hosts up (not bricked) per
-   * version and census ring label ("" for none). One pass over the fleet.
+   * The hosts gauge as live agents export it, `ringmaster_agent_hosts{version, ring}`: hosts up (not bricked, not
+   * boot-looping) per version and census ring label ("" for none). One pass over the fleet.
    */
   hostsByVersionAndRing(): Array<{ version: 0 | 1; ring: string; hosts: number }> {
-    const width = this.ringNames.length + 1;
+    const width = this.censusNames.length + 1;
     const n = new Float64Array(2 * width);
     for (let i = 0; i < this.n; i++) {
-      if (this.bricked[i]) continue;
+      if (this.bricked[i] || this.looping[i]) continue;
       n[(this.version[i] as number) * width + (this.census[i] as number) + 1]! += 1;
     }
     const out: Array<{ version: 0 | 1; ring: string; hosts: number }> = [];
     for (const v of [BASELINE, CANDIDATE] as const) {
-      for (let r = -1; r < this.ringNames.length; r++) {
+      for (let r = -1; r < this.censusNames.length; r++) {
         const hosts = n[v * width + r + 1] as number;
-        if (r === -1 || hosts > 0) out.push({ version: v, ring: r === -1 ? '' : (this.ringNames[r] as string), hosts });
+        if (r === -1 || hosts > 0) out.push({ version: v, ring: r === -1 ? '' : (this.censusNames[r] as string), hosts });
       }
     }
     return out;
@@ -342,41 +565,63 @@ export class Fleet {
     this.cursor = 0;
   }
 
-  /** The hosts whose poll falls before `until` act on the manifest. Returns the hosts whose install failed. */
-  private polls(until: number, m: ManifestView): number[] {
+  /** The hosts whose poll falls before `until` poll. Returns the hosts whose poll did not settle. */
+  private polls(until: number): number[] {
     const failed: number[] = [];
     const limit = until - this.sweepStart;
     let k = this.cursor;
     for (; k < this.n && (this.dueOffset[k] as number) < limit; k++) {
       const i = this.dueOrder[k] as number;
-      if (this.pollHost(i, m)) failed.push(i);
+      if (this.pollHost(i)) failed.push(i);
     }
     this.cursor = k;
     return failed;
   }
 
-  /** Returns true when an install was attempted and failed (to be retried at the next poll). */
-  private pollHost(i: number, m: ManifestView): boolean {
-    if (this.bricked[i]) return false;
+  /** Host i polls: checkManifest, censusRing, desiredVersion (see the module comment). True: poll again next interval. */
+  private pollHost(i: number): boolean {
+    if (this.bricked[i] || this.looping[i]) return false;
     const sc = this.sc;
-    // A tampered manifest fails its signature check: the agent keeps what it has and learns nothing from it.
-    const tampered = !m.signatureOk || (sc.tamper.manifestShare > 0 && this.rng.next() < sc.tamper.manifestShare);
-    const ring = this.ringOfHost(i);
-    if (!tampered) this.label(i, ring);
-    const exposure = this.exposure;
-    const wants = exposure !== null ? ring >= 0 && admitted(exposure, ring, this.wave[i] as number) : this.stableIsCandidate;
-    const on = this.version[i] as number;
-    if (wants === (on === CANDIDATE)) return false;
-    if (tampered) {
-      this.fail(CANDIDATE, 'signature');
+    // In transit, a share of the responses is altered: the host fetched the altered copy.
+    const o = (this.offers.length > 1 && this.rng.next() < sc.tamper.manifestShare ? this.offers[1] : this.offers[0]) as Offer;
+    const v = this.verdict(o, this.replayOf[i] as number);
+    const check = v.check;
+    if (!check.ok) {
+      this.refusals[check.reason]++;
+      if (!o.reported.has(check.reason)) {
+        o.reported.add(check.reason);
+        this.onRefusal?.(check.reason, check.message);
+      }
+      if ((check.reason === 'signature' || check.reason === 'unknown-key') && o.namesCandidate) this.fail(CANDIDATE, 'signature');
       return true;
     }
-    if (!wants) {
+    this.replayOf[i] = v.replay;
+    const m = check.manifest;
+    const on = this.version[i] as number;
+    const view = this.view;
+    this.viewHost = i;
+    this.viewTables = v.tables;
+    view.labels = this.comboLabels[this.combo[i] as number] as Record<string, string>;
+    view.bucket = this.bucket[i] as number;
+    view.wave = this.wave[i] as number;
+    view.current = this.versionNames[on] as string;
+    this.label(i, censusRing(m, view));
+    const d = desiredVersion(m, view);
+    if (d.kind === 'keep') return false;
+    const target = d.version === this.versionNames[CANDIDATE] ? CANDIDATE : d.version === this.versionNames[BASELINE] ? BASELINE : -1;
+    if (target < 0 || target === on) return false;
+    // Back to the baseline: always possible for a host that boots (its last-known-good is on disk).
+    if (target === BASELINE) {
       this.move(i, CANDIDATE, BASELINE);
       return false;
     }
-    if (m.killSwitch) return false;
-    if (!m.artifactOk) {
+    return this.install(i, d.artifact?.sha256 ?? null, d.kind === 'candidate' ? d.rollout : null);
+  }
+
+  /** Host i installs the candidate (artifact `sha256`, offered by `rollout`). True: it failed, poll again next interval. */
+  private install(i: number, sha256: string | null, rollout: string | null): boolean {
+    const sc = this.sc;
+    if (sha256 !== null && !this.artifactMatches(sha256)) {
       this.fail(CANDIDATE, 'hash');
       return true;
     }
@@ -385,21 +630,131 @@ export class Fleet {
       return true;
     }
     this.move(i, BASELINE, CANDIDATE);
+    this.installedOf[i] = this.installedIndex(sha256 ?? '', rollout);
     if (!this.took[i]) this.tookTotal++;
     this.took[i] = 1;
     if (sc.candidate.crashOnBoot > 0 && this.rng.next() < sc.candidate.crashOnBoot) {
-      // Crash on boot: a BSOD, then a boot loop. The host stops reporting and cannot take a rollback.
-      this.bricked[i] = 1;
-      this.brickedTotal++;
-      this.label(i, -1);
-      this.hostsOn[CANDIDATE]--;
-      this.hazardSum[CANDIDATE] -= this.hazard[i] as number;
-      // It ran the candidate through its boot before the BSOD (its agent counted both, as live agents do).
-      this.cum.hostSeconds[CANDIDATE] += BOOT_SECONDS;
-      (this.cum.events[CANDIDATE] as number[])[1]! += 1;
       this.noteAttributable('crash-on-boot');
+      const c = sc.candidate.crashBeforeAgent;
+      const beforeAgent = !sc.agent.fallback || c >= 1 || (c > 0 && this.rng.next() < c);
+      this.down(i);
+      if (beforeAgent) {
+        // A crash before the agent runs, at every boot: a boot loop nothing on the host can end.
+        this.bricked[i] = 1;
+        this.brickedTotal++;
+        // It ran the candidate through its boot before the BSOD (its agent counted both, as live agents do).
+        this.cum.hostSeconds[CANDIDATE] += BOOT_SECONDS;
+        (this.cum.events[CANDIDATE] as number[])[1]! += 1;
+      } else {
+        // The agent wrote its boot marker before activating the candidate (0 attempts); this is the first start.
+        this.attempts[i] = 0;
+        this.looping[i] = 1;
+        this.start(i, this.stepEnd);
+      }
     }
     return false;
+  }
+
+  /** The host stops running and reporting (a crash on boot): it leaves the hosts up and the census. */
+  private down(i: number): void {
+    this.setLabel(i, -1);
+    this.hostsOn[CANDIDATE]--;
+    this.hazardSum[CANDIDATE] -= this.hazard[i] as number;
+  }
+
+  /**
+   * A start of the candidate on a looping host at `at` (the engine's nextStart on its attempts): it counts one
+   * attempt and crashes, the next start one boot cycle later; or, with the attempts used up, the host reverts.
+   */
+  private start(i: number, at: number): void {
+    const n = nextStart(this.attempts[i] as number, this.sc.agent.maxFailedStarts);
+    if (n.revert) {
+      this.revert(i);
+      return;
+    }
+    this.attempts[i] = n.attempts;
+    this.bootHost.push(i);
+    this.bootAt.push(at + this.sc.agent.bootCycleMs);
+  }
+
+  /** The boot cycles due before `until`: each host's agent comes up, reports its last failed start, and starts again. */
+  private bootCycles(until: number): void {
+    while (this.bootHead < this.bootHost.length && (this.bootAt[this.bootHead] as number) < until) {
+      const i = this.bootHost[this.bootHead] as number;
+      const at = this.bootAt[this.bootHead] as number;
+      this.bootHead++;
+      this.cum.hostSeconds[CANDIDATE] += BOOT_SECONDS;
+      (this.cum.events[CANDIDATE] as number[])[1]! += 1;
+      this.start(i, at);
+    }
+    if (this.bootHead > 4096 && this.bootHead * 2 > this.bootHost.length) {
+      this.bootHost = this.bootHost.slice(this.bootHead);
+      this.bootAt = this.bootAt.slice(this.bootHead);
+      this.bootHead = 0;
+    }
+  }
+
+  /**
+   * The agent's fallback: back on the baseline (last-known-good) without the controller, the candidate's artifact
+   * marked bad on the host; the host is up again and polls at once.
+   */
+  private revert(i: number): void {
+    const installed = this.installedArtifacts[this.installedOf[i] as number] as { sha256: string; rollout: string | null };
+    const mark: BadMark = {
+      version: this.versionNames[CANDIDATE],
+      sha256: installed.sha256,
+      rollout: installed.rollout,
+      revision: (this.replayStates[this.replayOf[i] as number] as ReplayState).revision,
+      at: new Date(this.stepEnd).toISOString(),
+      reason: 'boot-loop',
+    };
+    this.badOf[i] = this.withMark(this.badOf[i] as number, mark);
+    this.looping[i] = 0;
+    this.attempts[i] = 0;
+    this.version[i] = BASELINE;
+    this.hostsOn[BASELINE]++;
+    this.hazardSum[BASELINE] += this.hazard[i] as number;
+    this.localRollbacks++;
+    if (!this.recovered[i]) {
+      this.recovered[i] = 1;
+      this.recoveredTotal++;
+    }
+    if (this.offers.length > 0 && this.pollHost(i)) {
+      this.retry.push(i);
+      this.retryAt = Math.min(this.retryAt, this.now + this.sc.fleet.pollIntervalMs);
+    }
+  }
+
+  private withMark(set: number, mark: BadMark): number {
+    const marks = [...(this.markSets[set] as BadMark[]).filter((b) => !(b.version === mark.version && b.sha256 === mark.sha256 && b.rollout === mark.rollout)), mark];
+    const key = marks.map((b) => `${b.version}\u0000${b.sha256}\u0000${b.rollout ?? ''}`).join('\u0001');
+    let k = this.markSetIndex.get(key);
+    if (k === undefined) {
+      k = this.markSets.length;
+      if (k > 0xffff) throw new Error('fleet: too many distinct bad-mark sets');
+      this.markSets.push(marks);
+      this.markSetIndex.set(key, k);
+    }
+    return k;
+  }
+
+  private installedIndex(sha256: string, rollout: string | null): number {
+    let k = this.installedArtifacts.findIndex((a) => a.sha256 === sha256 && a.rollout === rollout);
+    if (k < 0) {
+      k = this.installedArtifacts.length;
+      this.installedArtifacts.push({ sha256, rollout });
+    }
+    return k;
+  }
+
+  private artifactMatches(sha256: string): boolean {
+    if (this.downloadedSha256 === null) return true;
+    let ok = this.artifactOk.get(sha256);
+    if (ok === undefined) {
+      ok = this.downloadedSha256 === sha256;
+      this.artifactOk.set(sha256, ok);
+    }
+    return ok;
   }
 
   private move(i: number, from: number, to: number): void {
@@ -498,7 +853,7 @@ export class Fleet {
     return this.cum;
   }
 
-  counts(): { took: number; bricked: number; tookOutsideCanary: number; onCandidate: number } {
+  counts(): { took: number; bricked: number; tookOutsideCanary: number; onCandidate: number; recoveredLocally: number; localRollbacks: number } {
     let took = 0;
     let bricked = 0;
     let outside = 0;
@@ -509,7 +864,7 @@ export class Fleet {
       }
       if (this.bricked[i]) bricked++;
     }
-    return { took, bricked, tookOutsideCanary: outside, onCandidate: this.hostsOn[CANDIDATE] };
+    return { took, bricked, tookOutsideCanary: outside, onCandidate: this.hostsOn[CANDIDATE], recoveredLocally: this.recoveredTotal, localRollbacks: this.localRollbacks };
   }
 }
 

@@ -1,33 +1,39 @@
 /**
  * Live mode: the fleet in real time against a running controller.
  *
- * - Once per tick (1 s), the sim GETs the channel manifest over HTTP (If-None-Match: a 304 costs nothing),
- *   verifies its ed25519 signature against the controller key pinned at start (or --pin-key), and hands it to
- *   every host whose poll falls due; hosts verify the artifact's sha256 against the scenario's artifact file.
+ * - Once per tick (1 s), the sim GETs the channel manifest over HTTP (If-None-Match: a 304 costs nothing) and offers
+ *   the bytes to every host whose poll falls due. Each host runs the agent's checks (engine/agent.ts checkManifest,
+ *   in fleet.ts): the signature against the keys the agents pinned, the channel, the revision that never goes back
+ *   (each host remembers the last it accepted: a replayed older manifest is refused), the maximum age. Refusals are
+ *   counted by reason.
+ * - The key: `--pin-key BASE64`. Without it the sim trusts the key the controller serves at start, and says so in
+ *   a warning line (trust on first use). A manifest signed by a key the agents do not trust makes the sim fetch
+ *   `GET /v1/signing-key` and follow its rotation statements from a trusted key (engine applyRotations); without a
+ *   chain the agents keep refusing it (`unknown-key`).
  * - It exports the agent metrics contract on /metrics (prom-client) for a real Prometheus to scrape:
- *   ringmaster_agent_hosts, _host_seconds_total, _crashes_total{kind}, _update_failures_total{reason}.
+ *   ringmaster_agent_hosts, _host_seconds_total, _crashes_total{kind}, _update_failures_total{reason},
+ *   _manifest_refusals_total{reason}, _local_rollbacks_total.
  * - It stops on SIGINT/SIGTERM or after --duration, and prints a summary (JSON with --json).
  *
  * Load mode (`--pollers K`): K real HTTP pollers against the manifest endpoint, bounded in count and time,
  * loopback only, reporting requests per second and status codes.
  *
  * Both speak HTTP through the one client (controller/http/client.ts, 5 s hard budget per request). stdout is the
- * report for people (or the JSON summary with --json); problems (failed polls, invalid signatures) are pino JSON
+ * report for people (or the JSON summary with --json); problems (failed polls, refused manifests) are pino JSON
  * lines on stderr (controller/telemetry/log.ts, level from RINGMASTER_LOG_LEVEL).
  */
-import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { parsePublicKey, verify } from '../controller/crypto/keys';
-import type { Exposure } from '../controller/engine/membership';
+import { keyIdOfRaw, parsePublicKey } from '../controller/crypto/keys';
+import { applyRotations, checkManifest, INITIAL_REPLAY_STATE, type ChannelManifest, type FetchedManifest, type SignedRotation, type TrustedManifestKey } from '../controller/engine/agent';
 import { HttpClient } from '../controller/http/client';
 import { analysisIntervalMs } from '../controller/runtime/config';
-import { channelSalt } from '../controller/runtime/manifest';
 import { parseDuration } from '../controller/spec/duration';
 import { createLogger, type Logger } from '../controller/telemetry/log';
-import { BASELINE, CANDIDATE, Fleet, type ManifestView } from './fleet';
+import { BASELINE, CANDIDATE, Fleet, MANIFEST_REFUSALS } from './fleet';
 import type { Scenario } from './scenario';
+import { fetchedOf } from './signed';
 import { loadScenarioDocuments } from './virtual';
 
 export interface LiveFlags {
@@ -57,6 +63,8 @@ function loopbackUrl(raw: string): URL | string {
 }
 
 const REQUEST_TIMEOUT_MS = 5000;
+/** How often the sim asks for rotation statements while the manifest's key is not trusted. */
+const ROTATION_RETRY_MS = 30_000;
 
 /** Logs a problem when it first appears or changes, and once when it clears: a down controller is one line, not one a second. */
 function problemLog(log: Logger): (problem: string | undefined, fields?: Record<string, unknown>) => void {
@@ -67,6 +75,41 @@ function problemLog(log: Logger): (problem: string | undefined, fields?: Record<
     else log.warn({ ...fields, error: problem }, 'manifest poll failed');
     current = problem;
   };
+}
+
+interface SigningKeyAnswer {
+  publicKey: string;
+  keyId?: string;
+  rotations?: SignedRotation[];
+}
+
+/** GET /v1/signing-key (retried for up to 30 s at start: the controller may still be starting). */
+async function signingKey(api: HttpClient, attempts: number): Promise<SigningKeyAnswer | string> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await api.get('/v1/signing-key');
+    if (r.ok && r.response.status === 200) {
+      try {
+        const a = JSON.parse(r.response.text()) as SigningKeyAnswer;
+        if (typeof a.publicKey === 'string') return a;
+      } catch {
+        // not the controller's answer: keep trying, then give up below
+      }
+    }
+    if (attempt + 1 >= attempts) return r.ok ? `HTTP ${r.response.status}` : r.failure.reason;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+/** "7.16.291 ring 0" for each candidate in effect (what the bytes say, before anyone believes them). */
+function describe(body: Buffer): string {
+  try {
+    const m = JSON.parse(body.toString('utf8')) as ChannelManifest;
+    const inEffect = m.candidates.filter((c) => c.exposure.activeRing >= 0);
+    const what = inEffect.length === 0 ? 'no candidate in effect' : inEffect.map((c) => `${c.version} ring ${c.exposure.activeRing}`).join(', ');
+    return `manifest revision ${m.revision}: ${what}${m.killSwitch.engaged ? ', KILL SWITCH' : ''}`;
+  } catch {
+    return 'manifest: a body that is not JSON';
+  }
 }
 
 export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = createLogger({ base: { component: 'agent-sim' } })): Promise<number> {
@@ -80,48 +123,58 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
   const spec = docs.rollout.spec;
   const channel = spec.channel;
   const baseline = spec.previousVersion ?? '0.0.0';
+  const say = (line: string): void => {
+    if (!flags.json) process.stdout.write(`${line}\n`);
+  };
 
   const api = new HttpClient({ baseUrl: base, timeoutMs: REQUEST_TIMEOUT_MS, connections: 2 });
-  // Pin the controller's key: from --pin-key, else fetched once at start (trust on first use).
+  // The key the agents pin: --pin-key, else the one the controller serves now (trust on first use, said aloud).
   let pinnedText = flags.pinKey;
+  const tofu = pinnedText === undefined;
   if (pinnedText === undefined) {
-    for (let attempt = 0; ; attempt++) {
-      const r = await api.get('/v1/signing-key');
-      if (r.ok && r.response.status === 200) {
-        try {
-          pinnedText = (JSON.parse(r.response.text()) as { publicKey: string }).publicKey;
-          break;
-        } catch {
-          // not the controller's answer: keep trying, then give up below
-        }
-      }
-      if (attempt >= 60) {
-        await api.close();
-        return fail(`cannot reach ${base.origin}/v1/signing-key (is ringmaster serve running?): ${r.ok ? `HTTP ${r.response.status}` : r.failure.reason}`);
-      }
-      await new Promise((res) => setTimeout(res, 500));
+    const k = await signingKey(api, 60);
+    if (typeof k === 'string') {
+      await api.close();
+      return fail(`cannot reach ${base.origin}/v1/signing-key (is ringmaster serve running?): ${k}`);
     }
+    pinnedText = k.publicKey;
   }
   const pinned = parsePublicKey(pinnedText);
-  if (!pinned.ok) return fail(`pinned key: ${pinned.message}`);
-  const artifactOk = docs.artifact === undefined ? true : crypto.createHash('sha256').update(sc.tamper.artifact ? Buffer.concat([docs.artifact, Buffer.from([0])]) : docs.artifact).digest('hex') === spec.artifact.sha256;
+  if (!pinned.ok) {
+    await api.close();
+    return fail(`--pin-key: ${pinned.message}`);
+  }
+  const trust: TrustedManifestKey[] = [{ keyId: keyIdOfRaw(pinnedText.trim()), publicKey: pinnedText.trim() }];
+  if (tofu) {
+    const line = `agent-sim live: WARNING: no --pin-key: the agents trust the key ${base.origin}/v1/signing-key serves now (${trust[0]?.keyId}), trust on first use; pin it with --pin-key ${pinnedText}`;
+    process.stderr.write(`${line}\n`);
+    log.warn({ keyId: trust[0]?.keyId }, 'trust on first use: no --pin-key, the agents pinned the key the controller serves');
+  }
 
   const start = Date.now();
-  const fleet = new Fleet(sc, channelSalt(channel), start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? analysisIntervalMs(docs.rollout) });
   const registry = new Registry();
   const labelsOf = (v: number): { channel: string; version: string } => ({ channel, version: v === CANDIDATE ? spec.version : baseline });
-  const exported = { hostSeconds: [0, 0], events: [[0, 0], [0, 0]], failures: { signature: 0, hash: 0, download: 0, apply: 0 } as Record<string, number> };
+  const exported = { hostSeconds: [0, 0], events: [[0, 0], [0, 0]], failures: { signature: 0, hash: 0, download: 0, apply: 0 } as Record<string, number>, refusals: {} as Record<string, number>, localRollbacks: 0 };
+  const refused = (reason: string, message: string): void => {
+    say(`${new Date().toISOString()} hosts refuse the manifest (${reason}): ${message}`);
+    log.warn({ reason }, `hosts refuse the manifest: ${message}`);
+  };
+  const fleet = new Fleet(sc, { channel, trust, versions: { baseline, candidate: spec.version }, artifact: docs.artifact }, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? analysisIntervalMs(docs.rollout), onRefusal: refused });
   // `ring`: the ring each host is assigned to in the candidate's plan ("" when none): the controller's ring census.
   const hostsG = new Gauge({ name: 'ringmaster_agent_hosts', help: 'Hosts up on that version, by the ring of the candidate plan they belong to', labelNames: ['channel', 'version', 'ring'], registers: [registry] });
   const secondsC = new Counter({ name: 'ringmaster_agent_host_seconds_total', help: 'Host-seconds of exposure per version', labelNames: ['channel', 'version'], registers: [registry] });
   const crashesC = new Counter({ name: 'ringmaster_agent_crashes_total', help: 'Crashes and BSODs per version', labelNames: ['channel', 'version', 'kind'], registers: [registry] });
   const failuresC = new Counter({ name: 'ringmaster_agent_update_failures_total', help: 'Refused or failed updates by reason', labelNames: ['channel', 'version', 'reason'], registers: [registry] });
+  const refusalsC = new Counter({ name: 'ringmaster_agent_manifest_refusals_total', help: 'Manifests refused (signature, replay, max age, ...)', labelNames: ['channel', 'reason'], registers: [registry] });
+  const rollbacksC = new Counter({ name: 'ringmaster_agent_local_rollbacks_total', help: 'Reverts to last-known-good by the boot-loop safety net', labelNames: ['channel', 'version'], registers: [registry] });
   // The contract: every series exists from the start, at 0.
   for (const v of [BASELINE, CANDIDATE]) {
     secondsC.inc(labelsOf(v), 0);
     for (const kind of ['crash', 'bsod']) crashesC.inc({ ...labelsOf(v), kind }, 0);
   }
   for (const reason of Object.keys(exported.failures)) failuresC.inc({ ...labelsOf(CANDIDATE), reason }, 0);
+  for (const reason of MANIFEST_REFUSALS) refusalsC.inc({ channel, reason }, 0);
+  rollbacksC.inc(labelsOf(CANDIDATE), 0);
   const sync = (): void => {
     const s = fleet.latest();
     hostsG.reset();
@@ -139,6 +192,12 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
       failuresC.inc({ ...labelsOf(CANDIDATE), reason }, n - (exported.failures[reason] ?? 0));
       exported.failures[reason] = n;
     }
+    for (const [reason, n] of Object.entries(fleet.refusals)) {
+      refusalsC.inc({ channel, reason }, n - (exported.refusals[reason] ?? 0));
+      exported.refusals[reason] = n;
+    }
+    rollbacksC.inc(labelsOf(CANDIDATE), fleet.localRollbacks - exported.localRollbacks);
+    exported.localRollbacks = fleet.localRollbacks;
   };
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
@@ -165,13 +224,11 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
       server.listen(Number(portText), host, () => resolve());
     });
   } catch (err) {
+    await api.close();
     return fail(`cannot listen on ${flags.metricsListen ?? '127.0.0.1:9464'} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const addr = server.address() as AddressInfo;
-  const say = (line: string): void => {
-    if (!flags.json) process.stdout.write(`${line}\n`);
-  };
-  say(`agent-sim live: ${sc.fleet.hosts.toLocaleString('en-US')} hosts (${fleet.canaryCount} canary) polling ${base.origin}/v1/channels/${channel}/manifest every ${sc.fleet.pollIntervalMs / 1000}s`);
+  say(`agent-sim live: ${sc.fleet.hosts.toLocaleString('en-US')} hosts (${fleet.canaryCount} canary) polling ${base.origin}/v1/channels/${channel}/manifest every ${sc.fleet.pollIntervalMs / 1000}s, manifest key ${trust[0]?.keyId}${tofu ? ' (trusted on first use)' : ' (pinned)'}`);
   say(`agent-sim live: agent metrics on http://${addr.address}:${addr.port}/metrics; Ctrl-C stops`);
 
   let stopping = false;
@@ -181,15 +238,36 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let etag: string | undefined;
-  let view: ManifestView | undefined;
+  let fetched: FetchedManifest | undefined;
   let polls = 0;
   let notModified = 0;
   let errors = 0;
   let lastRevision = -1;
+  let lastBody = '';
+  const rotationTried = new Map<string, number>();
   const tick = 1000;
   let t = start;
   const manifestPath = `/v1/channels/${encodeURIComponent(channel)}/manifest`;
   const problem = problemLog(log);
+  /** A manifest signed by a key the agents do not trust: follow the controller's rotation statements (engine applyRotations). */
+  const followRotation = async (keyId: string): Promise<void> => {
+    const last = rotationTried.get(keyId);
+    if (last !== undefined && Date.now() - last < ROTATION_RETRY_MS) return;
+    rotationTried.set(keyId, Date.now());
+    const k = await signingKey(api, 1);
+    if (typeof k === 'string') {
+      log.warn({ keyId, error: k }, 'cannot fetch the rotation statements');
+      return;
+    }
+    const r = applyRotations(fleet.trusted(), k.rotations ?? []);
+    for (const line of r.refused) log.warn({ keyId }, `rotation statement refused: ${line}`);
+    if (r.accepted.length > 0) {
+      fleet.setTrust(r.trust);
+      say(`${new Date().toISOString()} agents follow the key rotation: they now trust ${r.trust.map((x) => x.keyId).join(', ')} (accepted ${r.accepted.join(', ')})`);
+    } else if (!fleet.trusted().some((x) => x.keyId === keyId)) {
+      say(`${new Date().toISOString()} the manifest is signed by key ${keyId}: no rotation statement from a key the agents trust leads to it, they refuse it`);
+    }
+  };
   while (!stopping && Date.now() - start < limitMs) {
     const r = await api.get(manifestPath, etag ? { headers: { 'If-None-Match': etag } } : {});
     if (!r.ok) {
@@ -202,25 +280,24 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
         notModified++;
         problem(undefined);
       } else if (res.status === 200) {
-        const signatureOk = verify(pinned.key, res.body, res.header('x-ringmaster-signature') ?? '');
-        let body: { revision: number; stable: { version: string } | null; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } } | undefined;
-        try {
-          body = JSON.parse(res.text()) as NonNullable<typeof body>;
-        } catch {
-          errors++;
-          problem(`GET ${api.endpoint}${manifestPath}: HTTP 200 with a body that is not JSON`);
+        problem(undefined);
+        const f = fetchedOf(res.body, res.header('x-ringmaster-signature'), res.header('x-ringmaster-key-id'), res.header('x-ringmaster-revision'));
+        // What an agent that never accepted a manifest makes of the bytes: the signature and key (replay is per host).
+        let fresh = checkManifest(fleet.trusted(), INITIAL_REPLAY_STATE, f, fleet.rules, Date.now());
+        if (!fresh.ok && fresh.reason === 'unknown-key' && f.keyId !== undefined) {
+          await followRotation(f.keyId);
+          fresh = checkManifest(fleet.trusted(), INITIAL_REPLAY_STATE, f, fleet.rules, Date.now());
         }
-        if (body !== undefined) {
-          problem(undefined);
-          if (signatureOk) etag = res.header('etag') ?? '';
-          const cand = body.candidates.find((x) => x.version === spec.version && x.exposure.activeRing >= 0);
-          view = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk, stableIsCandidate: body.stable?.version === spec.version };
-          if (body.revision !== lastRevision) {
-            say(`${new Date().toISOString()} manifest revision ${body.revision}: ${cand ? `${cand.version} ring ${cand.exposure.activeRing}` : 'no candidate in effect'}${body.killSwitch.engaged ? ', KILL SWITCH' : ''}${signatureOk ? '' : ', SIGNATURE INVALID'}`);
-            if (!signatureOk) log.warn({ revision: body.revision }, 'manifest signature does not verify against the pinned key: hosts keep what they have');
-            lastRevision = body.revision;
-          }
+        // Only bytes whose signature verifies are worth a 304 later (a refused answer is fetched again).
+        const signed = fresh.ok || !['unknown-key', 'signature', 'malformed'].includes(fresh.reason);
+        etag = signed ? res.header('etag') : undefined;
+        if (f.bodySha256 !== lastBody) {
+          lastBody = f.bodySha256;
+          say(`${new Date().toISOString()} ${describe(f.body)}${fresh.ok ? '' : `, ${fresh.reason.toUpperCase()}: ${fresh.message}`}`);
+          if (!fresh.ok) log.warn({ reason: fresh.reason }, `manifest refused: ${fresh.message}`);
+          if (fresh.ok) lastRevision = Math.max(lastRevision, fresh.manifest.revision);
         }
+        fetched = f;
       } else if (res.status === 404) problem(undefined);
       else {
         errors++;
@@ -228,23 +305,48 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
       }
     }
     const now = Date.now();
-    fleet.step(t, Math.max(tick, now - t), view);
+    fleet.step(t, Math.max(tick, now - t), fetched);
     t = Math.max(now, t + tick);
     const wait = t + tick - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await new Promise((res) => setTimeout(res, wait));
   }
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   await api.close();
   sync();
-  await new Promise<void>((r) => {
+  await new Promise<void>((res) => {
     server.closeAllConnections();
-    server.close(() => r());
+    server.close(() => res());
   });
   const c = fleet.counts();
-  const summary = { mode: 'live', hosts: sc.fleet.hosts, canaryHosts: fleet.canaryCount, seconds: Math.round((Date.now() - start) / 1000), polls, notModified, errors, lastRevision, hostsUpdated: c.took, hostsUpdatedOutsideCanary: c.tookOutsideCanary, hostsBricked: c.bricked, onCandidate: c.onCandidate, updateFailures: fleet.failures };
+  const summary = {
+    mode: 'live',
+    hosts: sc.fleet.hosts,
+    canaryHosts: fleet.canaryCount,
+    seconds: Math.round((Date.now() - start) / 1000),
+    polls,
+    notModified,
+    errors,
+    lastRevision,
+    trustOnFirstUse: tofu,
+    trustedKeys: fleet.trusted().map((k) => k.keyId),
+    hostsUpdated: c.took,
+    hostsUpdatedOutsideCanary: c.tookOutsideCanary,
+    hostsBricked: c.bricked,
+    hostsRecoveredLocally: c.recoveredLocally,
+    localRollbacks: c.localRollbacks,
+    onCandidate: c.onCandidate,
+    updateFailures: fleet.failures,
+    manifestRefusals: fleet.refusals,
+  };
+  const refusals = Object.entries(fleet.refusals).filter(([, n]) => n > 0);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else say(`agent-sim live: stopped after ${summary.seconds}s: ${c.took} hosts took the update (${c.tookOutsideCanary} outside the canary ring), ${c.bricked} bricked, ${polls} manifest fetches (${notModified} not modified)`);
+  else {
+    say(
+      `agent-sim live: stopped after ${summary.seconds}s: ${c.took} hosts took the update (${c.tookOutsideCanary} outside the canary ring), ${c.bricked} bricked, ${c.recoveredLocally} recovered locally, ${polls} manifest fetches (${notModified} not modified), ` +
+        `manifests refused ${refusals.length === 0 ? '0' : refusals.map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    );
+  }
   return 0;
 }
 

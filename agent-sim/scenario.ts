@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
+import { DEFAULT_BOOT_RULES } from '../controller/engine/agent';
 import { loadDocumentFileOrThrow, type DocumentType } from '../controller/spec/document';
 import { parseDuration } from '../controller/spec/duration';
 import type { PathSegment, Problem } from '../controller/spec/errors';
@@ -99,10 +100,29 @@ export const scenarioSchema = {
           default: {},
           properties: {
             crashRateMultiplier: { type: 'number', minimum: 0, default: 1 },
-            /** Probability that a host installing it crashes on boot and stays in a boot loop (bricked). */
+            /** Probability that a host installing it crashes on boot, into a boot loop. */
             crashOnBoot: { type: 'number', minimum: 0, maximum: 1, default: 0 },
+            /**
+             * Of the hosts that crash on boot, the share whose crash comes before the agent's boot check can run (a
+             * boot-start kernel driver, as in July 2024): they stay bricked whatever the agent does. Default 1: the
+             * agent's fallback never gets the chance.
+             */
+            crashBeforeAgent: { type: 'number', minimum: 0, maximum: 1, default: 1 },
             /** Probability that an install attempt fails (the host keeps its version and retries next poll). */
             updateFailure: { type: 'number', minimum: 0, maximum: 1, default: 0 },
+          },
+        },
+        /** The agents' boot-loop safety net (the engine's BootRules). */
+        agent: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            /** Whether the agent reverts to last-known-good after `maxFailedStarts` failed starts. */
+            fallback: { type: 'boolean', default: true },
+            maxFailedStarts: { type: 'integer', minimum: 1, maximum: 100, default: DEFAULT_BOOT_RULES.maxFailedStarts },
+            /** How long one failed boot takes, crash to the next start (1s to 1h). */
+            bootCycle: { type: 'string', pattern: DURATION, default: '2m' },
           },
         },
         /** Intervals (offsets from start) in which the metrics provider has no data (a Prometheus outage). */
@@ -132,6 +152,8 @@ export const scenarioSchema = {
             lastRing: { type: 'integer', minimum: -1 },
             maxHostsOutsideCanary: { type: 'integer', minimum: 0 },
             maxHostsUpdated: { type: 'integer', minimum: 0 },
+            /** Of the hosts that crashed on boot on the update, the share the agents' fallback brought back (hostsRecoveredLocally / (hostsRecoveredLocally + hostsBricked)). */
+            minRecoveredShare: { type: 'number', minimum: 0, maximum: 1 },
             firstRingStart: dateTime,
           },
         },
@@ -173,7 +195,8 @@ export interface Scenario {
     noiseIntervalMs?: number | undefined;
     clusters?: { rate: number; meanSize: number } | undefined;
   };
-  candidate: { crashRateMultiplier: number; crashOnBoot: number; updateFailure: number };
+  candidate: { crashRateMultiplier: number; crashOnBoot: number; crashBeforeAgent: number; updateFailure: number };
+  agent: { fallback: boolean; maxFailedStarts: number; bootCycleMs: number };
   metricsGaps: Array<{ fromMs: number; toMs: number }>;
   tamper: { manifestShare: number; artifact: boolean };
   approvals: 'auto' | 'none';
@@ -184,6 +207,7 @@ export interface Scenario {
     lastRing?: number;
     maxHostsOutsideCanary?: number;
     maxHostsUpdated?: number;
+    minRecoveredShare?: number;
     firstRingStart?: string;
   };
 }
@@ -194,6 +218,7 @@ const BOUNDED_DURATIONS: Array<[PathSegment[], number, number]> = [
   [['spec', 'fleet', 'pollInterval'], 1_000, 86_400_000],
   [['spec', 'fleet', 'pollJitter'], 0, 3_600_000],
   [['spec', 'fleet', 'noiseInterval'], 1_000, 86_400_000],
+  [['spec', 'agent', 'bootCycle'], 1_000, 3_600_000],
 ];
 
 const ms = (d: string): number => {
@@ -269,7 +294,8 @@ export function loadScenario(file: string, overrides: { hosts?: number; seed?: n
       noiseIntervalMs: f.noiseInterval === undefined ? undefined : ms(f.noiseInterval),
       clusters: f.clusters === undefined ? undefined : { rate: f.clusters.rate, meanSize: f.clusters.meanSize },
     },
-    candidate: { crashRateMultiplier: s.candidate.crashRateMultiplier, crashOnBoot: s.candidate.crashOnBoot, updateFailure: s.candidate.updateFailure },
+    candidate: { crashRateMultiplier: s.candidate.crashRateMultiplier, crashOnBoot: s.candidate.crashOnBoot, crashBeforeAgent: s.candidate.crashBeforeAgent, updateFailure: s.candidate.updateFailure },
+    agent: { fallback: s.agent.fallback, maxFailedStarts: s.agent.maxFailedStarts, bootCycleMs: ms(s.agent.bootCycle) },
     metricsGaps: s.metricsGaps.map((g) => ({ fromMs: ms(g.from), toMs: ms(g.to) })),
     tamper: { manifestShare: s.tamper.manifestShare, artifact: s.tamper.artifact },
     approvals: s.approvals,

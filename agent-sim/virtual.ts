@@ -3,19 +3,16 @@
  * manifests, analysis through MetricsAnalyzer + observeMetric) on a VirtualClock, and the simulated fleet
  * polling the signed manifest and verifying it against the pinned key. Days of rollout play in seconds.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { observeFromCounts } from '../controller/analysis/observe';
-import { parsePublicKey, verify } from '../controller/crypto/keys';
-import type { Exposure } from '../controller/engine/membership';
+import type { ChannelManifest, FetchedManifest } from '../controller/engine/agent';
 import type { Transition } from '../controller/engine/state';
 import { MetricsAnalyzer } from '../controller/runtime/analysis';
 import { VirtualClock } from '../controller/runtime/clock';
 import { loadTrustedKeys } from '../controller/runtime/config';
 import { Controller } from '../controller/runtime/controller';
-import { channelSalt } from '../controller/runtime/manifest';
 import { formatSpecError, InputError } from '../controller/spec/errors';
 import { analysisIntervalMs, engineConfigFor } from '../controller/runtime/config';
 import type { CensusSource } from '../controller/runtime/types';
@@ -23,9 +20,10 @@ import { nextAllowedStart } from '../controller/policy/windows';
 import { loadPolicyFile, loadRolloutFile } from '../controller/spec/load';
 import type { PolicySpec, Rollout } from '../controller/spec/types';
 import type { RolloutView } from '../controller/runtime/service';
-import { CANDIDATE, Fleet, type ManifestView } from './fleet';
+import { CANDIDATE, Fleet, type FleetAgent } from './fleet';
 import { SimMetricsProvider } from './provider';
 import type { Scenario } from './scenario';
+import { fetchedOf, sha256Hex, SimChannel } from './signed';
 
 export interface TimelinePoint {
   /** ms since the scenario start */
@@ -35,8 +33,10 @@ export interface TimelinePoint {
   took: number;
   /** Cumulative crashes + BSODs on the candidate. */
   candidateCrashes: number;
-  /** Hosts in a boot loop so far. */
+  /** Hosts bricked so far (a boot loop the agent cannot end). */
   bricked: number;
+  /** Hosts that reverted to the baseline on their own so far (the agent's boot-loop fallback). */
+  recovered: number;
   /** The furthest ring exposed (-1: none yet). */
   ring: number;
   /** The manifest revision the fleet was served. */
@@ -78,6 +78,12 @@ export interface RunResult {
   hostsUpdated: number;
   hostsUpdatedOutsideCanary: number;
   hostsBricked: number;
+  /** Hosts whose agent reverted them to the baseline after a boot loop, without the controller. */
+  hostsRecoveredLocally: number;
+  /** Reverts by the agents' fallback (a host that loops on two releases counts twice). */
+  localRollbacks: number;
+  /** Manifests the agents refused, per host poll, by reason. */
+  manifestRefusals: Record<string, number>;
   firstRingStart: string | null;
   /** When the manifest first exposed hosts to the candidate (the first wave, after the census look). */
   firstExposureAt: string | null;
@@ -116,6 +122,7 @@ export interface AllAtOnceResult {
   hostsUpdated: number;
   hostsUpdatedOutsideCanary: number;
   hostsBricked: number;
+  hostsRecoveredLocally: number;
   bricked: number;
 }
 
@@ -171,18 +178,14 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   const channel = spec.channel;
   const start = sc.start.getTime();
   const dir = fs.mkdtempSync(path.join(simDataRoot(), 'agent-sim-'));
-  const fleet = new Fleet(sc, channelSalt(channel), start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? analysisIntervalMs(rollout) });
   const intervalMs = analysisIntervalMs(rollout);
-  // The ring census agents would export (the ring label of ringmaster_agent_hosts), from the fleet's own labels.
-  const census: CensusSource = {
-    ringHosts: (ch, ringName) => {
-      const idx = spec.rings.findIndex((r) => r.name === ringName);
-      return Promise.resolve(ch === channel && idx >= 0 ? fleet.ringHosts(idx) : null);
-    },
-  };
   const baseline = spec.previousVersion ?? '0.0.0';
+  // The ring census agents would export (the ring label of ringmaster_agent_hosts), from the fleet's own labels
+  // (the fleet is made once the controller is open: its agents pin the controller's key).
+  const census: CensusSource = {
+    ringHosts: (ch, ringName) => Promise.resolve(ch === channel && spec.rings.some((r) => r.name === ringName) ? fleet.ringHosts(ringName) : null),
+  };
   const gaps = sc.metricsGaps.map((g) => ({ from: start + g.fromMs, to: start + g.toMs }));
-  const provider = new SimMetricsProvider(fleet, channel, { baseline, candidate: spec.version }, gaps);
   const clock = new VirtualClock(start);
   const c = await Controller.open({
     dataDir: dir,
@@ -195,6 +198,11 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     analyzer: new MetricsAnalyzer((metric, ctx) => Promise.resolve(observeFromCounts(provider, metric, ctx))),
     census,
   });
+  // The agents pin the controller's manifest key; their clock is the virtual clock.
+  const key = c.signingKey();
+  const agent: FleetAgent = { channel, trust: [{ keyId: key.keyId, publicKey: key.publicKey }], versions: { baseline, candidate: spec.version }, artifact: docs.artifact };
+  const fleet = new Fleet(sc, agent, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? intervalMs });
+  const provider = new SimMetricsProvider(fleet, channel, { baseline, candidate: spec.version }, gaps);
   const off = (ms: number): string => {
     const m = Math.round((ms - start) / 60_000);
     return `T+${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
@@ -202,14 +210,12 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   try {
     const applied = await c.applyRollout(rollout, 'agent-sim');
     if (applied.status !== 'created') throw new InputError([`${sc.rolloutFile}: the controller refused the rollout: ${applied.status === 'invalid' ? applied.errors.map(formatSpecError).join('; ') : applied.status === 'conflict' ? applied.message : applied.status}`]);
-    const pinned = parsePublicKey(c.signingKey().publicKeyPem);
-    if (!pinned.ok) throw new Error(pinned.message);
-    const artifactOk = docs.artifact === undefined ? true : crypto.createHash('sha256').update(sc.tamper.artifact ? Buffer.concat([docs.artifact, Buffer.from([0])]) : docs.artifact).digest('hex') === spec.artifact.sha256;
+    const artifactOk = docs.artifact === undefined || (!sc.tamper.artifact && sha256Hex(docs.artifact) === spec.artifact.sha256);
     log(`${off(start)} ${iso(start)} apply ${rollout.metadata.name}: ${channel} ${baseline} -> ${spec.version} to ${sc.fleet.hosts.toLocaleString('en-US')} hosts (${fleet.canaryCount} canary)`);
     if (!artifactOk) log(`${off(start)} the artifact agents download does not match spec.artifact.sha256: every install will be refused (reason hash)`);
 
     let seenTransitions = 0;
-    let manifestView: ManifestView | undefined;
+    let fetched: FetchedManifest | undefined;
     let viewRevision = -1;
     let firstCrashAt: number | null = null;
     let haltAt: number | null = null;
@@ -227,7 +233,6 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     let t = start;
     let phase = 'pending';
     let haltReason: string | null = null;
-    let tamperedChecked = false;
     let waitingSince: number | null = null;
     let exposedBefore = -1;
     let succeededAt: number | null = null;
@@ -279,25 +284,17 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       } else approvalSince = null;
 
       if (firstExposureAt === null && view.exposedRing >= 0 && (view.wave === null || view.wave.ppm > 0)) firstExposureAt = t;
-      // The agents' view of the manifest: fetched once per step, verified against the pinned key.
+      // The bytes the agents fetch: the signed manifest as served, once per step; each agent checks it (fleet.ts).
       const m = c.manifest(channel);
       if (m && m.revision !== viewRevision) {
         viewRevision = m.revision;
-        const signatureOk = verify(pinned.key, m.body, m.signature);
-        if (sc.tamper.manifestShare > 0 && !tamperedChecked) {
-          // What a man in the middle serves: one byte changed. It must fail the same check.
-          const tampered = Buffer.from(m.body);
-          const at = tampered.length - 2;
-          tampered[at] = (tampered[at] as number) ^ 1;
-          if (verify(pinned.key, tampered, m.signature)) throw new Error('a tampered manifest verified: the signature check is broken');
-          tamperedChecked = true;
-        }
-        const body = JSON.parse(m.body.toString()) as { revision: number; stable: { version: string } | null; candidates: Array<{ version: string; exposure: Exposure }>; killSwitch: { engaged: boolean } };
-        const cand = body.candidates.find((x) => x.version === spec.version && x.exposure.activeRing >= 0);
-        manifestView = { revision: body.revision, candidate: cand ? { version: cand.version, exposure: cand.exposure } : null, killSwitch: body.killSwitch.engaged, signatureOk, artifactOk, stableIsCandidate: body.stable?.version === spec.version };
-        if (haltAt !== null && rollbackRevision === null && !cand) {
-          rollbackRevision = body.revision;
-          log(`${off(t)} manifest revision ${body.revision} withdraws ${spec.version}: agents revert on their next poll`);
+        fetched = fetchedOf(m.body, m.signature, c.signingKey().keyId, String(m.revision));
+        if (haltAt !== null && rollbackRevision === null) {
+          const body = JSON.parse(m.body.toString('utf8')) as ChannelManifest;
+          if (!body.candidates.some((x) => x.rollout === rollout.metadata.name && x.exposure.activeRing >= 0)) {
+            rollbackRevision = body.revision;
+            log(`${off(t)} manifest revision ${body.revision} withdraws ${spec.version}: agents revert on their next poll`);
+          }
         }
       }
       // Waiting for a policy window with a settled fleet, nothing can happen before the window opens: step up to an
@@ -310,7 +307,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         const ticks = next === null ? Infinity : Math.floor((next.getTime() - t) / sc.tickMs);
         dt = sc.tickMs * Math.max(1, Math.min(ticks, Math.floor(3_600_000 / sc.tickMs), Math.floor((end - t) / sc.tickMs)));
       }
-      fleet.step(t, dt, manifestView);
+      fleet.step(t, dt, fetched);
       const snap = fleet.latest();
       const candCrashes = (snap.events[CANDIDATE][0] as number) + (snap.events[CANDIDATE][1] as number);
       if (firstUpdateFailureAt === null && (snap.events[CANDIDATE][2] as number) > 0) firstUpdateFailureAt = t + dt;
@@ -318,7 +315,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         firstCrashAt = t + dt;
         log(`${off(firstCrashAt)} first crash on ${spec.version}: ${candCrashes} crash/BSOD events, ${fleet.hostsOn[CANDIDATE]} hosts reporting on it`);
       }
-      timeline.push({ t: t + dt - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, ring: view.exposedRing, revision: viewRevision, phase, wavePpm: view.wave?.ppm ?? null });
+      timeline.push({ t: t + dt - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, recovered: fleet.recoveredTotal, ring: view.exposedRing, revision: viewRevision, phase, wavePpm: view.wave?.ppm ?? null });
       // A success releases the holdback: the run ends once every agent has polled the final manifest.
       if (phase === 'succeeded') {
         succeededAt ??= t;
@@ -352,6 +349,9 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       hostsUpdated: counts.took,
       hostsUpdatedOutsideCanary: counts.tookOutsideCanary,
       hostsBricked: counts.bricked,
+      hostsRecoveredLocally: counts.recoveredLocally,
+      localRollbacks: counts.localRollbacks,
+      manifestRefusals: { ...fleet.refusals },
       firstRingStart: firstRingStart === null ? null : iso(firstRingStart),
       firstExposureAt: firstExposureAt === null ? null : iso(firstExposureAt),
       firstCrashAt: firstCrashAt === null ? null : iso(firstCrashAt),
@@ -410,24 +410,21 @@ export function oracleOf(fleet: Fleet, ringStarts: Array<{ ring: number; at: num
   return { event: ev.kind, eventAt: iso(ev.at), ring: rs.ring, ringName: ringName(rs.ring), haltAt: iso(look), hostsUpdated: point?.took ?? 0, hostsBricked: point?.bricked ?? 0 };
 }
 
-/** The same scenario and seed without rings: every host takes the update at its first poll. */
+/**
+ * The same scenario and seed without rings: every host takes the update at its first poll. The manifest (one ring
+ * of 100%) is signed with a throwaway key the agents pin, so it goes through the same checks as the controller's.
+ */
 export function runAllAtOnce(sc: Scenario): AllAtOnceResult {
   const docs = loadScenarioDocuments(sc);
-  const salt = channelSalt(docs.rollout.spec.channel);
+  const spec = docs.rollout.spec;
   const start = sc.start.getTime();
-  const fleet = new Fleet(sc, salt, start);
-  const artifactOk =
-    docs.artifact === undefined ? true : crypto.createHash('sha256').update(sc.tamper.artifact ? Buffer.concat([docs.artifact, Buffer.from([0])]) : docs.artifact).digest('hex') === docs.rollout.spec.artifact.sha256;
-  const view: ManifestView = {
-    revision: 1,
-    candidate: { version: docs.rollout.spec.version, exposure: { salt, activeRing: 0, rings: [{ name: 'everyone', basisPoints: 10_000 }] } },
-    killSwitch: false,
-    signatureOk: true,
-    artifactOk,
-  };
+  const artifact = { url: spec.artifact.url, sha256: spec.artifact.sha256, ...(spec.artifact.signature === undefined ? {} : { signature: spec.artifact.signature }) };
+  const channel = new SimChannel(spec.channel, { baseline: spec.previousVersion ?? '0.0.0', candidate: spec.version }, artifact, docs.rollout.metadata.name);
+  const fleet = new Fleet(sc, channel.agent(docs.artifact), start);
+  const fetched = channel.publish({ activeRing: 0, rings: [{ name: 'everyone', basisPoints: 10_000 }] }, { issuedAtMs: start });
   // Two poll intervals and an hour: every host that can poll has polled.
   const until = start + 2 * sc.fleet.pollIntervalMs + 3_600_000;
-  for (let t = start; t < until; t += sc.tickMs) fleet.step(t, sc.tickMs, view);
+  for (let t = start; t < until; t += sc.tickMs) fleet.step(t, sc.tickMs, fetched);
   const counts = fleet.counts();
-  return { hostsUpdated: counts.took, hostsUpdatedOutsideCanary: counts.tookOutsideCanary, hostsBricked: counts.bricked, bricked: counts.bricked / sc.fleet.hosts };
+  return { hostsUpdated: counts.took, hostsUpdatedOutsideCanary: counts.tookOutsideCanary, hostsBricked: counts.bricked, hostsRecoveredLocally: counts.recoveredLocally, bricked: counts.bricked / sc.fleet.hosts };
 }

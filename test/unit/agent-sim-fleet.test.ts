@@ -1,15 +1,15 @@
 /** The fleet model's pieces: the engine's membership decides, sampling is right on average, runs repeat. */
 import * as path from 'node:path';
-import { CANDIDATE, Fleet, hostId, type ManifestView } from '../../agent-sim/fleet';
+import { CANDIDATE, Fleet, hostId } from '../../agent-sim/fleet';
 import { SimMetricsProvider } from '../../agent-sim/provider';
 import { Rng } from '../../agent-sim/random';
 import { loadScenario } from '../../agent-sim/scenario';
+import { SimChannel } from '../../agent-sim/signed';
 import { InputError } from '../../controller/spec/errors';
 import { observeFromCounts, observeMetric } from '../../controller/analysis/observe';
 import type { RingContext } from '../../controller/analysis/types';
 import { hostBucket, takesCandidate, type Exposure } from '../../controller/engine/membership';
 import type { MetricSpec } from '../../controller/spec/types';
-import { channelSalt } from '../../controller/runtime/manifest';
 
 const SCENARIO = path.join(__dirname, '..', '..', 'examples', 'scenarios', 'bad-content-update.yaml');
 
@@ -37,16 +37,17 @@ describe('Rng', () => {
 
 describe('Fleet', () => {
   const sc = loadScenario(SCENARIO, { hosts: 20_000 });
-  const salt = channelSalt('sensor-content');
+  const channel = new SimChannel('sensor-content', { baseline: '1', candidate: '2' });
+  const salt = channel.salt;
+  const quiet = { ...sc, candidate: { ...sc.candidate, crashOnBoot: 0 } };
 
   test('buckets come from the engine, canary count is exact, hosts install what takesCandidate says', () => {
-    const fleet = new Fleet(sc, salt, 0);
+    const fleet = new Fleet(sc, channel.agent(), 0);
     expect(fleet.canaryCount).toBe(sc.fleet.canaryHosts);
     for (const i of [0, 1, 17, 9_999, 19_999]) expect(fleet.bucket[i]).toBe(hostBucket(salt, hostId(i)));
     const exposure: Exposure = { salt, activeRing: 1, rings: [{ name: 'canary', selector: { ring: 'canary' } }, { name: 'early', basisPoints: 100 }], tenants: { deferred: ['hospital-group'] } };
-    const view: ManifestView = { revision: 1, candidate: { version: '2', exposure }, killSwitch: false, signatureOk: true, artifactOk: true };
-    const quiet = { ...sc, candidate: { crashRateMultiplier: 1, crashOnBoot: 0, updateFailure: 0 } };
-    const f = new Fleet(quiet, salt, 0);
+    const view = channel.publish(exposure);
+    const f = new Fleet(quiet, channel.agent(), 0);
     for (let t = 0; t < 2 * sc.fleet.pollIntervalMs; t += sc.tickMs) f.step(t, sc.tickMs, view);
     let mismatches = 0;
     let took = 0;
@@ -63,9 +64,9 @@ describe('Fleet', () => {
   });
 
   test('the same seed gives the same fleet and the same crashes', () => {
-    const view: ManifestView = { revision: 1, candidate: { version: '2', exposure: { salt, activeRing: 0, rings: [{ name: 'all', basisPoints: 10_000 }] } }, killSwitch: false, signatureOk: true, artifactOk: true };
+    const view = channel.publish({ activeRing: 0, rings: [{ name: 'all', basisPoints: 10_000 }] });
     const run = (): string => {
-      const f = new Fleet(sc, salt, 0);
+      const f = new Fleet(sc, channel.agent(), 0);
       for (let t = 0; t < 10 * 60_000; t += sc.tickMs) f.step(t, sc.tickMs, view);
       return JSON.stringify([f.counts(), f.latest()]);
     };
@@ -73,9 +74,9 @@ describe('Fleet', () => {
   });
 
   test('a new revision reaches every host within pollInterval + pollJitter, and not sooner', () => {
-    const jittered = { ...sc, candidate: { crashRateMultiplier: 1, crashOnBoot: 0, updateFailure: 0 }, fleet: { ...sc.fleet, pollIntervalMs: 60_000, pollJitterMs: 30_000 } };
-    const f = new Fleet(jittered, salt, 0);
-    const view: ManifestView = { revision: 1, candidate: { version: '2', exposure: { salt, activeRing: 0, rings: [{ name: 'all', basisPoints: 10_000 }] } }, killSwitch: false, signatureOk: true, artifactOk: true };
+    const jittered = { ...quiet, fleet: { ...sc.fleet, pollIntervalMs: 60_000, pollJitterMs: 30_000 } };
+    const f = new Fleet(jittered, channel.agent(), 0);
+    const view = channel.publish({ activeRing: 0, rings: [{ name: 'all', basisPoints: 10_000 }] });
     const tick = 5_000;
     const onAt: number[] = [];
     for (let t = 0; t < 95_000; t += tick) {
@@ -94,9 +95,8 @@ describe('Fleet', () => {
   });
 
   test('the counts the controller analyses equal what the contract PromQL would return from the same counters', async () => {
-    const f = new Fleet({ ...sc, candidate: { crashRateMultiplier: 3, crashOnBoot: 0, updateFailure: 0.05 }, fleet: { ...sc.fleet, crashRate: 0.05, bsodRate: 0.02 } }, salt, 0);
-    const exposure: Exposure = { salt, activeRing: 0, rings: [{ name: 'half', basisPoints: 5_000 }] };
-    const view: ManifestView = { revision: 1, candidate: { version: '2', exposure }, killSwitch: false, signatureOk: true, artifactOk: true };
+    const f = new Fleet({ ...sc, candidate: { ...sc.candidate, crashRateMultiplier: 3, crashOnBoot: 0, updateFailure: 0.05 }, fleet: { ...sc.fleet, crashRate: 0.05, bsodRate: 0.02 } }, channel.agent(), 0);
+    const view = channel.publish({ activeRing: 0, rings: [{ name: 'half', basisPoints: 5_000 }] });
     for (let t = 0; t < 3_600_000; t += sc.tickMs) f.step(t, sc.tickMs, view);
     const provider = new SimMetricsProvider(f, 'sensor-content', { baseline: '1', candidate: '2' }, [{ from: 3_000_000, to: 3_300_000 }]);
     const ctx: RingContext = { channel: 'sensor-content', version: '2', baselineVersion: '1', ringStartedAt: new Date(0), now: new Date(2_400_000), intervalMs: 60_000, after: new Date(0) };

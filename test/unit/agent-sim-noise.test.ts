@@ -4,22 +4,23 @@
  * Poisson with the stated mean, and the excess of a regression is noted as the candidate's first attributable event.
  */
 import * as path from 'node:path';
-import { BASELINE, CANDIDATE, Fleet, type ManifestView } from '../../agent-sim/fleet';
+import { BASELINE, CANDIDATE, Fleet } from '../../agent-sim/fleet';
 import { loadScenario, type Scenario } from '../../agent-sim/scenario';
-import { channelSalt } from '../../controller/runtime/manifest';
+import { SimChannel } from '../../agent-sim/signed';
+import type { FetchedManifest } from '../../controller/engine/agent';
 
 const sc = loadScenario(path.join(__dirname, '..', '..', 'examples', 'scenarios', 'healthy-noisy.yaml'), { hosts: 2_000 });
-const salt = channelSalt('sensor-content');
+const channel = new SimChannel('sensor-content', { baseline: '1', candidate: '2' });
 const INTERVAL = 60_000;
-const half: ManifestView = { revision: 1, candidate: { version: '2', exposure: { salt, activeRing: 0, rings: [{ name: 'half', basisPoints: 5_000 }] } }, killSwitch: false, signatureOk: true, artifactOk: true };
+const half: FetchedManifest = channel.publish({ activeRing: 0, rings: [{ name: 'half', basisPoints: 5_000 }] });
 
 function scenario(fleet: Partial<Scenario['fleet']>, seed = 3, candidate: Partial<Scenario['candidate']> = {}): Scenario {
-  return { ...sc, seed, candidate: { crashRateMultiplier: 1, crashOnBoot: 0, updateFailure: 0, ...candidate }, fleet: { ...sc.fleet, diurnalAmplitude: 0, hazardShape: 1e6, bsodRate: 0, overdispersionShape: undefined, ...fleet } };
+  return { ...sc, seed, candidate: { crashRateMultiplier: 1, crashOnBoot: 0, crashBeforeAgent: 1, updateFailure: 0, ...candidate }, fleet: { ...sc.fleet, diurnalAmplitude: 0, hazardShape: 1e6, bsodRate: 0, overdispersionShape: undefined, ...fleet } };
 }
 
 /** Per-interval crash counts of both versions over `intervals` intervals, stepping by `tick`. */
-function perInterval(s: Scenario, tick: number, intervals: number, manifest?: ManifestView): Array<[number, number]> {
-  const f = new Fleet(s, salt, 0, { noiseIntervalMs: INTERVAL });
+function perInterval(s: Scenario, tick: number, intervals: number, manifest?: FetchedManifest): Array<[number, number]> {
+  const f = new Fleet(s, channel.agent(), 0, { noiseIntervalMs: INTERVAL });
   const out: Array<[number, number]> = [];
   let last = [0, 0];
   // settle the manifest first (two poll intervals), then count
@@ -91,10 +92,10 @@ describe('simulator noise', () => {
   });
 
   test("a regression's excess crashes are the candidate's first attributable event; a healthy candidate has none", () => {
-    const f = new Fleet(scenario({ crashRate: 0.5 }, 5, { crashRateMultiplier: 2 }), salt, 0);
+    const f = new Fleet(scenario({ crashRate: 0.5 }, 5, { crashRateMultiplier: 2 }), channel.agent(), 0);
     for (let t = 0; t < 30 * INTERVAL; t += 30_000) f.step(t, 30_000, half);
     expect(f.firstAttributable?.kind).toBe('excess-crash');
-    const g = new Fleet(scenario({ crashRate: 0.5 }, 5), salt, 0);
+    const g = new Fleet(scenario({ crashRate: 0.5 }, 5), channel.agent(), 0);
     for (let t = 0; t < 30 * INTERVAL; t += 30_000) g.step(t, 30_000, half);
     expect((g.latest().events[CANDIDATE][0] as number) > 0).toBe(true);
     expect(g.firstAttributable).toBeNull();

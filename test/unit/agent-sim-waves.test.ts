@@ -4,24 +4,26 @@
  * agents would report in the ring label of ringmaster_agent_hosts.
  */
 import * as path from 'node:path';
-import { CANDIDATE, Fleet, hostId, type ManifestView } from '../../agent-sim/fleet';
+import { CANDIDATE, Fleet, hostId } from '../../agent-sim/fleet';
 import { loadScenario } from '../../agent-sim/scenario';
+import { SimChannel } from '../../agent-sim/signed';
+import type { FetchedManifest } from '../../controller/engine/agent';
 import { assignedRing, hostWavePosition, takesCandidate, type Exposure } from '../../controller/engine/membership';
-import { channelSalt } from '../../controller/runtime/manifest';
 
 const SCENARIO = path.join(__dirname, '..', '..', 'examples', 'scenarios', 'bad-content-update.yaml');
 const sc = loadScenario(SCENARIO, { hosts: 20_000 });
-const quiet = { ...sc, candidate: { crashRateMultiplier: 1, crashOnBoot: 0, updateFailure: 0 } };
-const salt = channelSalt('sensor-content');
+const quiet = { ...sc, candidate: { ...sc.candidate, crashOnBoot: 0 } };
+const channel = new SimChannel('sensor-content', { baseline: '1', candidate: '2' });
+const salt = channel.salt;
 const rings: Exposure['rings'] = [
   { name: 'canary', selector: { ring: 'canary' } },
   { name: 'early', basisPoints: 100 },
   { name: 'full', basisPoints: 10_000 },
 ];
-const view = (revision: number, exposure: Exposure | null): ManifestView => ({ revision, candidate: exposure ? { version: '2', exposure } : null, killSwitch: false, signatureOk: true, artifactOk: true });
+const view = (revision: number, exposure: Exposure | null): FetchedManifest => channel.publish(exposure, { revision });
 
 /** Steps the fleet through two poll intervals with `v`, from `from`. */
-function sweep(f: Fleet, v: ManifestView, from: number): number {
+function sweep(f: Fleet, v: FetchedManifest, from: number): number {
   const end = from + 2 * sc.fleet.pollIntervalMs;
   for (let t = from; t < end; t += sc.tickMs) f.step(t, sc.tickMs, v);
   return end;
@@ -29,7 +31,7 @@ function sweep(f: Fleet, v: ManifestView, from: number): number {
 
 describe('waves and the census in the simulated fleet', () => {
   test('a wave admits exactly the hosts the engine admits, by their own wave position', () => {
-    const f = new Fleet(quiet, salt, 0);
+    const f = new Fleet(quiet, channel.agent(), 0);
     for (const i of [0, 5, 19_999]) expect(f.wave[i]).toBe(hostWavePosition(salt, hostId(i)));
     const exposure: Exposure = { salt, activeRing: 1, rings, wave: { ppm: 250_000 } };
     sweep(f, view(1, exposure), 0);
@@ -52,7 +54,7 @@ describe('waves and the census in the simulated fleet', () => {
   });
 
   test('a growing wave keeps the hosts already in (sticky), and the holdback stays on the previous version', () => {
-    const f = new Fleet(quiet, salt, 0);
+    const f = new Fleet(quiet, channel.agent(), 0);
     const base: Exposure = { salt, activeRing: 2, rings, holdback: { basisPoints: 50 } };
     let t = sweep(f, view(1, { ...base, wave: { ppm: 100_000 } }), 0);
     const before = Uint8Array.from(f.version);
@@ -70,9 +72,10 @@ describe('waves and the census in the simulated fleet', () => {
   });
 
   test('the census counts hosts by assigned ring once they polled the candidate, bricked hosts and withdrawn candidates excluded', () => {
-    const f = new Fleet({ ...sc, candidate: { crashRateMultiplier: 1, crashOnBoot: 0.5, updateFailure: 0 } }, salt, 0);
+    const f = new Fleet({ ...sc, candidate: { ...sc.candidate, crashOnBoot: 0.5 } }, channel.agent(), 0);
     const exposure: Exposure = { salt, activeRing: 0, rings, wave: { ppm: 0 } };
-    expect([f.ringHosts(0), f.ringHosts(1), f.ringHosts(2)]).toEqual([0, 0, 0]);
+    const census = (): number[] => rings.map((r) => f.ringHosts(r.name));
+    expect(census()).toEqual([0, 0, 0]);
     let t = sweep(f, view(1, exposure), 0);
     const expected = [0, 0, 0];
     for (let i = 0; i < f.n; i++) {
@@ -81,31 +84,32 @@ describe('waves and the census in the simulated fleet', () => {
     }
     // The census wave: nobody takes the candidate, everybody reports its ring.
     expect(f.hostsOn[CANDIDATE]).toBe(0);
-    expect([f.ringHosts(0), f.ringHosts(1), f.ringHosts(2)]).toEqual(expected);
+    expect(census()).toEqual(expected);
     expect(expected[0]).toBe(f.canaryCount);
     // The canary ring takes it; about half of its hosts brick and drop out of the census.
     t = sweep(f, view(2, { ...exposure, wave: undefined }), t);
     expect(f.brickedTotal).toBeGreaterThan(0);
-    expect(f.ringHosts(0)).toBe(f.canaryCount - f.brickedTotal);
-    expect(f.ringHosts(1)).toBe(expected[1]);
+    expect(f.ringHosts('canary')).toBe(f.canaryCount - f.brickedTotal);
+    expect(f.ringHosts('early')).toBe(expected[1]);
     // The hosts gauge live agents export, by version and ring label: it adds up to the census and to the hosts up.
     const gauge = f.hostsByVersionAndRing();
     const byRing = (ring: string): number => gauge.filter((g) => g.ring === ring).reduce((a, g) => a + g.hosts, 0);
-    expect([byRing('canary'), byRing('early'), byRing('full')]).toEqual([f.ringHosts(0), f.ringHosts(1), f.ringHosts(2)]);
+    expect([byRing('canary'), byRing('early'), byRing('full')]).toEqual(census());
     expect(gauge.filter((g) => g.version === CANDIDATE).reduce((a, g) => a + g.hosts, 0)).toBe(f.hostsOn[CANDIDATE]);
     expect(gauge.reduce((a, g) => a + g.hosts, 0)).toBe(f.n - f.brickedTotal);
     // No candidate in the manifest: agents export ring="" again.
     sweep(f, view(3, null), t);
-    expect([f.ringHosts(0), f.ringHosts(1), f.ringHosts(2)]).toEqual([0, 0, 0]);
+    expect(census()).toEqual([0, 0, 0]);
   });
 
-  test('tampered manifests teach the census nothing', () => {
-    const f = new Fleet({ ...quiet, tamper: { manifestShare: 1, artifact: false } }, salt, 0);
+  test('tampered manifests teach the census nothing: every poll is refused (signature) and counted against the candidate the body names', () => {
+    const f = new Fleet({ ...quiet, tamper: { manifestShare: 1, artifact: false } }, channel.agent(), 0);
     sweep(f, view(1, { salt, activeRing: 0, rings }), 0);
-    expect(f.ringHosts(0)).toBe(0);
-    // every canary host refuses at its poll, and again at its retry a poll interval later
-    expect(f.failures.signature).toBeGreaterThanOrEqual(f.canaryCount);
-    expect(f.failures.signature).toBeLessThanOrEqual(2 * f.canaryCount);
+    expect(f.ringHosts('canary')).toBe(0);
+    // every host refuses at its poll, and again one poll interval later (two intervals swept: 1 or 2 polls each)
+    expect(f.refusals.signature).toBeGreaterThan(f.n);
+    expect(f.refusals.signature).toBeLessThanOrEqual(2 * f.n);
+    expect(f.failures.signature).toBe(f.refusals.signature);
     expect(f.hostsOn[CANDIDATE]).toBe(0);
     expect(f.firstAttributable?.kind).toBe('signature');
   });

@@ -8,9 +8,10 @@
  *   up to the exact totals, and a missed look is caught up without double counting.
  */
 import * as path from 'node:path';
-import { Fleet, type ManifestView } from '../../agent-sim/fleet';
+import { Fleet } from '../../agent-sim/fleet';
 import { SimMetricsProvider } from '../../agent-sim/provider';
 import { loadScenario } from '../../agent-sim/scenario';
+import { SimChannel } from '../../agent-sim/signed';
 import { builtinQueries, MAX_INTERVALS_PER_LOOK, observeFromCounts, observeMetric, promDuration } from '../../controller/analysis/observe';
 import type { MetricsProvider, RangeResult } from '../../controller/analysis/provider';
 import type { Observation, QueryResult, RingContext } from '../../controller/analysis/types';
@@ -198,13 +199,14 @@ describe('observeMetric (Prometheus path)', () => {
 
 describe('on a simulated fleet: the Prometheus path and the CountsSource path agree', () => {
   const sc = loadScenario(path.join(__dirname, '..', '..', 'examples', 'scenarios', 'bad-content-update.yaml'), { hosts: 20_000 });
+  const channel = new SimChannel('sensor-content', { baseline: '1', candidate: '2' });
   const salt = channelSalt('sensor-content');
   const scenario = { ...sc, candidate: { ...sc.candidate, crashRateMultiplier: 3, crashOnBoot: 0, updateFailure: 0.05 }, fleet: { ...sc.fleet, crashRate: 0.05, bsodRate: 0.02 } };
-  const fleet = new Fleet(scenario, salt, 0);
-  // Nobody takes the candidate for the first 10 minutes; then half the fleet does.
-  const none: ManifestView = { revision: 1, candidate: null, killSwitch: false, signatureOk: true, artifactOk: true };
+  const fleet = new Fleet(scenario, channel.agent(), 0);
+  // Nobody takes the candidate for the first 10 minutes; then half the fleet does (signed manifests, as agents get them).
+  const none = channel.publish(null);
   const exposure: Exposure = { salt, activeRing: 0, rings: [{ name: 'half', basisPoints: 5_000 }] };
-  const half: ManifestView = { revision: 2, candidate: { version: '2', exposure }, killSwitch: false, signatureOk: true, artifactOk: true };
+  const half = channel.publish(exposure);
   for (let t = 0; t < 3_600_000; t += sc.tickMs) fleet.step(t, sc.tickMs, t < 600_000 ? none : half);
   const provider = new SimMetricsProvider(fleet, 'sensor-content', { baseline: '1', candidate: '2' }, [{ from: 3_000_000, to: 3_300_000 }]);
   const ctx = (nowMs: number, afterMs: number, intervalMs = MIN): RingContext => ({
