@@ -19,19 +19,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { compileContentSchema, type ContentValidator } from '../controller/content/validators';
-import { keyIdOfRaw, parsePublicKey, publicKeyRaw, type TrustedKey } from '../controller/crypto/keys';
+import type { ContentValidator } from '../controller/content/validators';
+import type { TrustedKey } from '../controller/crypto/keys';
 import type { TrustedManifestKey } from '../controller/engine/agent';
-import { parseBaseUrl } from '../controller/http/client';
-import { loadDocumentFile } from '../controller/spec/document';
-import { parseDuration } from '../controller/spec/duration';
-import { formatSpecError } from '../controller/spec/errors';
-import { createLogger, LOG_LEVELS, parseLogLevel } from '../controller/telemetry/log';
-import { Agent, AgentSetupError, type AgentOptions, type PollReport } from './agent';
-import { FileInstaller } from './installer';
-import { StateError, StateStore } from './state';
-import { linksOf, statusOf } from './status';
+import { LOG_LEVELS } from '../controller/telemetry/log';
+import type { Agent, AgentOptions, PollReport } from './agent';
 
+// The modules behind each command are loaded when it runs: `status` and `--help` stay quick.
 const NAME = 'ringmaster-agent';
 
 interface RunFlags {
@@ -114,8 +108,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('print what the state directory says: version, revision, previous, boot marker, bad marks, trusted keys')
     .option('--dir <dir>', 'the state directory')
     .option('--json', 'one JSON object')
-    .action((flags: { dir?: string; json?: boolean }) => {
-      exit = status(flags);
+    .action(async (flags: { dir?: string; json?: boolean }) => {
+      exit = await status(flags);
     });
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -132,8 +126,10 @@ function fail(lines: string[]): number {
   return 2;
 }
 
-function status(flags: { dir?: string; json?: boolean }): number {
+async function status(flags: { dir?: string; json?: boolean }): Promise<number> {
   if (flags.dir === undefined) return fail(['status: --dir is required']);
+  const { StateError, StateStore } = await import('./state');
+  const { linksOf, statusOf } = await import('./status');
   let state;
   try {
     state = new StateStore(flags.dir).load();
@@ -161,6 +157,12 @@ function status(flags: { dir?: string; json?: boolean }): number {
 }
 
 async function run(flags: RunFlags): Promise<number> {
+  const { parseDuration } = await import('../controller/spec/duration');
+  const { parseBaseUrl } = await import('../controller/http/client');
+  const { keyIdOfRaw, parsePublicKey } = await import('../controller/crypto/keys');
+  const { createLogger, parseLogLevel } = await import('../controller/telemetry/log');
+  const { Agent, AgentSetupError } = await import('./agent');
+  const { FileInstaller } = await import('./installer');
   const errors: string[] = [];
   const need = (v: string | undefined, flag: string): string => {
     if (v === undefined || v === '') errors.push(`run: ${flag} is required`);
@@ -201,19 +203,19 @@ async function run(flags: RunFlags): Promise<number> {
   }
   const pinKeys: TrustedManifestKey[] = [];
   for (const k of flags.pinKey) {
-    const raw = readKey(k, '--pin-key', errors);
+    const raw = await readKey(k, '--pin-key', errors);
     if (raw !== undefined) pinKeys.push({ keyId: keyIdOfRaw(raw), publicKey: raw });
   }
   const publisherKeys: TrustedKey[] = [];
-  flags.publisherKey.forEach((k, i) => {
-    const raw = readKey(k, '--publisher-key', errors);
+  for (const [i, k] of flags.publisherKey.entries()) {
+    const raw = await readKey(k, '--publisher-key', errors);
     const parsed = raw === undefined ? undefined : parsePublicKey(raw);
     if (parsed?.ok) publisherKeys.push({ name: `publisher-key-${i + 1} (${keyIdOfRaw(raw as string)})`, key: parsed.key });
-  });
+  }
   const validators: ContentValidator[] = [];
   if (flags.validateSchema !== undefined && flags.validateExec !== undefined) errors.push('--validate-schema and --validate-exec: use one of them');
   if (flags.validateSchema !== undefined) {
-    const schema = readSchema(flags.validateSchema, errors);
+    const schema = await readSchema(flags.validateSchema, errors);
     if (schema !== undefined) validators.push({ type: 'schema', name: path.basename(flags.validateSchema), schema });
   }
   if (flags.validateExec !== undefined) {
@@ -326,7 +328,8 @@ function summary(r: PollReport, agent: Agent): string {
 }
 
 /** A public key as raw base64: given inline (raw base64 or PEM text) or as a file holding one. */
-function readKey(text: string, flag: string, errors: string[]): string | undefined {
+async function readKey(text: string, flag: string, errors: string[]): Promise<string | undefined> {
+  const { parsePublicKey, publicKeyRaw } = await import('../controller/crypto/keys');
   let value = text;
   if (!text.includes('-----BEGIN') && !/^[A-Za-z0-9+/]{43}=$/.test(text)) {
     try {
@@ -345,7 +348,10 @@ function readKey(text: string, flag: string, errors: string[]): string | undefin
 }
 
 /** The JSON Schema of --validate-schema, through the one document loader, compiled once to catch a broken schema. */
-function readSchema(file: string, errors: string[]): object | undefined {
+async function readSchema(file: string, errors: string[]): Promise<object | undefined> {
+  const { loadDocumentFile } = await import('../controller/spec/document');
+  const { formatSpecError } = await import('../controller/spec/errors');
+  const { compileContentSchema } = await import('../controller/content/validators');
   const loaded = loadDocumentFile<object>({ noun: 'content schema', schema: { type: 'object' } }, file);
   if (!loaded.ok) {
     errors.push(...loaded.errors.map((e) => `--validate-schema: ${formatSpecError(e)}`));

@@ -18,7 +18,7 @@ function newestMtime(dir: string): number {
 export function ensureBuilt(): void {
   const marker = path.join(ROOT, 'dist/controller/cli/ringmaster.js');
   const built = fs.existsSync(marker) ? fs.statSync(marker).mtimeMs : 0;
-  const sources = Math.max(newestMtime(path.join(ROOT, 'controller')), newestMtime(path.join(ROOT, 'agent-sim')));
+  const sources = Math.max(newestMtime(path.join(ROOT, 'controller')), newestMtime(path.join(ROOT, 'agent-sim')), newestMtime(path.join(ROOT, 'agent')));
   if (built >= sources) return;
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 }
