@@ -307,7 +307,7 @@ async function run(flags: RunFlags): Promise<number> {
 
 function summary(r: PollReport, agent: Agent): string {
   const s = agent.status();
-  const on = `${s.version ?? 'no version'}${s.rollout === null ? '' : ` (candidate of ${s.rollout})`}`;
+  const on = s.version === null ? 'no version' : `${s.version} (${s.rollout === null ? 'stable' : `candidate of ${s.rollout}`})`;
   const where = `manifest revision ${r.revision}`;
   switch (r.action.kind) {
     case 'none':
