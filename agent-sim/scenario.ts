@@ -146,7 +146,7 @@ export const scenarioSchema = {
           additionalProperties: false,
           default: {},
           properties: {
-            outcome: { type: 'string', enum: ['succeeded', 'rolled-back', 'halted', 'aborted', 'awaiting-approval', 'running'] },
+            outcome: { type: 'string', enum: ['succeeded', 'rolled-back', 'halted', 'aborted', 'awaiting-approval', 'preflight-failed', 'running'] },
             haltReason: { type: 'string' },
             /** Index of the last ring exposed when the run ended (for halts: the ring that was stopped). */
             lastRing: { type: 'integer', minimum: -1 },

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { observeFromCounts } from '../controller/analysis/observe';
 import type { ChannelManifest, FetchedManifest } from '../controller/engine/agent';
-import type { Transition } from '../controller/engine/state';
+import { TERMINAL_PHASES, type PhaseKind, type Transition } from '../controller/engine/state';
 import { MetricsAnalyzer } from '../controller/runtime/analysis';
 import { VirtualClock } from '../controller/runtime/clock';
 import { loadTrustedKeys } from '../controller/runtime/config';
@@ -197,6 +197,8 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     rollbackDrainMs: 10 * 60_000,
     analyzer: new MetricsAnalyzer((metric, ctx) => Promise.resolve(observeFromCounts(provider, metric, ctx))),
     census,
+    // Pre-flight reads the bytes the agents download (artifactFile), not the rollout's URL.
+    ...(docs.artifact ? { preflightArtifacts: (url: string) => (url === spec.artifact.url ? docs.artifact : undefined) } : {}),
   });
   // The agents pin the controller's manifest key; their clock is the virtual clock.
   const key = c.signingKey();
@@ -262,6 +264,8 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     while (t < end) {
       clock.advanceTo(t);
       await c.reconcileAll();
+      // A pre-flight run ends (and is decided) at this virtual instant, whatever its real time.
+      await c.preflightIdle();
       let view = c.getRollout(rollout.metadata.name);
       if (!view) throw new Error('rollout vanished');
       absorb(view);
@@ -321,7 +325,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         succeededAt ??= t;
         if (fleet.idle() || t - succeededAt >= 2 * (sc.fleet.pollIntervalMs + sc.fleet.pollJitterMs)) break;
       }
-      if (phase === 'aborted' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
+      if (phase === 'aborted' || phase === 'preflight-failed' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
       // A halt, or a ring escalated to a human, waits for someone: the run ends an hour later.
       if (phase === 'halted' && haltAt !== null && t - haltAt >= 3_600_000) break;
       if (phase === 'awaiting-approval' && approvalSince === null) {
@@ -342,7 +346,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       startedAt: iso(start),
       hosts: sc.fleet.hosts,
       canaryHosts: fleet.canaryCount,
-      outcome: t >= end && !['succeeded', 'rolled-back', 'aborted', 'halted', 'awaiting-approval'].includes(phase) ? 'running' : phase,
+      outcome: t >= end && !TERMINAL_PHASES.has(phase as PhaseKind) && !['halted', 'awaiting-approval'].includes(phase) ? 'running' : phase,
       haltReason,
       lastRing,
       lastRingName: lastRing >= 0 ? (spec.rings[lastRing]?.name ?? null) : null,

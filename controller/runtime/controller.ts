@@ -49,6 +49,8 @@ export interface ControllerOptions extends ReconcilerOptions {
   preflightAllowlist?: PreflightAllowlist;
   /** Limits of the pre-flight artifact fetch (default content/fetch.ts DEFAULT_FETCH_LIMITS). */
   preflightFetchLimits?: Partial<FetchLimits>;
+  /** Artifact bytes the embedding program holds, by URL, instead of fetching them (the simulator's artifactFile). */
+  preflightArtifacts?: (url: string) => Buffer | undefined;
 }
 
 export class Controller extends Service {
@@ -87,6 +89,7 @@ export class Controller extends Service {
       trustedKeys,
       policyOf: (r) => policies.get(policyNameOf(r)),
       ...(opts.preflightFetchLimits ? { fetchLimits: opts.preflightFetchLimits } : {}),
+      ...(opts.preflightArtifacts ? { artifactBytes: opts.preflightArtifacts } : {}),
       log,
       ...(opts.observer ? { observer: opts.observer } : {}),
       onResult: (rollout) => decideOnResult(rollout),

@@ -17,7 +17,7 @@
  * - Results live in memory only: a restart mid-preflight runs the checks again (they read, they change nothing).
  */
 import type { TrustedKey } from '../crypto/keys';
-import { fetchArtifact, verifyArtifact, type FetchLimits } from '../content/fetch';
+import { fetchArtifact, sha256Hex, verifyArtifact, type FetchLimits } from '../content/fetch';
 import { runValidator, type ContentValidator } from '../content/validators';
 import { allowedNames, EMPTY_ALLOWLIST, type PreflightAllowlist } from '../content/allowlist';
 import type { PreflightResult } from '../engine/state';
@@ -37,6 +37,11 @@ export interface PreflightRunnerOptions {
   /** The rollout's policy (requireSignedArtifacts); undefined: not loaded (then signatures are required). */
   policyOf: (rollout: Rollout) => PolicySpec | undefined;
   fetchLimits?: Partial<FetchLimits>;
+  /**
+   * The bytes behind an artifact URL when the embedding program holds them (the simulator: its scenario's
+   * artifactFile, what its agents download); undefined: fetched. They are verified and validated all the same.
+   */
+  artifactBytes?: (url: string) => Buffer | undefined;
   /** Runs at once; more wait for a free one. Default 4. */
   concurrency?: number;
   log: Logger;
@@ -181,7 +186,8 @@ export class PreflightRunner implements PreflightSource {
       return { since, result: 'failed', check, reason };
     };
     const built = validatorsOf(spec.preflight ?? [], this.allowlist);
-    const fetched = await fetchArtifact(spec.artifact.url, this.opts.fetchLimits, signal);
+    const held = this.opts.artifactBytes?.(spec.artifact.url);
+    const fetched = held !== undefined ? { ok: true as const, bytes: held, sha256: sha256Hex(held) } : await fetchArtifact(spec.artifact.url, this.opts.fetchLimits, signal);
     if (!fetched.ok) return fail(ARTIFACT_CHECK, `${fetched.reason}: ${fetched.message}`);
     const policy = this.opts.policyOf(rec.spec);
     const signed = policy?.requireSignedArtifacts ?? POLICY_DEFAULTS.requireSignedArtifacts;
