@@ -23,6 +23,7 @@
  * A process start of the agent in a new boot of the host (the kernel's boot id) is a start of the active version;
  * an agent restart within the same boot, after that version started, is not.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import {
   applyRotations,
@@ -57,7 +58,7 @@ import type { HttpClientOptions } from '../controller/http/client';
 import { silentLogger, type Logger } from '../controller/telemetry/log';
 import { InstallError, type Installer } from './installer';
 import { AgentMetrics, type UpdateFailureReason } from './metrics';
-import { initialState, StateError, StateStore, type AgentState, type LastStart } from './state';
+import { initialState, StateError, StateStore, type AgentState, type LastStart, type StoredManifest } from './state';
 import { statusOf, type AgentStatus } from './status';
 import { ControllerTransport } from './transport';
 
@@ -255,28 +256,28 @@ export class Agent {
       return this.report('error', { kind: 'none' }, { error: got.message });
     }
     if (got.kind === 'not-modified') {
-      const m = this.manifest;
-      if (m === null) {
+      const stored = this.state.manifest;
+      if (stored === null) {
         this.state = { ...this.state, etag: null };
         this.save();
         return this.report('error', { kind: 'none' }, { error: 'the controller answered 304 but no manifest is stored: polling again without If-None-Match' });
       }
-      const issued = Date.parse(m.issuedAt);
-      const maxAge = this.opts.maxAgeMs ?? DEFAULT_MANIFEST_MAX_AGE_MS;
-      if (this.now() - issued > maxAge) {
-        // The same engine rule as a fresh copy: too old to act on. The next poll asks for the whole manifest.
-        const message = `manifest revision ${m.revision} was issued at ${m.issuedAt}, more than ${Math.round(maxAge / 60_000)} min ago`;
+      // The last accepted manifest, checked again (the same bytes: only its age can refuse it now).
+      const body = Buffer.from(stored.body, 'utf8');
+      const again = this.check({ body, signature: stored.signature ?? undefined, keyId: stored.keyId ?? undefined, bodySha256: sha256(body) });
+      if (!again.ok) {
+        // The next poll asks for the whole manifest.
         this.state = { ...this.state, etag: null };
         this.save();
-        return this.refused({ ok: false, reason: 'stale', message }, null);
+        return this.refused(again, null);
       }
-      return this.report('not-modified', await this.act(m, signal));
+      return this.report('not-modified', await this.act(again.manifest, signal));
     }
     let check = this.check(got.fetched);
     if (!check.ok && check.reason === 'unknown-key') check = await this.followRotations(got.fetched, check, signal);
     if (!check.ok) return this.refused(check, got.fetched);
-    const body = got.fetched.body.toString('utf8');
-    this.state = { ...this.state, replay: check.replay, etag: got.etag, manifest: body };
+    const f = got.fetched;
+    this.state = { ...this.state, replay: check.replay, etag: got.etag, manifest: { body: f.body.toString('utf8'), signature: f.signature ?? null, keyId: f.keyId ?? null } };
     this.save();
     this.manifest = check.manifest;
     for (const c of check.manifest.candidates) this.metrics.touch(c.version);
@@ -548,10 +549,10 @@ function sameArtifact(a: { version: string; sha256: string }, b: { version: stri
   return a.version === b.version && a.sha256 === b.sha256;
 }
 
-function parseStored(body: string | null): ChannelManifest | null {
-  if (body === null) return null;
+function parseStored(stored: StoredManifest | null): ChannelManifest | null {
+  if (stored === null) return null;
   try {
-    return JSON.parse(body) as ChannelManifest;
+    return JSON.parse(stored.body) as ChannelManifest;
   } catch {
     return null;
   }
@@ -566,6 +567,10 @@ function candidateVersionsOf(body: Buffer): string[] {
   } catch {
     return [];
   }
+}
+
+function sha256(bytes: Buffer): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
 function dedupeKeys(keys: TrustedManifestKey[]): TrustedManifestKey[] {

@@ -5,8 +5,8 @@
  * - `replay`: the last accepted revision, its issue time and its body's sha256. It never goes backwards.
  * - `boot`: the boot-loop safety net's state (engine/agent.ts BootState): current, previous (last-known-good),
  *   the boot marker and the bad marks.
- * - `etag`, `manifest`: the last accepted manifest (its exact body), so a 304 or an unreachable controller still
- *   leaves the agent something verified to act on.
+ * - `etag`, `manifest`: the last accepted manifest (its exact body and signature), so that after a 304 the agent
+ *   checks it again (its age) and acts on it.
  * - `lastStart`: the last start of a version (with the kernel's boot id), so an agent restart within one boot does
  *   not count as a new start of a version that is running.
  *
@@ -88,8 +88,18 @@ export const agentStateSchema = {
       },
     },
     etag: nullableStr,
-    /** The last accepted manifest body, exactly as served (UTF-8 JSON text). */
-    manifest: nullableStr,
+    /** The last accepted manifest: its body exactly as served (UTF-8 JSON text) and its signature headers. */
+    manifest: {
+      anyOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['body', 'signature', 'keyId'],
+          properties: { body: str, signature: nullableStr, keyId: nullableStr },
+        },
+      ],
+    },
     lastStart: {
       anyOf: [
         { type: 'null' },
@@ -107,6 +117,7 @@ export const agentStateSchema = {
 /** The state file as the schema defines it. */
 export type AgentState = FromSchema<typeof agentStateSchema>;
 export type LastStart = NonNullable<AgentState['lastStart']>;
+export type StoredManifest = NonNullable<AgentState['manifest']>;
 
 // The engine's types and the schema's must agree both ways (a compile error here means they drifted).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -170,3 +170,30 @@ describe('reference agent: replay, max age and tampering, through a loopback pro
     await agent.close();
   });
 });
+
+describe('reference agent: a 304 does not make an old manifest young', () => {
+  test('after a 304 the stored manifest is checked again: older than the maximum age, it is refused (stale)', async () => {
+    // A controller that does not re-issue within the test, and a rollout that stays in its canary ring.
+    const lab = await openLab({ manifestReissueMs: 7 * 24 * 60 * MIN });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-agent-304-'));
+    try {
+      const a = lab.artifact('c-7.16.291.bin', Buffer.from('7.16.291\n'));
+      const spec = rolloutOf('r291', '7.16.291', '7.16.290', a).spec;
+      await lab.controller.applyRollout(rolloutOf('r291', '7.16.291', '7.16.290', a, { rings: spec.rings.map((r) => ({ ...r, bake: '2d' })) }), 'alice');
+      await lab.advance(MIN);
+      const agent = await Agent.open(agentOptions(lab, dir, { maxAgeMs: 30 * MIN }));
+      expect(await agent.pollOnce()).toMatchObject({ manifest: 'accepted', action: { kind: 'installed', version: '7.16.291' } });
+      expect(await agent.pollOnce()).toMatchObject({ manifest: 'not-modified', onDesired: true });
+      await lab.advance(31 * MIN, 31 * MIN);
+      expect(await agent.pollOnce()).toMatchObject({ manifest: 'refused', refusal: { reason: 'stale' }, onDesired: false });
+      // The ETag was dropped: the whole (still old) manifest comes back, and is refused again.
+      expect(await agent.pollOnce()).toMatchObject({ manifest: 'refused', refusal: { reason: 'stale' } });
+      expect(refusals(await agent.metrics.text(), 'stale')).toBe(2);
+      expect(activeBytes(dir)?.version).toBe('7.16.291');
+      await agent.close();
+    } finally {
+      await lab.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
