@@ -129,19 +129,28 @@ export function ringProgress(v: RolloutView): RingProgress[] {
   return out;
 }
 
-/** How far a rollout's pre-flight checks got, for its status line. */
-function preflightState(v: RolloutView): string {
-  switch (v.phase.kind) {
+/**
+ * The pre-flight line of `ringctl status`: the artifact's fetch and verification, then each check in order, with how
+ * far they got (they run in order and stop at the first failure).
+ */
+function preflightLine(v: RolloutView): string | null {
+  const checks = v.spec.spec.preflight ?? [];
+  if (checks.length === 0) return null;
+  const names = ['artifact', ...checks.map((c) => `${c.name} (${c.schema !== undefined ? 'schema' : c.exec !== undefined ? `exec ${c.exec}` : `webhook ${c.webhook ?? '?'}`})`)];
+  const p = v.phase;
+  switch (p.kind) {
     case 'pending':
     case 'blocked':
     case 'held':
-      return ': not run yet';
+      return `preflight: not run yet: ${names.join(', ')}`;
     case 'preflight':
-      return ': running';
-    case 'preflight-failed':
-      return `: failed at ${v.phase.check}`;
+      return `preflight: running: ${names.join(', ')}`;
+    case 'preflight-failed': {
+      const at = p.check === 'artifact' ? 0 : 1 + checks.findIndex((c) => c.name === p.check);
+      return `preflight: ${names.map((n, i) => `${n} ${i < at ? 'passed' : i === at ? 'FAILED' : 'not run'}`).join(', ')}`;
+    }
     default:
-      return v.history.some((t) => t.from === 'preflight' && t.to !== 'held' && t.to !== 'aborted' && t.to !== 'rolled-back') ? ': passed' : '';
+      return v.history.some((t) => t.from === 'preflight' && t.to !== 'held' && t.to !== 'aborted' && t.to !== 'rolled-back') ? `preflight: passed: ${names.join(', ')}` : null;
   }
 }
 
@@ -151,8 +160,8 @@ export function renderStatus(v: RolloutView, now: Date): string {
   lines.push(`${v.name}  ${v.channel} ${v.previousVersion ?? '?'} -> ${v.version}  policy ${v.policy}  revision ${v.revision}`);
   lines.push(`phase: ${phaseLabel(v.phase)}`);
   if (v.waitingReason) lines.push(`${v.phase.kind === 'preflight-failed' ? 'stopped' : 'waiting'}: ${v.waitingReason}`);
-  const checks = v.spec.spec.preflight ?? [];
-  if (checks.length > 0) lines.push(`preflight: ${checks.map((c) => `${c.name} (${c.schema !== undefined ? 'schema' : c.exec !== undefined ? `exec ${c.exec}` : `webhook ${c.webhook ?? '?'}`})`).join(', ')}${preflightState(v)}`);
+  const preflight = preflightLine(v);
+  if (preflight !== null) lines.push(preflight);
   const rings = v.spec.spec.rings;
   const progress = ringProgress(v);
   lines.push('rings: [x] done  [>] active  [!] halted  [<] withdrawn  [ ] not started');

@@ -30,6 +30,7 @@ import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
 import { Telemetry } from '../telemetry/metrics';
 import { readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
+import type { PreflightAllowlist } from '../content/allowlist';
 
 export interface ServeSettings {
   listen: { host: string; port: number };
@@ -159,11 +160,13 @@ function fail(lines: string[]): number {
 async function serve(flags: ServeFlags): Promise<number> {
   let settings: ServeSettings;
   let tokens: TokenSet;
+  let preflight: PreflightAllowlist | undefined;
   try {
     settings = resolveSettings(flags);
     tokens = settings.tokens === undefined ? TokenSet.empty() : TokenSet.fromFile(settings.tokens);
+    preflight = settings.preflight === undefined ? undefined : (await import('../content/allowlist')).loadPreflightAllowlist(settings.preflight);
   } catch (err) {
-    // Flags, the config file and the tokens file: expected problems, one line each (spec/errors.ts InputError).
+    // Flags, the config file, the tokens and pre-flight files: expected problems, one line each (spec/errors.ts InputError).
     if (err instanceof InputError) return fail(err.lines);
     throw err;
   }
@@ -185,7 +188,6 @@ async function serve(flags: ServeFlags): Promise<number> {
   const { Controller } = await import('../runtime/controller');
   let controller: Controller;
   try {
-    const preflight = settings.preflight === undefined ? undefined : (await import('../content/allowlist')).loadPreflightAllowlist(settings.preflight);
     controller = await Controller.open({
       ...(preflight === undefined ? {} : { preflightAllowlist: preflight }),
       dataDir: settings.data,
