@@ -81,6 +81,10 @@ import type { Scenario } from './scenario';
 
 export const BASELINE = 0;
 export const CANDIDATE = 1;
+/** Flag bits of a host's hot word. */
+const ON_CANDIDATE = 1;
+const BRICKED = 2;
+const LOOPING = 4;
 export type EventKind = 'crash' | 'bsod' | 'update-failure';
 /** Host-seconds a host that crashes on boot ran the candidate before its BSOD. */
 export const BOOT_SECONDS = 30;
@@ -183,9 +187,14 @@ export class Fleet {
   /** Reverted locally at least once. */
   readonly recovered: Uint8Array;
   readonly took: Uint8Array;
-  /** What each agent remembers: its replay state (index into replayStates) and its bad marks (index into markSets, 0: none). */
-  private readonly replayOf: Uint16Array;
-  private readonly badOf: Uint16Array;
+  /**
+   * What a poll reads and writes, interleaved so that one poll touches one cache line (the sweep visits hosts in poll
+   * order, i.e. at random): per host 4 words, [combo * BUCKETS + bucket (the ring tables' slot), wave position,
+   * flags | (census label + 1) << 8, replay state index | bad-mark set index << 16]. The replay state indexes
+   * replayStates (0: never accepted a manifest), the bad-mark set markSets (0: none). `version`, `bricked` and
+   * `looping` mirror the flags for readers.
+   */
+  private readonly hot: Uint32Array;
   /** The candidate artifact each host installed (index into installedArtifacts). */
   private readonly installedOf: Uint16Array;
   /** Poll phase within the interval, ms. */
@@ -219,12 +228,14 @@ export class Fleet {
   private readonly planTables = new Map<string, Int8Array>();
   private viewTables: Int8Array[] = [];
   private viewHost = 0;
+  private viewSlot = 0;
   private readonly view: AgentHost;
-  /** The census label per host (index into censusNames, -1: none, the agent exported ring=""), and the hosts per label. */
-  private readonly census: Int16Array;
+  /** The census labels (a host's is in its hot word: index into censusNames + 1, 0: none, the agent exported ring=""), and the hosts per label. */
   private readonly censusCount: number[] = [];
   private readonly censusNames: string[] = [];
   private readonly censusIndex = new Map<string, number>();
+  private lastLabel = '';
+  private lastLabelIndex = -1;
   /** Noise: the interval grid's anchor (ms), the interval last drawn and its factors per version. */
   private readonly noiseIntervalMs: number;
   private noiseAnchor: number;
@@ -277,7 +288,6 @@ export class Fleet {
     this.now = startMs;
     this.bucket = new Uint16Array(n);
     this.wave = new Uint32Array(n);
-    this.census = new Int16Array(n).fill(-1);
     this.combo = new Uint8Array(n);
     this.hazard = new Float32Array(n);
     this.version = new Uint8Array(n);
@@ -286,8 +296,7 @@ export class Fleet {
     this.attempts = new Uint8Array(n);
     this.recovered = new Uint8Array(n);
     this.took = new Uint8Array(n);
-    this.replayOf = new Uint16Array(n);
-    this.badOf = new Uint16Array(n);
+    this.hot = new Uint32Array(4 * n);
     this.installedOf = new Uint16Array(n);
     this.phase = new Float64Array(n);
     const tenants = [...f.tenants.map((t) => t.name), ''];
@@ -329,6 +338,10 @@ export class Fleet {
     const memo = membershipFor(salt, n);
     this.bucket.set(memo.buckets);
     this.wave.set(memo.waves);
+    for (let i = 0; i < n; i++) {
+      this.hot[4 * i] = (this.combo[i] as number) * BUCKETS + (this.bucket[i] as number);
+      this.hot[4 * i + 1] = this.wave[i] as number;
+    }
     this.canaryCount = canaries;
     this.hostsOn[BASELINE] = n;
     this.dueOrder = new Uint32Array(n);
@@ -341,9 +354,9 @@ export class Fleet {
       bucket: 0,
       wave: 0,
       current: null,
-      ringOf: (c: number) => (this.viewTables[c] as Int8Array)[(this.combo[this.viewHost] as number) * BUCKETS + (this.bucket[this.viewHost] as number)] as number,
+      ringOf: (c: number) => (this.viewTables[c] as Int8Array)[this.viewSlot] as number,
       isBad: (version: string, sha256: string, rollout: string) => {
-        const set = this.badOf[this.viewHost] as number;
+        const set = (this.hot[4 * this.viewHost + 3] as number) >>> 16;
         return set !== 0 && isMarkedBad(this.markSets[set] as BadMark[], version, sha256, rollout);
       },
     };
@@ -474,7 +487,8 @@ export class Fleet {
   /** The agent's census label after an accepted poll (the engine's censusRing: '' for none). */
   private label(i: number, name: string): void {
     let ring = -1;
-    if (name !== '') {
+    if (name === this.lastLabel) ring = this.lastLabelIndex;
+    else if (name !== '') {
       const known = this.censusIndex.get(name);
       if (known === undefined) {
         ring = this.censusNames.length;
@@ -482,16 +496,28 @@ export class Fleet {
         this.censusIndex.set(name, ring);
         this.censusCount.push(0);
       } else ring = known;
+      this.lastLabel = name;
+      this.lastLabelIndex = ring;
     }
     this.setLabel(i, ring);
   }
 
   private setLabel(i: number, ring: number): void {
-    const was = this.census[i] as number;
+    const w = this.hot[4 * i + 2] as number;
+    const was = (w >>> 8) - 1;
     if (was === ring) return;
     if (was >= 0) this.censusCount[was] = (this.censusCount[was] as number) - 1;
     if (ring >= 0) this.censusCount[ring] = (this.censusCount[ring] as number) + 1;
-    this.census[i] = ring;
+    this.hot[4 * i + 2] = (w & 0xff) | ((ring + 1) << 8);
+  }
+
+  /** The host's flags word bits (version, bricked, looping), with their mirrors. */
+  private setFlag(i: number, bit: number, on: boolean): void {
+    const k = 4 * i + 2;
+    this.hot[k] = on ? (this.hot[k] as number) | bit : (this.hot[k] as number) & ~bit;
+    if (bit === ON_CANDIDATE) this.version[i] = on ? CANDIDATE : BASELINE;
+    else if (bit === BRICKED) this.bricked[i] = on ? 1 : 0;
+    else this.looping[i] = on ? 1 : 0;
   }
 
   /**
@@ -511,8 +537,9 @@ export class Fleet {
     const width = this.censusNames.length + 1;
     const n = new Float64Array(2 * width);
     for (let i = 0; i < this.n; i++) {
-      if (this.bricked[i] || this.looping[i]) continue;
-      n[(this.version[i] as number) * width + (this.census[i] as number) + 1]! += 1;
+      const w = this.hot[4 * i + 2] as number;
+      if (w & (BRICKED | LOOPING)) continue;
+      n[(w & ON_CANDIDATE) * width + (w >>> 8)]! += 1;
     }
     const out: Array<{ version: 0 | 1; ring: string; hosts: number }> = [];
     for (const v of [BASELINE, CANDIDATE] as const) {
@@ -580,11 +607,14 @@ export class Fleet {
 
   /** Host i polls: checkManifest, censusRing, desiredVersion (see the module comment). True: poll again next interval. */
   private pollHost(i: number): boolean {
-    if (this.bricked[i] || this.looping[i]) return false;
+    const h = 4 * i;
+    const flags = this.hot[h + 2] as number;
+    if (flags & (BRICKED | LOOPING)) return false;
     const sc = this.sc;
     // In transit, a share of the responses is altered: the host fetched the altered copy.
     const o = (this.offers.length > 1 && this.rng.next() < sc.tamper.manifestShare ? this.offers[1] : this.offers[0]) as Offer;
-    const v = this.verdict(o, this.replayOf[i] as number);
+    const held = this.hot[h + 3] as number;
+    const v = this.verdict(o, held & 0xffff);
     const check = v.check;
     if (!check.ok) {
       this.refusals[check.reason]++;
@@ -595,15 +625,14 @@ export class Fleet {
       if ((check.reason === 'signature' || check.reason === 'unknown-key') && o.namesCandidate) this.fail(CANDIDATE, 'signature');
       return true;
     }
-    this.replayOf[i] = v.replay;
+    this.hot[h + 3] = (held & 0xffff0000) | v.replay;
     const m = check.manifest;
-    const on = this.version[i] as number;
+    const on = flags & ON_CANDIDATE;
     const view = this.view;
     this.viewHost = i;
+    this.viewSlot = this.hot[h] as number;
     this.viewTables = v.tables;
-    view.labels = this.comboLabels[this.combo[i] as number] as Record<string, string>;
-    view.bucket = this.bucket[i] as number;
-    view.wave = this.wave[i] as number;
+    view.wave = this.hot[h + 1] as number;
     view.current = this.versionNames[on] as string;
     this.label(i, censusRing(m, view));
     const d = desiredVersion(m, view);
@@ -640,7 +669,7 @@ export class Fleet {
       this.down(i);
       if (beforeAgent) {
         // A crash before the agent runs, at every boot: a boot loop nothing on the host can end.
-        this.bricked[i] = 1;
+        this.setFlag(i, BRICKED, true);
         this.brickedTotal++;
         // It ran the candidate through its boot before the BSOD (its agent counted both, as live agents do).
         this.cum.hostSeconds[CANDIDATE] += BOOT_SECONDS;
@@ -648,7 +677,7 @@ export class Fleet {
       } else {
         // The agent wrote its boot marker before activating the candidate (0 attempts); this is the first start.
         this.attempts[i] = 0;
-        this.looping[i] = 1;
+        this.setFlag(i, LOOPING, true);
         this.start(i, this.stepEnd);
       }
     }
@@ -704,14 +733,15 @@ export class Fleet {
       version: this.versionNames[CANDIDATE],
       sha256: installed.sha256,
       rollout: installed.rollout,
-      revision: (this.replayStates[this.replayOf[i] as number] as ReplayState).revision,
+      revision: (this.replayStates[(this.hot[4 * i + 3] as number) & 0xffff] as ReplayState).revision,
       at: new Date(this.stepEnd).toISOString(),
       reason: 'boot-loop',
     };
-    this.badOf[i] = this.withMark(this.badOf[i] as number, mark);
-    this.looping[i] = 0;
+    const held = this.hot[4 * i + 3] as number;
+    this.hot[4 * i + 3] = (held & 0xffff) | (this.withMark(held >>> 16, mark) << 16);
+    this.setFlag(i, LOOPING, false);
     this.attempts[i] = 0;
-    this.version[i] = BASELINE;
+    this.setFlag(i, ON_CANDIDATE, false);
     this.hostsOn[BASELINE]++;
     this.hazardSum[BASELINE] += this.hazard[i] as number;
     this.localRollbacks++;
@@ -758,7 +788,7 @@ export class Fleet {
   }
 
   private move(i: number, from: number, to: number): void {
-    this.version[i] = to;
+    this.setFlag(i, ON_CANDIDATE, to === CANDIDATE);
     const h = this.hazard[i] as number;
     this.hazardSum[from as 0 | 1] -= h;
     this.hazardSum[to as 0 | 1] += h;

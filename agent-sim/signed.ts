@@ -59,10 +59,10 @@ export class SimChannel {
   }
 
   /**
-   * The next revision: the candidate with `exposure` (null: none in flight), the stable version (default the
-   * baseline), the kill switch; issued at `issuedAtMs`.
+   * The next revision (or `revision`): the candidate with `exposure` (null: none in flight) and its artifact (default
+   * the channel's), the stable version (default the baseline), the kill switch; issued at `issuedAtMs`.
    */
-  publish(exposure: Omit<Exposure, 'salt'> | null, opts: { issuedAtMs?: number; stable?: string; killSwitch?: boolean; revision?: number } = {}): FetchedManifest {
+  publish(exposure: Omit<Exposure, 'salt'> | null, opts: { issuedAtMs?: number; stable?: string; killSwitch?: boolean; revision?: number; artifact?: ManifestArtifact } = {}): FetchedManifest {
     this.revision = opts.revision ?? this.revision + 1;
     const m: ChannelManifest = {
       channel: this.channel,
@@ -70,7 +70,7 @@ export class SimChannel {
       issuedAt: new Date(opts.issuedAtMs ?? 0).toISOString(),
       salt: this.salt,
       stable: { version: opts.stable ?? this.versions.baseline, artifact: null },
-      candidates: exposure === null ? [] : [{ rollout: this.rollout, version: this.versions.candidate, artifact: this.artifact, state: 'progressing', exposure: { salt: this.salt, ...exposure } }],
+      candidates: exposure === null ? [] : [{ rollout: this.rollout, version: this.versions.candidate, artifact: opts.artifact ?? this.artifact, state: 'progressing', exposure: { salt: this.salt, ...exposure } }],
       killSwitch: { engaged: opts.killSwitch === true, mode: 'freeze' },
     };
     return this.signer.sign(m);
