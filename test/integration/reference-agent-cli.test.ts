@@ -10,6 +10,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { main } from '../../agent/cli';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -33,6 +34,23 @@ function node(script: string, args: string[], input?: string): Promise<Run> {
 }
 
 const agent = (args: string[]): Promise<Run> => node(AGENT, args);
+
+/**
+ * The command's own code (agent/cli.ts main, what the launcher runs) in this process, stdout and stderr captured:
+ * for the cases that need no process of their own (the README's steps above run the real command).
+ */
+async function inProcess(args: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((stdout += c.toString()), true));
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((stderr += c.toString()), true));
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
 
 /** One line on stderr, matching, no stack trace. */
 function oneLine(r: Run, re: RegExp): void {
@@ -110,7 +128,7 @@ describe('ringmaster-agent against ringmaster serve on loopback', () => {
     expect(s1.revision).toEqual(expect.any(Number));
     expect(fs.readFileSync(path.join(tmp, 'canary-1', 'current'))).toEqual(fs.readFileSync(path.join(ROOT, 'examples', 'artifacts', 'sensor-content-7.16.292.json')));
     // Again: nothing to do, exit 0, nothing downloaded.
-    const again = await agent(base('canary-1', 'canary-1', ['--label', 'ring=canary']));
+    const again = await inProcess(base('canary-1', 'canary-1', ['--label', 'ring=canary']));
     expect(again).toMatchObject({ code: 0, stdout: expect.stringMatching(/^ringmaster-agent: on 7\.16\.292 \(candidate of sensor-content-7\.16\.292-local\), manifest revision \d+\n$/) as string });
   });
 
@@ -121,7 +139,7 @@ describe('ringmaster-agent against ringmaster serve on loopback', () => {
     expect(first.stdout).toMatch(/^ringmaster-agent: update to 7\.16\.292 failed \(validation\): validator sh: .*21 fields, 20 expected.*; on no version, manifest revision \d+\n$/);
     const second = await agent(args);
     expect(second).toMatchObject({ code: 0, stdout: expect.stringMatching(/installed 7\.16\.291 \(stable\)/) as string });
-    const s = JSON.parse((await agent(['status', '--dir', path.join(tmp, 'refuser'), '--json'])).stdout) as { version: string; bad: Array<{ version: string; reason: string }> };
+    const s = JSON.parse((await inProcess(['status', '--dir', path.join(tmp, 'refuser'), '--json'])).stdout) as { version: string; bad: Array<{ version: string; reason: string }> };
     expect(s.version).toBe('7.16.291');
     expect(s.bad.map((b) => `${b.version} ${b.reason}`)).toEqual(['7.16.292 validation']);
   });
@@ -162,21 +180,21 @@ describe('ringmaster-agent against ringmaster serve on loopback', () => {
     oneLine(noPin, /^ringmaster-agent: .*nopin\/state\.json: no trusted manifest key yet: the first run needs --pin-key/);
     expect(fs.existsSync(path.join(tmp, 'nopin', 'state.json'))).toBe(false);
 
-    const bad = await agent(['run', '--once', '--controller', 'ftp://x', '--channel', 'c', '--host-id', 'h', '--dir', path.join(tmp, 'x'), '--pin-key', key, '--poll-interval', '5 minutes']);
+    const bad = await inProcess(['run', '--once', '--controller', 'ftp://x', '--channel', 'c', '--host-id', 'h', '--dir', path.join(tmp, 'x'), '--pin-key', key, '--poll-interval', '5 minutes']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.split('\n').filter((l) => l !== '')).toEqual([
       'ringmaster-agent: --controller: must be http:// or https:// (got "ftp://x")',
       'ringmaster-agent: --poll-interval: invalid duration "5 minutes" (use e.g. 30s, 30m, 2h, 1d, 1h30m)',
     ]);
-    const missing = await agent(['run', '--once']);
+    const missing = await inProcess(['run', '--once']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^ringmaster-agent: run: --controller is required\n/);
 
-    const empty = await agent(['status', '--dir', path.join(tmp, 'nothing-here'), '--json']);
+    const empty = await inProcess(['status', '--dir', path.join(tmp, 'nothing-here'), '--json']);
     expect(empty.code).toBe(2);
     oneLine(empty, /^ringmaster-agent: .*nothing-here\/state\.json: no agent state here/);
 
-    const stranger = await agent(base('stranger', 'h', []).map((a) => (a === key ? PUBLISHERS[0] as string : a)));
+    const stranger = await inProcess(base('stranger', 'h', []).map((a) => (a === key ? PUBLISHERS[0] as string : a)));
     expect(stranger.code).toBe(1);
     expect(stranger.stdout).toMatch(/^ringmaster-agent: manifest refused \(unknown-key\): manifest signed by key "[0-9a-f]{16}", which this host does not trust; on no version\n$/);
   });
