@@ -109,10 +109,10 @@ export type ManifestOutcome = 'accepted' | 'unchanged' | 'not-modified' | 'refus
 export type Action =
   /** No verified manifest to act on. */
   | { kind: 'none' }
-  | { kind: 'keep'; version: string | null; why: 'kill-switch' | 'no-stable' }
+  | { kind: 'keep'; version: string | null; why: 'kill-switch' | 'no-stable' | 'marked-bad' }
   | { kind: 'on-desired'; version: string }
   | { kind: 'installed'; version: string; started: boolean; reverted: boolean }
-  | { kind: 'failed'; version: string; reason: UpdateFailureReason | 'no-artifact' | 'marked-bad'; message: string };
+  | { kind: 'failed'; version: string; reason: UpdateFailureReason | 'no-artifact'; message: string };
 
 export interface PollReport {
   manifest: ManifestOutcome;
@@ -369,12 +369,6 @@ export class Agent {
       return { kind: 'failed', version: d.version, reason: 'no-artifact', message };
     }
     const target: InstalledVersion = { version: d.version, sha256: d.artifact.sha256, rollout: d.kind === 'candidate' ? d.rollout : null };
-    if (isMarkedBad(this.state.boot.bad, target.version, target.sha256, target.rollout)) {
-      // desiredVersion skips bad candidates; a stable artifact marked bad here is not installed again either.
-      const message = `version ${target.version} (${target.sha256.slice(0, 12)}) is marked bad on this host: not installing it again`;
-      this.log.warn({ version: target.version }, message);
-      return { kind: 'failed', version: target.version, reason: 'marked-bad', message };
-    }
     return this.install(target, d, d.artifact, signal);
   }
 

@@ -72,14 +72,17 @@ export interface AgentHost extends MemberHost {
   /** Its assigned ring in candidate `i`'s plan, when the caller precomputed it (the simulator's tables). */
   ringOf?: (candidate: number) => number;
   /** Whether this exact artifact of the version is marked bad on the host (bad marks: `isMarkedBad`). */
-  isBad?: (version: string, sha256: string, rollout: string) => boolean;
+  isBad?: (version: string, sha256: string, rollout: string | null) => boolean;
 }
 
 export type Desired =
   | { kind: 'candidate'; version: string; artifact: ManifestArtifact; rollout: string; candidate: number; ring: number }
   | { kind: 'stable'; version: string; artifact: ManifestArtifact | null }
-  /** Keep what it runs: the kill switch forbids a new candidate, or the channel has no stable version yet. */
-  | { kind: 'keep'; version: string | null; why: 'kill-switch' | 'no-stable' };
+  /**
+   * Keep what it runs: the kill switch forbids a new candidate, the channel has no stable version yet, or the stable
+   * artifact is marked bad on this host (it boot-looped here: the host stays on what it runs rather than loop again).
+   */
+  | { kind: 'keep'; version: string | null; why: 'kill-switch' | 'no-stable' | 'marked-bad' };
 
 function ringOfCandidate(m: ChannelManifest, host: AgentHost, i: number): number {
   if (host.ringOf !== undefined) return host.ringOf(i);
@@ -100,7 +103,11 @@ export function desiredVersion(m: ChannelManifest, host: AgentHost): Desired {
     return { kind: 'candidate', version: c.version, artifact: c.artifact, rollout: c.rollout, candidate: i, ring };
   }
   if (m.stable === null) return { kind: 'keep', version: host.current, why: 'no-stable' };
-  return { kind: 'stable', version: m.stable.version, artifact: m.stable.artifact };
+  const a = m.stable.artifact;
+  if (a !== null && host.current !== m.stable.version && host.isBad?.(m.stable.version, a.sha256, null) === true) {
+    return { kind: 'keep', version: host.current, why: 'marked-bad' };
+  }
+  return { kind: 'stable', version: m.stable.version, artifact: a };
 }
 
 /**
@@ -351,9 +358,17 @@ export function beginStart(s: BootState, rules: BootRules, now: string, revision
   return { kind: 'revert', state: { current: s.previous, previous: null, boot: null, bad }, marked };
 }
 
-/** A new version was written and switched to: the old one becomes last-known-good, and the boot marker is set. */
+/**
+ * A version was written and is being switched to. Last-known-good is what the host ran that proved itself: the
+ * current version once its marker was cleared (a healthy period), else the last-known-good before it; an unproven
+ * version (a candidate withdrawn before its healthy period ended) never becomes last-known-good. Switching back to
+ * last-known-good itself needs no marker; any other version gets one.
+ */
 export function installedVersion(s: BootState, v: InstalledVersion, now: string): BootState {
-  return { ...s, current: v, previous: s.current, boot: { version: v.version, sha256: v.sha256, attempts: 0, since: now } };
+  const lastGood = s.boot === null ? s.current : s.previous;
+  const same = (x: InstalledVersion | null): boolean => x !== null && x.version === v.version && x.sha256 === v.sha256;
+  if (same(lastGood)) return { ...s, current: v, previous: null, boot: null };
+  return { ...s, current: v, previous: lastGood, boot: { version: v.version, sha256: v.sha256, attempts: 0, since: now } };
 }
 
 /** After `healthyAfterMs` of running since the last start, the marker is cleared (the version is good). */

@@ -89,7 +89,7 @@ describe('desiredVersion', () => {
 
   test('a version marked bad on the host is skipped until it is re-released (another rollout or artifact)', () => {
     const bad = [{ version: '7.16.291', sha256: '1'.repeat(64), rollout: 'r-291', revision: 4, at: iso(T0), reason: 'boot-loop' as const }];
-    const host = { ...canary, isBad: (v: string, s: string, r: string) => isMarkedBad(bad, v, s, r) };
+    const host = { ...canary, isBad: (v: string, s: string, r: string | null) => isMarkedBad(bad, v, s, r) };
     expect(desiredVersion(manifest(), host)).toMatchObject({ kind: 'stable', version: '7.16.290' });
     // A newer revision of the same rollout and artifact (a wave, a re-issue) does not clear the mark.
     expect(desiredVersion(manifest({ revision: 9 }), host)).toMatchObject({ kind: 'stable' });
@@ -97,6 +97,14 @@ describe('desiredVersion', () => {
     expect(desiredVersion(rereleased, host)).toMatchObject({ kind: 'candidate', rollout: 'r-291-again' });
     const newArtifact = manifest({ candidates: [{ ...manifest().candidates[0]!, artifact: { url: 'http://a/291b', sha256: '2'.repeat(64) } }] });
     expect(desiredVersion(newArtifact, host)).toMatchObject({ kind: 'candidate' });
+  });
+
+  test('a stable artifact marked bad on the host is not offered again: the host keeps what it runs', () => {
+    const bad = [{ version: '7.16.290', sha256: '0'.repeat(64), rollout: null, revision: 4, at: iso(T0), reason: 'boot-loop' as const }];
+    const host = { ...other, current: '7.16.289', isBad: (v: string, s: string, r: string | null) => isMarkedBad(bad, v, s, r) };
+    expect(desiredVersion(manifest(), host)).toEqual({ kind: 'keep', version: '7.16.289', why: 'marked-bad' });
+    // A host already on it is not told to keep anything else.
+    expect(desiredVersion(manifest(), { ...host, current: '7.16.290' })).toMatchObject({ kind: 'stable' });
   });
 
   test('the newest candidate that admits the host wins; an older one still admits hosts the newer does not', () => {
@@ -280,6 +288,19 @@ describe('the boot-loop safety net', () => {
     expect(isMarkedBad(d.state.bad, '7.16.291', '1'.repeat(64), 'r-291')).toBe(true);
     // Back on last-known-good, starts are plain (no marker).
     expect(beginStart(d.state, DEFAULT_BOOT_RULES, iso(T0 + 5 * 60_000), 8)).toEqual({ kind: 'start', state: d.state });
+  });
+
+  test('last-known-good is what proved itself: a candidate withdrawn before its healthy period never becomes it', () => {
+    // On the candidate, unproven (marker set), then the rollout is withdrawn: back to stable, no marker, no previous.
+    const onCandidate = installedVersion(fresh, v291, iso(T0));
+    const back = installedVersion(onCandidate, v290, iso(T0 + 60_000));
+    expect(back).toEqual({ current: v290, previous: null, boot: null, bad: [] });
+    // On the candidate after its healthy period: it is last-known-good when the host moves to something else.
+    const proven = startHealthy(beginStart(onCandidate, DEFAULT_BOOT_RULES, iso(T0), 1).state, DEFAULT_BOOT_RULES, T0 + DEFAULT_BOOT_RULES.healthyAfterMs);
+    const v292 = { version: '7.16.292', sha256: '2'.repeat(64), rollout: 'r-292' };
+    expect(installedVersion(proven, v292, iso(T0))).toMatchObject({ current: v292, previous: v291, boot: { version: '7.16.292', attempts: 0 } });
+    // An unproven version replaced by another new one: last-known-good stays the proven one before it.
+    expect(installedVersion(onCandidate, v292, iso(T0))).toMatchObject({ current: v292, previous: v290 });
   });
 
   test('a healthy period clears the marker; a start after that is not counted', () => {
