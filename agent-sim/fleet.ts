@@ -355,7 +355,7 @@ export class Fleet {
       wave: 0,
       current: null,
       ringOf: (c: number) => (this.viewTables[c] as Int8Array)[this.viewSlot] as number,
-      isBad: (version: string, sha256: string, rollout: string) => {
+      isBad: (version: string, sha256: string, rollout: string | null) => {
         const set = (this.hot[4 * this.viewHost + 3] as number) >>> 16;
         return set !== 0 && isMarkedBad(this.markSets[set] as BadMark[], version, sha256, rollout);
       },
