@@ -87,7 +87,7 @@ describe('ringmaster serve: flags and files', () => {
     expect(r.code).toBe(2);
     const lines = expectOneLineErrors(r.stderr);
     expect(lines).toEqual([
-      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow, logLevel)`,
+      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow, logLevel, manifestReissue, artifacts, preflight)`,
       `ringmaster: ${cfg}:3:7 data: must be a string (got a list)`,
     ]);
   });
@@ -106,7 +106,13 @@ describe('ringmaster serve: flags and files', () => {
       trustedKeys: undefined,
       tickMs: 250,
       rollbackDrainMs: 30_000,
+      manifestReissueMs: 3_600_000,
     });
+    // The pre-flight allowlist is a path like the others: relative to the config file, checked to exist.
+    fs.writeFileSync(path.join(tmp, 'cfgdir', 'preflight.yaml'), 'executables: []\n');
+    fs.writeFileSync(path.join(tmp, 'cfgdir', 'with-preflight.yaml'), 'policies: pol\npreflight: preflight.yaml\n');
+    expect(resolveSettings({ config: path.join(tmp, 'cfgdir', 'with-preflight.yaml') }).preflight).toBe(path.join(tmp, 'cfgdir', 'preflight.yaml'));
+    expect(() => resolveSettings({ policies: path.join(tmp, 'cfgdir', 'pol'), preflight: path.join(tmp, 'nope.yaml') })).toThrow(`--preflight: ${path.join(tmp, 'nope.yaml')}: no such file`);
     fs.writeFileSync(path.join(tmp, 'cfgdir', 'debug.yaml'), 'policies: pol\nlog-level: debug\n');
     expect(resolveSettings({ config: path.join(tmp, 'cfgdir', 'debug.yaml') }).logLevel).toBe('debug');
     expect(resolveSettings({ config: path.join(tmp, 'cfgdir', 'debug.yaml'), logLevel: 'warn' }).logLevel).toBe('warn');
