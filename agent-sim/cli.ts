@@ -4,6 +4,7 @@
  *   agent-sim --scenario FILE [--clock virtual] [--hosts N] [--seed S] [--json [--timeline]] [--plot FILE.svg] [--no-compare]
  *   agent-sim --scenario FILE --clock live [--controller URL] [--pin-key BASE64] [--metrics-listen HOST:PORT] [--duration D] [--hosts N]
  *   agent-sim --scenario FILE --clock live --pollers K [--duration 10s]      (load mode)
+ *   agent-sim --scenario FILE --clock live --agents K [--agents-dir DIR] [--pin-key BASE64] (K real reference agents)
  *
  * Virtual clock: plays the scenario against the real controller runtime in process and prints the story and a
  * summary table, with the same scenario and seed "all at once" (no rings) for comparison, and the oracle (a judge
@@ -33,6 +34,8 @@ interface Flags {
   duration?: string;
   pinKey?: string;
   pollers?: string;
+  agents?: string;
+  agentsDir?: string;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -52,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--duration <duration>', 'live: stop after this long (default: until Ctrl-C); load: default 10s, max 120s')
     .option('--pin-key <base64>', "live: the controller's manifest public key the agents pin (without it: the key served at start, trusted on first use, with a warning)")
     .option('--pollers <k>', 'load mode: K real HTTP pollers against the manifest endpoint (with --clock live)')
+    .option('--agents <k>', 'live: K (<= 50) real reference agents (agent/) instead of the simulated fleet, each with its own state directory')
+    .option('--agents-dir <dir>', "with --agents: keep the agents' state directories in DIR/<host id> (default: a temp directory, removed)")
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(`agent-sim: ${s.replace(/^error: /, '').trim().split('\n')[0] ?? ''}\n`) })
     .action(async (flags: Flags) => {

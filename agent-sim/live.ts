@@ -16,7 +16,8 @@
  * - It stops on SIGINT/SIGTERM or after --duration, and prints a summary (JSON with --json).
  *
  * Load mode (`--pollers K`): K real HTTP pollers against the manifest endpoint, bounded in count and time,
- * loopback only, reporting requests per second and status codes.
+ * loopback only, reporting requests per second and status codes. Agents mode (`--agents K`, agents.ts): K real
+ * reference agents (agent/) instead of the simulated fleet.
  *
  * Both speak HTTP through the one client (controller/http/client.ts, 5 s hard budget per request). stdout is the
  * report for people (or the JSON summary with --json); problems (failed polls, refused manifests) are pino JSON
@@ -43,6 +44,9 @@ export interface LiveFlags {
   duration?: string;
   pinKey?: string;
   pollers?: string;
+  /** `--agents K`: K real reference agents instead of the simulated fleet (agents.ts). */
+  agents?: string;
+  agentsDir?: string;
 }
 
 function fail(msg: string): number {
@@ -112,6 +116,28 @@ function describe(body: Buffer): string {
   }
 }
 
+/**
+ * The key the agents pin: --pin-key, else the one the controller serves now (trust on first use, said aloud in a
+ * warning line on stderr and in the log). A string is the one-line problem.
+ */
+export async function agentTrust(api: HttpClient, base: URL, pinKey: string | undefined, log: Logger): Promise<{ trust: TrustedManifestKey[]; tofu: boolean } | string> {
+  let pinnedText = pinKey?.trim();
+  const tofu = pinnedText === undefined;
+  if (pinnedText === undefined) {
+    const k = await signingKey(api, 60);
+    if (typeof k === 'string') return `cannot reach ${base.origin}/v1/signing-key (is ringmaster serve running?): ${k}`;
+    pinnedText = k.publicKey;
+  }
+  const parsed = parsePublicKey(pinnedText);
+  if (!parsed.ok) return `--pin-key: ${parsed.message}`;
+  const key: TrustedManifestKey = { keyId: keyIdOfRaw(pinnedText), publicKey: pinnedText };
+  if (tofu) {
+    process.stderr.write(`agent-sim live: WARNING: no --pin-key: the agents trust the key ${base.origin}/v1/signing-key serves now (${key.keyId}), trust on first use; pin it with --pin-key ${pinnedText}\n`);
+    log.warn({ keyId: key.keyId }, 'trust on first use: no --pin-key, the agents pinned the key the controller serves');
+  }
+  return { trust: [key], tofu };
+}
+
 export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = createLogger({ base: { component: 'agent-sim' } })): Promise<number> {
   const base = loopbackUrl(flags.controller ?? 'http://127.0.0.1:8080');
   if (typeof base === 'string') return fail(base);
@@ -119,6 +145,10 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
   if (typeof durationMs !== 'number' && !durationMs.ok) return fail(`--duration: ${durationMs.message}`);
   const limitMs = typeof durationMs === 'number' ? durationMs : durationMs.ms;
   if (flags.pollers !== undefined) return runLoad(base, sc, flags, limitMs, log);
+  if (flags.agents !== undefined) {
+    const { runAgents } = await import('./agents');
+    return runAgents(base, sc, flags, limitMs, log);
+  }
   const docs = loadScenarioDocuments(sc);
   const spec = docs.rollout.spec;
   const channel = spec.channel;
@@ -128,36 +158,22 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
   };
 
   const api = new HttpClient({ baseUrl: base, timeoutMs: REQUEST_TIMEOUT_MS, connections: 2 });
-  // The key the agents pin: --pin-key, else the one the controller serves now (trust on first use, said aloud).
-  let pinnedText = flags.pinKey;
-  const tofu = pinnedText === undefined;
-  if (pinnedText === undefined) {
-    const k = await signingKey(api, 60);
-    if (typeof k === 'string') {
-      await api.close();
-      return fail(`cannot reach ${base.origin}/v1/signing-key (is ringmaster serve running?): ${k}`);
-    }
-    pinnedText = k.publicKey;
-  }
-  const pinned = parsePublicKey(pinnedText);
-  if (!pinned.ok) {
+  const pinned = await agentTrust(api, base, flags.pinKey, log);
+  if (typeof pinned === 'string') {
     await api.close();
-    return fail(`--pin-key: ${pinned.message}`);
+    return fail(pinned);
   }
-  const trust: TrustedManifestKey[] = [{ keyId: keyIdOfRaw(pinnedText.trim()), publicKey: pinnedText.trim() }];
-  if (tofu) {
-    const line = `agent-sim live: WARNING: no --pin-key: the agents trust the key ${base.origin}/v1/signing-key serves now (${trust[0]?.keyId}), trust on first use; pin it with --pin-key ${pinnedText}`;
-    process.stderr.write(`${line}\n`);
-    log.warn({ keyId: trust[0]?.keyId }, 'trust on first use: no --pin-key, the agents pinned the key the controller serves');
-  }
+  const { trust, tofu } = pinned;
 
   const start = Date.now();
   const registry = new Registry();
   const labelsOf = (v: number): { channel: string; version: string } => ({ channel, version: v === CANDIDATE ? spec.version : baseline });
   const exported = { hostSeconds: [0, 0], events: [[0, 0], [0, 0]], failures: { signature: 0, hash: 0, download: 0, apply: 0 } as Record<string, number>, refusals: {} as Record<string, number>, localRollbacks: 0 };
+  // The first refusal of each fetched manifest for each reason: one line (the counts are on /metrics).
+  let fetched: FetchedManifest | undefined;
   const refused = (reason: string, message: string): void => {
     say(`${new Date().toISOString()} hosts refuse the manifest (${reason}): ${message}`);
-    log.warn({ reason }, `hosts refuse the manifest: ${message}`);
+    log.warn({ reason, revision: fetched?.revisionHeader === undefined ? null : Number(fetched.revisionHeader) }, `hosts refuse the manifest: ${message}`);
   };
   const fleet = new Fleet(sc, { channel, trust, versions: { baseline, candidate: spec.version }, artifact: docs.artifact }, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? analysisIntervalMs(docs.rollout), onRefusal: refused });
   // `ring`: the ring each host is assigned to in the candidate's plan ("" when none): the controller's ring census.
@@ -238,7 +254,6 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let etag: string | undefined;
-  let fetched: FetchedManifest | undefined;
   let polls = 0;
   let notModified = 0;
   let errors = 0;
@@ -264,8 +279,10 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
     if (r.accepted.length > 0) {
       fleet.setTrust(r.trust);
       say(`${new Date().toISOString()} agents follow the key rotation: they now trust ${r.trust.map((x) => x.keyId).join(', ')} (accepted ${r.accepted.join(', ')})`);
+      log.info({ accepted: r.accepted }, `agents follow the key rotation: they now trust ${r.trust.map((x) => x.keyId).join(', ')}`);
     } else if (!fleet.trusted().some((x) => x.keyId === keyId)) {
       say(`${new Date().toISOString()} the manifest is signed by key ${keyId}: no rotation statement from a key the agents trust leads to it, they refuse it`);
+      log.warn({ keyId }, `the manifest is signed by key ${keyId}: no rotation statement from a key the agents trust leads to it`);
     }
   };
   while (!stopping && Date.now() - start < limitMs) {
@@ -294,8 +311,8 @@ export async function runLive(sc: Scenario, flags: LiveFlags, log: Logger = crea
         if (f.bodySha256 !== lastBody) {
           lastBody = f.bodySha256;
           say(`${new Date().toISOString()} ${describe(f.body)}${fresh.ok ? '' : `, ${fresh.reason.toUpperCase()}: ${fresh.message}`}`);
-          if (!fresh.ok) log.warn({ reason: fresh.reason }, `manifest refused: ${fresh.message}`);
-          if (fresh.ok) lastRevision = Math.max(lastRevision, fresh.manifest.revision);
+          const revision = Number(f.revisionHeader);
+          if (Number.isSafeInteger(revision)) lastRevision = revision;
         }
         fetched = f;
       } else if (res.status === 404) problem(undefined);
