@@ -11,8 +11,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { formatSpecError, type SpecError } from '../spec/errors';
+import { formatSpecError, type PathSegment, type SpecError } from '../spec/errors';
 import { parseRolloutText } from '../spec/load';
+import { parseYaml, positionOf } from '../spec/yaml';
 import type { Rollout } from '../spec/types';
 
 /** The file name shown in error lines: the request body, never a server path. */
@@ -52,6 +53,35 @@ export function loadInPlace(text: string): LoadedRollout {
 
 function toInput(r: LoadedRollout): RolloutInput {
   return r.ok ? { ok: true, rollout: r.doc } : { ok: false, lines: r.errors.map(formatSpecError) };
+}
+
+/**
+ * Places the controller's own findings about an accepted body (an unknown policy, a signature, a pre-flight name not
+ * in the allowlist: errors without a position) at the field's line and column in the body, as the loader's are.
+ * The body already loaded, so parsing it again is bounded the same way.
+ */
+export function locateInBody(text: string, errors: readonly SpecError[]): SpecError[] {
+  if (errors.every((e) => e.line > 0)) return [...errors];
+  let parsed: ReturnType<typeof parseYaml>;
+  try {
+    parsed = parseYaml(text, BODY_SOURCE);
+  } catch {
+    return [...errors];
+  }
+  const first = parsed.docs[0];
+  if (first === undefined) return [...errors];
+  return errors.map((e) => {
+    if (e.line > 0) return e;
+    const pos = positionOf(first.doc, parsed.lineCounter, pathSegments(e.path), 'value');
+    return { ...e, line: pos.line, col: pos.col };
+  });
+}
+
+/** `spec.preflight[1].exec` -> ['spec', 'preflight', 1, 'exec'] (the inverse of formatPath for plain keys). */
+function pathSegments(text: string): PathSegment[] {
+  const out: PathSegment[] = [];
+  for (const m of text.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  return out;
 }
 
 function refused(message: string): LoadedRollout {

@@ -16,7 +16,7 @@ import { textFlaw } from '../spec/text';
 import { authorize, type AuthContext, type Permission } from './auth';
 import { readTextBody } from './body';
 import { ApiError, codeForStatus, sendError } from './errors';
-import { BODY_SOURCE, loadRolloutBody } from './rollout-input';
+import { BODY_SOURCE, loadRolloutBody, locateInBody } from './rollout-input';
 import type { ApiMetrics } from './server';
 import type { TokenEntry } from './tokens';
 
@@ -173,7 +173,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
         throw new ApiError(409, 'conflict', result.message);
       case 'invalid':
         // Same line format as the loader's; the file is always the request body, never a server path.
-        throw invalidRollout(result.errors.map((e) => formatSpecError({ ...e, file: BODY_SOURCE })));
+        throw invalidRollout(locateInBody(text, result.errors).map((e) => formatSpecError({ ...e, file: BODY_SOURCE })));
       default: {
         const _never: never = result;
         throw new Error(`unknown apply status ${String(_never)}`);

@@ -158,10 +158,15 @@ describe('ringmaster serve with pre-flight checks', () => {
     const r = await start(args);
     try {
       // Apply refuses what the allowlist does not have and a schema that does not compile: one line each, 422.
-      const unknown = await post(r.url, withChecks(example('content-malformed.yaml'), r.url).replace('exec: field-lint', 'exec: rm-rf'));
+      const unknownText = withChecks(example('content-malformed.yaml'), r.url).replace('exec: field-lint', 'exec: rm-rf');
+      const unknown = await post(r.url, unknownText);
       expect(unknown.status).toBe(422);
       const unknownBody = (await unknown.json()) as { error: { details: string[] } };
-      expect(unknownBody.error.details).toEqual(['request:0:0 spec.preflight[1].exec: unknown executable "rm-rf": not in this controller\'s pre-flight allowlist (allowed: field-lint; ringmaster serve --preflight)']);
+      // The controller's own finding is placed on the field's line and column in the body, like the loader's.
+      const lines = unknownText.split('\n');
+      const row = lines.findIndex((l) => l.includes('exec: rm-rf')) + 1;
+      const col = (lines[row - 1] ?? '').indexOf('rm-rf') + 1;
+      expect(unknownBody.error.details).toEqual([`request:${row}:${col} spec.preflight[1].exec: unknown executable "rm-rf": not in this controller's pre-flight allowlist (allowed: field-lint; ringmaster serve --preflight)`]);
       const badSchema = await post(r.url, withChecks(example('content-malformed.yaml'), r.url).replace('maxItems: 20', 'maxItems: twenty'));
       expect(badSchema.status).toBe(422);
       const badSchemaBody = (await badSchema.json()) as { error: { details: string[] } };
