@@ -98,7 +98,7 @@ test('live: a replayed revision is refused and counted, nobody re-installs the w
     const captured = Math.max(...[...proxy.recorded].filter(([, r]) => (JSON.parse(r.body.toString()) as { candidates: Array<{ exposure: { activeRing: number } }> }).candidates.some((c) => c.exposure.activeRing === 0)).map(([rev]) => rev));
     expect((await fetch(`${url}/v1/rollouts/${ROLLOUT}/rollback`, { method: 'POST', headers: { Authorization: DEPLOYER, 'Content-Type': 'application/json' }, body: '{"reason":"test"}' })).status).toBeLessThan(300);
     await until('the rollback on every host', async () => ((await onCandidate()) === 0 ? true : undefined));
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 1100));
 
     // The replay: every host refuses the captured revision; nobody re-installs it.
     proxy.replay(captured);
@@ -106,7 +106,7 @@ test('live: a replayed revision is refused and counted, nobody re-installs the w
       const n = await metric(mport, 'ringmaster_agent_manifest_refusals_total', 'reason="replay"');
       return n >= 1000 ? n : undefined;
     });
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, 1200));
     expect(await onCandidate()).toBe(0);
     expect(await metric(mport, 'ringmaster_agent_manifest_refusals_total', 'reason="replay"')).toBeGreaterThan(refused);
     expect(sim.out()).toContain(`hosts refuse the manifest: manifest revision ${captured} is older than revision`);
@@ -122,7 +122,7 @@ test('live: a replayed revision is refused and counted, nobody re-installs the w
       return k.keyId !== key.keyId ? k : undefined;
     });
     await until('the hosts following the rotation', async () => (sim.out().includes(`agents follow the key rotation: they now trust ${rotated.keyId}`) ? true : undefined));
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 1100));
     expect(await metric(mport, 'ringmaster_agent_manifest_refusals_total', 'reason="unknown-key"')).toBe(0);
 
     // Another controller, another key, no statement: refused, and nothing it offers is installed.
@@ -132,7 +132,7 @@ test('live: a replayed revision is refused and counted, nobody re-installs the w
     await until('the impostor', async () => ((await fetch(`${url}/v1/signing-key`)).ok ? true : undefined));
     expect((await apply()).status).toBe(201);
     await until('unknown-key refusals', async () => ((await metric(mport, 'ringmaster_agent_manifest_refusals_total', 'reason="unknown-key"')) > 0 ? true : undefined));
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, 1200));
     expect(await onCandidate()).toBe(0);
     await stop(sim.child);
     const summary = JSON.parse(sim.out().trim().split('\n').pop() as string) as { hostsUpdated: number; trustOnFirstUse: boolean; trustedKeys: string[]; manifestRefusals: Record<string, number> };
