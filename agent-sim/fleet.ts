@@ -85,6 +85,8 @@ export const CANDIDATE = 1;
 const ON_CANDIDATE = 1;
 const BRICKED = 2;
 const LOOPING = 4;
+/** More than the largest fleet (5,000,000 hosts): poll time x HOST_SPAN + host index sorts by time, then index. */
+const HOST_SPAN = 8_388_608;
 export type EventKind = 'crash' | 'bsod' | 'update-failure';
 /** Host-seconds a host that crashes on boot ran the candidate before its BSOD. */
 export const BOOT_SECONDS = 30;
@@ -109,6 +111,13 @@ export interface FleetAgent {
 export interface FleetOptions {
   /** The analysis interval: noise is drawn once per interval of this grid (default: 60 s). */
   noiseIntervalMs?: number;
+  /**
+   * Poll times are kept to this resolution (ms; default 1). The virtual driver passes its tick: every poll of a step
+   * falls in the same step as with 1 ms, the hosts of a step are visited in index order (memory order, several times
+   * faster on a million hosts than the random order of exact times), and their installs, which draw random numbers,
+   * still run in the order of their exact poll times, so the results do not depend on it.
+   */
+  pollQuantumMs?: number;
   /** Called the first time hosts refuse a given fetched manifest for a given reason (the driver's log). */
   onRefusal?: (reason: ManifestRefusal, message: string) => void;
 }
@@ -202,6 +211,11 @@ export class Fleet {
   /** The current sweep (since the last new bytes): host indices by their next poll, and that poll's offset. */
   private readonly dueOrder: Uint32Array;
   private readonly dueOffset: Uint32Array;
+  /** Each host's exact poll offset in the sweep (ms), and the quantum the sweep is sorted by. */
+  private readonly pollAt: Uint32Array;
+  private readonly quantum: number;
+  /** Hosts that decided to install the candidate in this pass (installed in the order of their exact poll times). */
+  private pending: number[] = [];
   private sweepStart = 0;
   private cursor = 0;
   readonly comboLabels: Array<Record<string, string>>;
@@ -346,6 +360,8 @@ export class Fleet {
     this.hostsOn[BASELINE] = n;
     this.dueOrder = new Uint32Array(n);
     this.dueOffset = new Uint32Array(n);
+    this.pollAt = new Uint32Array(n);
+    this.quantum = Math.max(1, Math.floor(opts.pollQuantumMs ?? 1));
     this.cursor = n;
     // The one host view desiredVersion and censusRing read: its fields are rewritten for each poll.
     this.view = {
@@ -409,8 +425,10 @@ export class Fleet {
       }
     } else if (this.offers.length > 0 && this.retry.length > 0 && t >= this.retryAt) {
       const again = this.retry;
-      this.retry = [];
-      for (const i of again) if (this.pollHost(i)) this.retry.push(i);
+      const failed: number[] = [];
+      for (const i of again) if (this.pollHost(i)) failed.push(i);
+      this.flushInstalls(failed);
+      this.retry = this.inPollOrder(failed);
       this.retryAt = this.retry.length > 0 ? t + period : Infinity;
     }
     this.accrue(t, dt);
@@ -569,25 +587,25 @@ export class Fleet {
   private startSweep(t: number): void {
     const { pollIntervalMs: period, pollJitterMs: jitter } = this.sc.fleet;
     const n = this.n;
-    const span = Math.ceil(period + jitter) + 1;
+    const q = this.quantum;
+    const span = Math.ceil((period + jitter) / q) + 1;
     const count = new Uint32Array(span + 1);
     const rel = ((t % period) + period) % period;
     for (let i = 0; i < n; i++) {
       let d = (this.phase[i] as number) - rel;
       if (d < 0) d += period;
       const off = Math.floor(d + (jitter > 0 ? this.rng.next() * jitter : 0));
-      this.dueOffset[i] = off;
-      (count[off + 1] as number)++;
+      this.pollAt[i] = off;
+      (count[Math.floor(off / q) + 1] as number)++;
     }
     for (let k = 1; k <= span; k++) count[k] = (count[k] as number) + (count[k - 1] as number);
-    const sortedOffset = new Uint32Array(n);
+    // Stable: within one quantum the hosts stay in index order.
     for (let i = 0; i < n; i++) {
-      const off = this.dueOffset[i] as number;
-      const at = (count[off] as number)++;
+      const key = Math.floor((this.pollAt[i] as number) / q);
+      const at = (count[key] as number)++;
       this.dueOrder[at] = i;
-      sortedOffset[at] = off;
+      this.dueOffset[at] = key * q;
     }
-    this.dueOffset.set(sortedOffset);
     this.sweepStart = t;
     this.cursor = 0;
   }
@@ -602,7 +620,25 @@ export class Fleet {
       if (this.pollHost(i)) failed.push(i);
     }
     this.cursor = k;
-    return failed;
+    this.flushInstalls(failed);
+    return this.inPollOrder(failed);
+  }
+
+  /** Hosts in the order of their exact poll times in the sweep (then by index): the order with 1 ms resolution. */
+  private inPollOrder(hosts: number[]): number[] {
+    if (hosts.length < 2) return hosts;
+    const keys = new Float64Array(hosts.length);
+    hosts.forEach((i, j) => (keys[j] = (this.pollAt[i] as number) * HOST_SPAN + i));
+    keys.sort();
+    return Array.from(keys, (k) => k % HOST_SPAN);
+  }
+
+  /** The installs decided in this pass, in the order of their polls; the failed ones join `failed`. */
+  private flushInstalls(failed: number[]): void {
+    if (this.pending.length === 0) return;
+    const todo = this.quantum > 1 ? this.inPollOrder(this.pending) : this.pending;
+    this.pending = [];
+    for (const i of todo) if (this.install(i)) failed.push(i);
   }
 
   /** Host i polls: checkManifest, censusRing, desiredVersion (see the module comment). True: poll again next interval. */
@@ -644,13 +680,17 @@ export class Fleet {
       this.move(i, CANDIDATE, BASELINE);
       return false;
     }
-    return this.install(i, d.artifact?.sha256 ?? null, d.kind === 'candidate' ? d.rollout : null);
+    // What it will install (the artifact and the rollout offering it); the install runs at the end of the pass.
+    this.installedOf[i] = this.installedIndex(d.artifact?.sha256 ?? '', d.kind === 'candidate' ? d.rollout : null);
+    this.pending.push(i);
+    return false;
   }
 
-  /** Host i installs the candidate (artifact `sha256`, offered by `rollout`). True: it failed, poll again next interval. */
-  private install(i: number, sha256: string | null, rollout: string | null): boolean {
+  /** Host i installs the candidate it chose at its poll (installedOf). True: it failed, poll again next interval. */
+  private install(i: number): boolean {
     const sc = this.sc;
-    if (sha256 !== null && !this.artifactMatches(sha256)) {
+    const sha256 = (this.installedArtifacts[this.installedOf[i] as number] as { sha256: string }).sha256;
+    if (sha256 !== '' && !this.artifactMatches(sha256)) {
       this.fail(CANDIDATE, 'hash');
       return true;
     }
@@ -659,7 +699,6 @@ export class Fleet {
       return true;
     }
     this.move(i, BASELINE, CANDIDATE);
-    this.installedOf[i] = this.installedIndex(sha256 ?? '', rollout);
     if (!this.took[i]) this.tookTotal++;
     this.took[i] = 1;
     if (sc.candidate.crashOnBoot > 0 && this.rng.next() < sc.candidate.crashOnBoot) {
@@ -749,7 +788,11 @@ export class Fleet {
       this.recovered[i] = 1;
       this.recoveredTotal++;
     }
-    if (this.offers.length > 0 && this.pollHost(i)) {
+    if (this.offers.length === 0) return;
+    const failed: number[] = [];
+    if (this.pollHost(i)) failed.push(i);
+    this.flushInstalls(failed);
+    if (failed.length > 0) {
       this.retry.push(i);
       this.retryAt = Math.min(this.retryAt, this.now + this.sc.fleet.pollIntervalMs);
     }

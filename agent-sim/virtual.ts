@@ -203,7 +203,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   // The agents pin the controller's manifest key; their clock is the virtual clock.
   const key = c.signingKey();
   const agent: FleetAgent = { channel, trust: [{ keyId: key.keyId, publicKey: key.publicKey }], versions: { baseline, candidate: spec.version }, artifact: docs.artifact };
-  const fleet = new Fleet(sc, agent, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? intervalMs });
+  const fleet = new Fleet(sc, agent, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? intervalMs, pollQuantumMs: sc.tickMs });
   const provider = new SimMetricsProvider(fleet, channel, { baseline, candidate: spec.version }, gaps);
   const off = (ms: number): string => {
     const m = Math.round((ms - start) / 60_000);
@@ -424,7 +424,7 @@ export function runAllAtOnce(sc: Scenario): AllAtOnceResult {
   const start = sc.start.getTime();
   const artifact = { url: spec.artifact.url, sha256: spec.artifact.sha256, ...(spec.artifact.signature === undefined ? {} : { signature: spec.artifact.signature }) };
   const channel = new SimChannel(spec.channel, { baseline: spec.previousVersion ?? '0.0.0', candidate: spec.version }, artifact, docs.rollout.metadata.name);
-  const fleet = new Fleet(sc, channel.agent(docs.artifact), start);
+  const fleet = new Fleet(sc, channel.agent(docs.artifact), start, { pollQuantumMs: sc.tickMs });
   const fetched = channel.publish({ activeRing: 0, rings: [{ name: 'everyone', basisPoints: 10_000 }] }, { issuedAtMs: start });
   // Two poll intervals and an hour: every host that can poll has polled.
   const until = start + 2 * sc.fleet.pollIntervalMs + 3_600_000;
