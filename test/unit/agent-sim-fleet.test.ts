@@ -73,7 +73,20 @@ describe('Fleet', () => {
     expect(run()).toBe(run());
   });
 
-  test('a new revision reaches every host within pollInterval + pollJitter, and not sooner', () => {
+  test('poll times kept to the tick (hosts of a step in index order) give the same run as 1 ms: same installs, crashes on boot, failures', () => {
+    const noisy = { ...sc, candidate: { ...sc.candidate, crashOnBoot: 0.5, updateFailure: 0.2 } };
+    const view = channel.publish({ activeRing: 0, rings: [{ name: 'most', basisPoints: 8_000 }] });
+    const run = (pollQuantumMs: number): string => {
+      const f = new Fleet(noisy, channel.agent(), 0, { pollQuantumMs });
+      for (let t = 0; t < 5 * 60_000; t += sc.tickMs) f.step(t, sc.tickMs, view);
+      return JSON.stringify([f.counts(), f.latest(), f.failures, Array.from(f.bricked).join('')]);
+    };
+    const exact = run(1);
+    expect(JSON.parse(exact)[0].bricked).toBeGreaterThan(1000);
+    expect(run(sc.tickMs)).toBe(exact);
+  });
+
+    test('a new revision reaches every host within pollInterval + pollJitter, and not sooner', () => {
     const jittered = { ...quiet, fleet: { ...sc.fleet, pollIntervalMs: 60_000, pollJitterMs: 30_000 } };
     const f = new Fleet(jittered, channel.agent(), 0);
     const view = channel.publish({ activeRing: 0, rings: [{ name: 'all', basisPoints: 10_000 }] });
