@@ -173,13 +173,14 @@ describe('trusted keys, serve config and scenarios load through it', () => {
       diurnalAmplitude: 0.3,
       overdispersionShape: undefined,
     });
-    expect({ seed: sc.seed, tickMs: sc.tickMs, maxDurationMs: sc.maxDurationMs, approvals: sc.approvals, approvalDelayMs: sc.approvalDelayMs, candidate: sc.candidate, tamper: sc.tamper, description: sc.description }).toEqual({
+    expect({ seed: sc.seed, tickMs: sc.tickMs, maxDurationMs: sc.maxDurationMs, approvals: sc.approvals, approvalDelayMs: sc.approvalDelayMs, candidate: sc.candidate, agent: sc.agent, tamper: sc.tamper, description: sc.description }).toEqual({
       seed: 1,
       tickMs: 30_000,
       maxDurationMs: 5 * 86_400_000,
       approvals: 'auto',
       approvalDelayMs: 900_000,
-      candidate: { crashRateMultiplier: 1, crashOnBoot: 0, updateFailure: 0 },
+      candidate: { crashRateMultiplier: 1, crashOnBoot: 0, crashBeforeAgent: 1, updateFailure: 0 },
+      agent: { fallback: true, maxFailedStarts: 3, bootCycleMs: 120_000 },
       tamper: { manifestShare: 0, artifact: false },
       description: '',
     });
