@@ -64,6 +64,8 @@ import {
   desiredVersion,
   INITIAL_REPLAY_STATE,
   isMarkedBad,
+  refusedUpdateVersions,
+  SIGNATURE_REFUSALS,
   nextStart,
   type AgentHost,
   type BadMark,
@@ -139,8 +141,8 @@ interface Snapshot {
 /** One fetched manifest offered to the hosts polling this step (the genuine bytes, or a copy altered in transit). */
 interface Offer {
   fetched: FetchedManifest;
-  /** Whether the (unverified) body names the candidate version: a signature-type refusal counts against it. */
-  namesCandidate: boolean;
+  /** Whether the (unverified) body names the candidate version (refusedUpdateVersions): a signature-type refusal counts against it. */
+  failsAgainst: boolean;
   /** checkManifest's answer per replay state index, for this step's clock. */
   checks: Map<number, Verdict>;
   /** Refusal reasons already reported to onRefusal. */
@@ -447,14 +449,8 @@ export class Fleet {
   }
 
   private makeOffer(fetched: FetchedManifest): Offer {
-    let namesCandidate = false;
-    try {
-      const body = JSON.parse(fetched.body.toString('utf8')) as { candidates?: Array<{ version?: unknown }> };
-      namesCandidate = Array.isArray(body.candidates) && body.candidates.some((c) => c?.version === this.versionNames[CANDIDATE]);
-    } catch {
-      // a body that is not JSON names nothing
-    }
-    return { fetched, namesCandidate, checks: new Map(), reported: new Set() };
+    const failsAgainst = refusedUpdateVersions('signature', fetched.body).includes(this.versionNames[CANDIDATE] as string);
+    return { fetched, failsAgainst, checks: new Map(), reported: new Set() };
   }
 
   /** checkManifest for the hosts in replay state `r` (memoised for this step), and what an acceptance leaves. */
@@ -658,7 +654,7 @@ export class Fleet {
         o.reported.add(check.reason);
         this.onRefusal?.(check.reason, check.message);
       }
-      if ((check.reason === 'signature' || check.reason === 'unknown-key') && o.namesCandidate) this.fail(CANDIDATE, 'signature');
+      if (o.failsAgainst && SIGNATURE_REFUSALS.has(check.reason)) this.fail(CANDIDATE, 'signature');
       return true;
     }
     this.hot[h + 3] = (held & 0xffff0000) | v.replay;

@@ -37,6 +37,7 @@ import {
   installedVersion,
   isMarkedBad,
   markBad,
+  refusedUpdateVersions,
   startHealthy,
   type AgentHost,
   type BootRules,
@@ -335,10 +336,8 @@ export class Agent {
   private refused(check: Extract<ManifestCheck, { ok: false }>, f: FetchedManifest | null): PollReport {
     this.metrics.manifestRefused(check.reason);
     this.log.warn({ reason: check.reason }, `manifest refused (${check.reason}): ${check.message}; keeping ${this.state.boot.current?.version ?? 'nothing'}`);
-    if (f !== null && (check.reason === 'signature' || check.reason === 'unknown-key')) {
-      // Unverified: only used to say which candidate the refused update was about (docs/agent.md, the caveat).
-      for (const v of candidateVersionsOf(f.body)) this.metrics.updateFailure(v, 'signature');
-    }
+    // Unverified: only used to say which candidate the refused update was about (docs/agent.md, the caveat).
+    if (f !== null) for (const v of refusedUpdateVersions(check.reason, f.body)) this.metrics.updateFailure(v, 'signature');
     return this.report('refused', { kind: 'none' }, { refusal: { reason: check.reason, message: check.message } });
   }
 
@@ -553,16 +552,6 @@ function parseStored(stored: StoredManifest | null): ChannelManifest | null {
 }
 
 /** The candidate versions an unverified body names (best effort; never trusted for anything but a count). */
-function candidateVersionsOf(body: Buffer): string[] {
-  try {
-    const m = JSON.parse(body.toString('utf8')) as { candidates?: Array<{ version?: unknown }> };
-    const versions = (Array.isArray(m.candidates) ? m.candidates : []).map((c) => c?.version).filter((v): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128);
-    return [...new Set(versions)].slice(0, 8);
-  } catch {
-    return [];
-  }
-}
-
 function sha256(bytes: Buffer): string {
   return crypto.createHash('sha256').update(bytes).digest('hex');
 }

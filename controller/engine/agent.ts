@@ -201,6 +201,27 @@ export function checkManifest(trust: readonly TrustedManifestKey[], replay: Repl
   return { ok: true, manifest: m, unchanged, replay: { revision: m.revision, issuedAt: m.issuedAt, bodySha256: fetched.bodySha256 } };
 }
 
+/** The refusals that count an update failure against the candidate the body names (refusedUpdateVersions). */
+export const SIGNATURE_REFUSALS: ReadonlySet<ManifestRefusal> = new Set(['signature', 'unknown-key']);
+
+/**
+ * The versions a refused manifest counts an update failure against (`update_failures_total{reason="signature"}`):
+ * for a signature-type refusal (`signature`, `unknown-key`), the candidate versions the unverified body names, at
+ * most 8, so that a tampered manifest halts the rollout it tampers with; none for any other refusal (a replay, a
+ * stale manifest is not the candidate's fault). Unverified: an attacker in the path can name any version, but such
+ * an attacker can already block every update.
+ */
+export function refusedUpdateVersions(reason: ManifestRefusal, body: Buffer): string[] {
+  if (!SIGNATURE_REFUSALS.has(reason)) return [];
+  try {
+    const m = JSON.parse(body.toString('utf8')) as { candidates?: Array<{ version?: unknown }> };
+    const versions = (Array.isArray(m.candidates) ? m.candidates : []).map((c) => c?.version).filter((v): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128);
+    return [...new Set(versions)].slice(0, 8);
+  } catch {
+    return [];
+  }
+}
+
 function manifestShapeProblem(m: unknown): string | null {
   if (typeof m !== 'object' || m === null) return 'is not an object';
   const o = m as Record<string, unknown>;

@@ -16,6 +16,7 @@ import {
   isMarkedBad,
   markBad,
   nextStart,
+  refusedUpdateVersions,
   ROTATION_TYPE,
   startHealthy,
   type BootState,
@@ -215,6 +216,18 @@ describe('checkManifest', () => {
     expect(checkManifest([trusted], INITIAL_REPLAY_STATE, notManifest, RULES, T0)).toMatchObject({ ok: false, reason: 'malformed' });
     const { issuedAt: _i, ...noTime } = manifest();
     expect(checkManifest([trusted], INITIAL_REPLAY_STATE, fetched(pair, noTime as ChannelManifest), RULES, T0)).toMatchObject({ ok: false, reason: 'malformed' });
+  });
+});
+
+describe('refusedUpdateVersions', () => {
+  const body = Buffer.from(JSON.stringify(manifest()));
+  test('a signature-type refusal counts against the candidates the unverified body names; other refusals count nothing', () => {
+    expect(refusedUpdateVersions('signature', body)).toEqual(['7.16.291']);
+    expect(refusedUpdateVersions('unknown-key', body)).toEqual(['7.16.291']);
+    for (const r of ['replay', 'stale', 'future', 'channel', 'malformed'] as const) expect(refusedUpdateVersions(r, body)).toEqual([]);
+    expect(refusedUpdateVersions('signature', Buffer.from('not json'))).toEqual([]);
+    const many = manifest({ candidates: Array.from({ length: 20 }, (_, i) => ({ ...manifest().candidates[0]!, version: `1.0.${i}` })) });
+    expect(refusedUpdateVersions('signature', Buffer.from(JSON.stringify(many)))).toHaveLength(8);
   });
 });
 
