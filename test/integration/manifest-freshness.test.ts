@@ -13,20 +13,13 @@ import { applyRotations, checkManifest, INITIAL_REPLAY_STATE, type ReplayState, 
 import { VirtualClock } from '../../controller/runtime/clock';
 import { Controller } from '../../controller/runtime/controller';
 import type { SignedManifest } from '../../controller/runtime/service';
-import type { PolicySpec, Rollout } from '../../controller/spec/types';
+import type { Rollout } from '../../controller/spec/types';
+import { OPEN_POLICY } from '../helpers/api-fixtures';
 
 const START = Date.parse('2026-11-30T14:00:00Z');
 const MIN = 60_000;
 const CHANNEL = 'sensor-content';
 const RULES = { channel: CHANNEL, maxAgeMs: 24 * 60 * MIN, clockSkewMs: 5 * MIN };
-
-const openPolicy: PolicySpec = {
-  timezone: 'UTC',
-  allow: [{ days: ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'], hours: '00:00-24:00' }],
-  requireSignedArtifacts: false,
-  requireBakeWithinWindow: false,
-  maxConcurrentRolloutsPerChannel: 1,
-};
 
 const rollout: Rollout = {
   apiVersion: 'ringmaster.dev/v1alpha1',
@@ -49,7 +42,7 @@ async function open(dataDir: string, clock: VirtualClock, reissueMs?: number): P
   return Controller.open({
     dataDir,
     policiesDir: '/nonexistent',
-    policies: new Map([['open', openPolicy]]),
+    policies: new Map([['open', OPEN_POLICY]]),
     trustedKeys: [],
     clock,
     ...(reissueMs === undefined ? {} : { manifestReissueMs: reissueMs }),

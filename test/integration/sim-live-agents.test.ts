@@ -4,12 +4,13 @@
  * candidate (their `current` symlink points at it, and its bytes hash to its sha256), the others the stable version;
  * a rollback brings the canary agents back. The one /metrics sums the agents' own registries.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureBuilt } from '../helpers/build';
+import { start, stop } from '../helpers/children';
 import { freePort } from '../helpers/prometheus';
 
 jest.setTimeout(90_000);
@@ -17,21 +18,6 @@ const ROOT = path.join(__dirname, '..', '..');
 const DEPLOYER = 'Bearer ringmaster-example-deployer';
 const K = 10;
 const SHA = { '7.16.291': 'fd9b627a7a5765f6f8924c5efcaadf16524344cc7069c03e99ea7ec31dd58752', '7.16.292': '3965f4d3db75c4efee3ee843a9d6b109db4e8427af6e8f1859f2092196f61982' } as const;
-
-function start(args: string[]): { child: ChildProcess; out: () => string } {
-  let out = '';
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  return { child, out: () => out };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;

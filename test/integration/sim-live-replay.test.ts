@@ -6,11 +6,12 @@
  * (`ringmaster rotate-signing-key`): the hosts follow the signed statement. A controller with another key and no
  * statement (a fresh data directory) is refused (unknown-key): nobody installs what it offers.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureBuilt } from '../helpers/build';
+import { start, stop } from '../helpers/children';
 import { freePort } from '../helpers/prometheus';
 import { ReplayProxy } from '../helpers/replay-proxy';
 
@@ -18,21 +19,6 @@ jest.setTimeout(120_000);
 const ROOT = path.join(__dirname, '..', '..');
 const DEPLOYER = 'Bearer ringmaster-example-deployer';
 const ROLLOUT = 'sensor-content-7.16.292-local';
-
-function start(args: string[]): { child: ChildProcess; out: () => string } {
-  let out = '';
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  return { child, out: () => out };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;

@@ -3,31 +3,17 @@
  * /metrics every second, `ringmaster serve --prometheus-url` judges the canary from it, and agent-sim polls
  * the signed manifest over HTTP. The catastrophic update is halted in the canary ring and rolled back.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureBuilt } from '../helpers/build';
+import { start, stop } from '../helpers/children';
 import { freePort, startPrometheus, type RunningPrometheus } from '../helpers/prometheus';
 
 jest.setTimeout(120_000);
 const ROOT = path.join(__dirname, '..', '..');
 const DEPLOYER = 'Bearer ringmaster-example-deployer';
-
-function start(args: string[]): { child: ChildProcess; out: () => string } {
-  let out = '';
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  return { child, out: () => out };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 test('a real Prometheus scrapes agent-sim and the controller halts the bad update in the canary ring', async () => {
   ensureBuilt();
