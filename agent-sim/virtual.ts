@@ -154,6 +154,9 @@ export function loadScenarioDocuments(sc: Scenario): LoadedScenario {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** How often the simulated controller re-issues an unchanged manifest (virtual time). */
+export const SIM_MANIFEST_REISSUE_MS = 6 * 3_600_000;
+
 /**
  * Where the run's SQLite store lives: AGENT_SIM_TMPDIR, else /dev/shm when it is there (a real SQLite file, but
  * the store's synchronous=FULL commit per reconcile costs an fsync on disk: most of a run's wall time), else the
@@ -195,6 +198,9 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     clock,
     tickMs: sc.tickMs,
     rollbackDrainMs: 10 * 60_000,
+    // Re-issues of an unchanged manifest change no decision; in virtual time they cost a fleet-wide sweep each, so
+    // the simulated controller re-issues every 6 h (serve's default is 1 h), well inside the agents' 24 h maximum age.
+    manifestReissueMs: SIM_MANIFEST_REISSUE_MS,
     analyzer: new MetricsAnalyzer((metric, ctx) => Promise.resolve(observeFromCounts(provider, metric, ctx))),
     census,
     // Pre-flight reads the bytes the agents download (artifactFile), not the rollout's URL.
