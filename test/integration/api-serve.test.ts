@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateKeyPair, parsePublicKey, publicKeyRaw, signArtifactDigest, verify } from '../../controller/crypto/keys';
-import { main } from '../../controller/cli/ringmaster';
 import type { RuntimeObserver } from '../../controller/runtime/controller';
 import { Telemetry } from '../../controller/telemetry/metrics';
 import { expectCleanError } from '../helpers/api-harness';
+import { startServe, stopServe } from '../helpers/serve-in-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DEPLOYER = 'Bearer ringmaster-example-deployer';
@@ -22,48 +22,8 @@ const VIEWER = 'Bearer ringmaster-example-viewer';
 const _observer: RuntimeObserver = new Telemetry({ defaultMetrics: false });
 void _observer;
 
-interface Running {
-  url: string;
-  publicKey: string;
-  keyId: string;
-  stdout: () => string;
-  stderr: () => string;
-  done: Promise<number>;
-}
-
-/** Starts main(['serve', ...]) in this process and waits for its "listening on" line. */
-async function start(args: string[]): Promise<Running> {
-  let out = '';
-  let err = '';
-  const outSpy = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += c.toString();
-    return true;
-  });
-  const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += c.toString();
-    return true;
-  });
-  const done = main(['serve', ...args]).finally(() => {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
-  });
-  let exited: number | undefined;
-  void done.then((c) => (exited = c));
-  const deadline = Date.now() + 15_000;
-  while (!/signing key/.test(out)) {
-    if (exited !== undefined) throw new Error(`serve exited ${exited}: ${err}`);
-    if (Date.now() > deadline) throw new Error(`serve did not start: ${out} ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const url = /listening on (http:\/\/\S+)/.exec(out)?.[1] as string;
-  const key = /ed25519 (\S+) \(key id ([0-9a-f]+)\)/.exec(out);
-  return { url, publicKey: key?.[1] as string, keyId: key?.[2] as string, stdout: () => out, stderr: () => err, done };
-}
-
-async function stop(r: Running): Promise<number> {
-  process.emit('SIGTERM', 'SIGTERM');
-  return r.done;
-}
+const start = startServe;
+const stop = stopServe;
 
 function withArtifact(yaml: string, sha256: string, signature: string | undefined, name: string): string {
   let out = yaml.replace(/name: sensor-content-7\.16\.291/, `name: ${name}`).replace(/sha256: [0-9a-f]{64}/, `sha256: ${sha256}`);

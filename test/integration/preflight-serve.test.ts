@@ -14,50 +14,16 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../controller/cli/ringmaster';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from '../../controller/content/validators';
+import { startServe, stopServe } from '../helpers/serve-in-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DEPLOYER = 'Bearer ringmaster-example-deployer';
 const VIEWER = 'Bearer ringmaster-example-viewer';
 const SECRET = 'preflight-webhook-secret-0123456789';
 
-interface Running {
-  url: string;
-  stderr: () => string;
-  done: Promise<number>;
-}
-
-async function start(args: string[]): Promise<Running> {
-  let out = '';
-  let err = '';
-  const outSpy = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
-    out += c.toString();
-    return true;
-  });
-  const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
-    err += c.toString();
-    return true;
-  });
-  const done = main(['serve', ...args]).finally(() => {
-    outSpy.mockRestore();
-    errSpy.mockRestore();
-  });
-  let exited: number | undefined;
-  void done.then((c) => (exited = c));
-  const deadline = Date.now() + 15_000;
-  while (!/signing key/.test(out)) {
-    if (exited !== undefined) throw new Error(`serve exited ${exited}: ${err}`);
-    if (Date.now() > deadline) throw new Error(`serve did not start: ${out} ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { url: /listening on (http:\/\/\S+)/.exec(out)?.[1] as string, stderr: () => err, done };
-}
-
-async function stop(r: Running): Promise<number> {
-  process.emit('SIGTERM', 'SIGTERM');
-  return r.done;
-}
+const start = startServe;
+const stop = stopServe;
 
 interface View {
   name: string;
