@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 NPM ?= npm
 
-.PHONY: setup build lint test test-unit prometheus demo demo-live bench soak clean
+.PHONY: setup build lint test test-unit prometheus k8s-tools crds demo demo-live bench soak clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci
@@ -22,7 +22,11 @@ lint: setup
 prometheus:
 	./scripts/install-prometheus.sh
 
-test: build prometheus lint
+# The real helm and kubectl binaries (.tools/bin), for the chart and operator tests.
+k8s-tools:
+	./scripts/install-k8s-tools.sh >/dev/null
+
+test: build prometheus k8s-tools lint
 	npx jest --ci --forceExit
 
 test-unit: build
