@@ -123,6 +123,29 @@ export async function main(argv: string[]): Promise<number> {
       exit = await serve(flags);
     });
   program
+    .command('operator')
+    .description('run as a Kubernetes operator: Rollout resources, Lease leader election, manifests from every replica (docs/kubernetes.md)')
+    .option('--namespace <ns>', "the operator's namespace: its Lease, ConfigMaps and Policies, where the API creates Rollouts (default env POD_NAMESPACE)")
+    .option('--watch-namespaces <a,b>', 'run the Rollouts of these namespaces only (default: all namespaces)')
+    .option('--signing-key <file>', 'ed25519 private key (PEM) every replica signs manifests with, mounted from a Secret')
+    .option('--tokens <file>', 'API tokens file, as for serve (mounted from a Secret)')
+    .option('--listen <host:port>', `address to listen on (default ${DEFAULTS.listen})`)
+    .option('--policies <dir>', `Policy documents from files (default ${DEFAULTS.policies}); Policy objects in --namespace override them by name`)
+    .option('--trusted-keys <file>', 'publisher public keys accepted for artifact signatures')
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
+    .option('--identity <name>', "this replica's name in the Lease (default env POD_NAME)")
+    .option('--lease-duration <duration>', 'how long a leader holds the Lease without renewing it (default 15s)')
+    .option('--renew-period <duration>', 'how often the leader renews the Lease (default 5s)')
+    .option('--tick <duration>', `how often each in-flight Rollout is reconciled again (default ${DEFAULTS.tick})`)
+    .option('--rollback-drain <duration>', `how long rolling-back lasts before rolled-back (default ${DEFAULTS.rollbackDrain})`)
+    .option('--prometheus-url <url>', 'Prometheus for health analysis')
+    .option('--prometheus-timeout <duration>', `per-query timeout (default ${DEFAULTS.prometheusTimeout})`)
+    .option('--audit-db <file>', 'also keep the audit log in this SQLite file (on a PVC); Kubernetes Events are kept either way')
+    .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')}`)
+    .action(async (flags: import('./operator-command').OperatorFlags) => {
+      exit = await (await import('./operator-command')).runOperator(flags);
+    });
+  program
     .command('rotate-signing-key')
     .description('rotate the manifest-signing key in the data directory (stop ringmaster serve first): agents follow the signed rotation statement')
     .option('--data <dir>', `data directory (default ${DEFAULTS.data})`)
@@ -251,7 +274,7 @@ async function serve(flags: ServeFlags): Promise<number> {
  * The health analysis: Prometheus when configured. Without a provider, rollouts that declare metrics get an
  * error verdict on every interval and halt with provider-error: missing data is never treated as healthy.
  */
-async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Promise<{ analyzer: Analyzer; census?: CensusSource }> {
+export async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Promise<{ analyzer: Analyzer; census?: CensusSource }> {
   const { MetricsAnalyzer } = await import('../runtime/analysis');
   if (p === undefined) {
     log.warn('no --prometheus-url: rollouts with analysis metrics will halt (provider-error); rollouts without metrics advance on bake time');
@@ -274,7 +297,7 @@ async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Prom
   return { analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds, log })), census: prometheusCensus(provider) };
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<void> {
+export function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
@@ -286,7 +309,7 @@ function listen(server: http.Server, host: string, port: number): Promise<void> 
 }
 
 /** Stops accepting, lets requests in flight finish (up to 5 s), then drops what is left. */
-function close(server: http.Server): Promise<void> {
+export function close(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), 5000);
     server.close(() => {

@@ -66,6 +66,7 @@ export class Controller extends Service {
     private readonly opts: ControllerOptions,
     parts: ConstructorParameters<typeof Service>[0],
     private readonly preflightRunner: PreflightRunner,
+    private readonly publisher: ManifestPublisher,
   ) {
     super(parts);
   }
@@ -97,7 +98,7 @@ export class Controller extends Service {
     const facts = new FactSource(store, policies, opts.rollbackDrainMs, analyzer?.judges ? (r) => analyzer.judges?.(r) ?? false : undefined, preflight);
     const runner = new ActionRunner(store, publisher, log);
     const reconciler = new Reconciler(store, facts, runner, clock, log, opts.analyzer, opts.observer, { ...opts, preflight });
-    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log, preflightAllowlist: allowlist }, preflight);
+    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log, preflightAllowlist: allowlist }, preflight, publisher);
     // A pre-flight run that ends is decided at once (not at the next tick), like a human verb: without waiting on I/O.
     decideOnResult = (rollout) => {
       if (c.stopped) return;
@@ -137,7 +138,7 @@ export class Controller extends Service {
   /** One reconcile pass over every rollout, then the re-issue of any manifest about to grow too old for agents. */
   async reconcileAll(): Promise<void> {
     await this.reconciler.reconcileAll();
-    if (!this.stopped) this.parts.publisher.reissueStale();
+    if (!this.stopped) this.publisher.reissueStale();
   }
 
   async stop(): Promise<void> {

@@ -16,7 +16,7 @@ import type { RolloutRecord, StateStore } from '../store/types';
 import type { Logger } from '../telemetry/log';
 import { policyNameOf } from './config';
 import type { FactSource } from './facts';
-import type { ManifestPublisher } from './publisher';
+import type { ManifestSink } from './publisher';
 import type { SignedRotation } from '../crypto/keys';
 import type { Reconciler } from './reconciler';
 import { allowedNames, type PreflightAllowlist } from '../content/allowlist';
@@ -25,7 +25,7 @@ import { rolloutView } from './view';
 
 export interface ServiceParts {
   store: StateStore;
-  publisher: ManifestPublisher;
+  publisher: ManifestSink;
   reconciler: Reconciler;
   facts: FactSource;
   policies: ReadonlyMap<string, PolicySpec>;
@@ -52,23 +52,10 @@ export class Service implements ControllerService {
   }
 
   private apply(rollout: Rollout, actor: string): ApplyResult {
-    const { store, policies } = this.parts;
-    const policyName = policyNameOf(rollout);
-    const policy = policies.get(policyName);
-    if (!policy) {
-      const known = [...policies.keys()].join(', ') || 'none';
-      return { status: 'invalid', errors: [specError('spec.policy', `unknown policy "${policyName}" (loaded: ${known})`)] };
-    }
-    if (policy.requireSignedArtifacts ?? POLICY_DEFAULTS.requireSignedArtifacts) {
-      const check = verifyArtifactSignature(rollout.spec.artifact, this.parts.trustedKeys);
-      if (!check.ok) return { status: 'invalid', errors: [specError(check.field, check.message)] };
-      if (rollout.spec.previousArtifact !== undefined) {
-        const prev = verifyArtifactSignature(rollout.spec.previousArtifact, this.parts.trustedKeys);
-        if (!prev.ok) return { status: 'invalid', errors: [specError(prev.field.replace(/^spec\.artifact\./, 'spec.previousArtifact.'), prev.message)] };
-      }
-    }
-    const unknown = this.unknownPreflightNames(rollout);
-    if (unknown.length > 0) return { status: 'invalid', errors: unknown };
+    const { store } = this.parts;
+    const checked = checkForApply(rollout, this.parts);
+    if (!checked.ok) return { status: 'invalid', errors: checked.errors };
+    const policyName = checked.policy;
     const name = rollout.metadata.name;
     const specHash = sha256Hex(canonicalJson(rollout));
     const existing = store.getRollout(name);
@@ -93,21 +80,6 @@ export class Service implements ControllerService {
     if (res.status === 'conflict') return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
     if (res.status === 'created') this.parts.log.info({ rollout: name, channel, version, actor }, 'rollout created');
     return { status: res.status, rollout: this.view(store.getRollout(name) ?? res.record) };
-  }
-
-  /** spec.preflight exec and webhook checks must name an entry of the operator's allowlist (never a command or a URL). */
-  private unknownPreflightNames(rollout: Rollout): SpecError[] {
-    const allow = this.parts.preflightAllowlist;
-    const errors: SpecError[] = [];
-    (rollout.spec.preflight ?? []).forEach((c, i) => {
-      if (c.exec !== undefined && !allow?.executables.has(c.exec)) {
-        errors.push(specError(`spec.preflight[${i}].exec`, `unknown executable ${JSON.stringify(c.exec)}: not in this controller's pre-flight allowlist (allowed: ${allowedNames(allow?.executables ?? new Map())}; ringmaster serve --preflight)`));
-      }
-      if (c.webhook !== undefined && !allow?.webhooks.has(c.webhook)) {
-        errors.push(specError(`spec.preflight[${i}].webhook`, `unknown webhook ${JSON.stringify(c.webhook)}: not in this controller's pre-flight allowlist (allowed: ${allowedNames(allow?.webhooks ?? new Map())}; ringmaster serve --preflight)`));
-      }
-    });
-    return errors;
   }
 
   /**
@@ -208,6 +180,47 @@ export class Service implements ControllerService {
   signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string; rotations: SignedRotation[] } {
     return { algorithm: 'ed25519', ...this.parts.signingKey };
   }
+}
+
+/**
+ * What apply checks before a rollout is accepted, besides its schema: its policy is loaded, its artifacts are signed
+ * by a trusted key when the policy requires it, and its pre-flight checks name entries of the allowlist. The
+ * operator runs the same checks on the replica that answers the API (operator/service.ts).
+ */
+export function checkForApply(
+  rollout: Rollout,
+  parts: Pick<ServiceParts, 'policies' | 'trustedKeys' | 'preflightAllowlist'>,
+): { ok: true; policy: string } | { ok: false; errors: SpecError[] } {
+  const policyName = policyNameOf(rollout);
+  const policy = parts.policies.get(policyName);
+  if (!policy) {
+    const known = [...parts.policies.keys()].join(', ') || 'none';
+    return { ok: false, errors: [specError('spec.policy', `unknown policy "${policyName}" (loaded: ${known})`)] };
+  }
+  if (policy.requireSignedArtifacts ?? POLICY_DEFAULTS.requireSignedArtifacts) {
+    const check = verifyArtifactSignature(rollout.spec.artifact, parts.trustedKeys);
+    if (!check.ok) return { ok: false, errors: [specError(check.field, check.message)] };
+    if (rollout.spec.previousArtifact !== undefined) {
+      const prev = verifyArtifactSignature(rollout.spec.previousArtifact, parts.trustedKeys);
+      if (!prev.ok) return { ok: false, errors: [specError(prev.field.replace(/^spec\.artifact\./, 'spec.previousArtifact.'), prev.message)] };
+    }
+  }
+  const unknown = unknownPreflightNames(rollout, parts.preflightAllowlist);
+  return unknown.length > 0 ? { ok: false, errors: unknown } : { ok: true, policy: policyName };
+}
+
+/** spec.preflight exec and webhook checks must name an entry of the operator's allowlist (never a command or a URL). */
+function unknownPreflightNames(rollout: Rollout, allow: PreflightAllowlist | undefined): SpecError[] {
+  const errors: SpecError[] = [];
+  (rollout.spec.preflight ?? []).forEach((c, i) => {
+    if (c.exec !== undefined && !allow?.executables.has(c.exec)) {
+      errors.push(specError(`spec.preflight[${i}].exec`, `unknown executable ${JSON.stringify(c.exec)}: not in this controller's pre-flight allowlist (allowed: ${allowedNames(allow?.executables ?? new Map())}; ringmaster serve --preflight)`));
+    }
+    if (c.webhook !== undefined && !allow?.webhooks.has(c.webhook)) {
+      errors.push(specError(`spec.preflight[${i}].webhook`, `unknown webhook ${JSON.stringify(c.webhook)}: not in this controller's pre-flight allowlist (allowed: ${allowedNames(allow?.webhooks ?? new Map())}; ringmaster serve --preflight)`));
+    }
+  });
+  return errors;
 }
 
 function specError(pathText: string, message: string): SpecError {

@@ -6,12 +6,12 @@
  */
 import type { StateStore } from '../store/types';
 import type { Logger } from '../telemetry/log';
-import type { ManifestPublisher } from './publisher';
+import type { ManifestSink } from './publisher';
 
 export class ActionRunner {
   constructor(
     private readonly store: StateStore,
-    private readonly publisher: ManifestPublisher,
+    private readonly publisher: Pick<ManifestSink, 'publish'>,
     private readonly log: Logger,
   ) {}
 

@@ -28,7 +28,17 @@ export interface PublisherOptions {
   reissueMs?: number;
 }
 
-export class ManifestPublisher {
+/**
+ * What the service and the action runner ask of a publisher: the standalone controller's ManifestPublisher, or the
+ * operator's channel documents (operator/manifests.ts).
+ */
+export interface ManifestSink {
+  publish(channel: string, actor?: string): unknown;
+  publishAll(actor?: string): void;
+  get(channel: string): SignedManifest | undefined;
+}
+
+export class ManifestPublisher implements ManifestSink {
   private readonly served = new Map<string, Published>();
   private readonly now: () => number;
   private readonly reissueMs: number;

@@ -32,7 +32,7 @@ export interface ReconcilerOptions {
 }
 
 /** What a verdict was computed on: it applies only while the same ring exposure is in effect. */
-interface Gathered {
+export interface Gathered {
   exposedRing: number;
   ringStartedAt: string | null;
   verdict: RingVerdict;
@@ -101,6 +101,25 @@ export class Reconciler {
     this.store.transaction(() => {
       this.decideAndCommit(name, this.clock.now(), undefined);
       this.actions.runPending();
+    });
+  }
+
+  /**
+   * One rollout's verdict, if one is due, within the deadline (the operator's work queue: one key at a time). Pass
+   * it to decideOne; a verdict gathered on an exposure that has since moved is dropped there.
+   */
+  async gatherOne(name: string): Promise<Gathered | undefined> {
+    const rec = this.store.getRollout(name);
+    if (!rec || isTerminal(rec.state.phase)) return undefined;
+    return (await this.gather([rec], this.clock.now())).get(name);
+  }
+
+  /** Decides one rollout on its freshest state with what gatherOne found; true when something was committed. */
+  decideOne(name: string, gathered: Gathered | undefined): boolean {
+    return this.store.transaction(() => {
+      const changed = this.decideAndCommit(name, this.clock.now(), gathered);
+      if (changed) this.actions.runPending();
+      return changed;
     });
   }
 

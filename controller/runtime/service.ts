@@ -85,10 +85,13 @@ export interface ChannelView {
 
 /** A mutation that arrived after the controller began to stop (the API answers 503). */
 export class ServiceClosedError extends Error {
-  constructor() {
-    super('the controller is shutting down; retry against the new process');
+  constructor(message = 'the controller is shutting down; retry against the new process') {
+    super(message);
   }
 }
+
+/** The service cannot do it now (the operator could not write to the Kubernetes API); the API answers 503. */
+export class ServiceUnavailableError extends ServiceClosedError {}
 
 export interface ControllerService {
   /** `rollout` has passed schema/semantic validation already; the service checks policy, signature and conflicts. */
