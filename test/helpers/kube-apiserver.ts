@@ -269,6 +269,27 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     commit(nsType, 'ADDED', newObject(nsType, 'v1', { metadata: { name: namespace } }, ''));
   }
 
+  /** Timestamps of built-ins as the real server serializes them: Time in seconds, MicroTime in microseconds. */
+  function normalizeTimes(t: ResourceType, o: Obj): void {
+    const fix = (holder: unknown, key: string, micro: boolean): void => {
+      if (!holder || typeof holder !== 'object') return;
+      const h = holder as Obj;
+      if (typeof h[key] !== 'string' || Number.isNaN(Date.parse(h[key] as string))) return;
+      const iso = new Date(h[key] as string).toISOString();
+      const frac = /\.(\d+)/.exec(h[key] as string)?.[1] ?? '';
+      h[key] = micro ? `${iso.slice(0, 19)}.${(frac + '000000').slice(0, 6)}Z` : `${iso.slice(0, 19)}Z`;
+    };
+    if (t.plural === 'leases' && t.group === 'coordination.k8s.io') {
+      fix(o.spec, 'acquireTime', true);
+      fix(o.spec, 'renewTime', true);
+    }
+    if (t.plural === 'events' && t.group === '') {
+      fix(o, 'eventTime', true);
+      fix(o, 'firstTimestamp', false);
+      fix(o, 'lastTimestamp', false);
+    }
+  }
+
   function newObject(t: ResourceType, version: string, body: Obj, namespace: string): Obj {
     const o = structuredClone(body);
     o.apiVersion = apiVersionOf(t, version);
@@ -300,6 +321,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
 
   /** Pruning, defaulting and schema validation of custom resources (the real server's structural schema). */
   function admit(t: ResourceType, version: string, o: Obj, w: WriteOpts): void {
+    normalizeTimes(t, o);
     if (!t.custom) return;
     const schema = t.schemas[version];
     const unknown = pruneAndDefault(o, schema);
