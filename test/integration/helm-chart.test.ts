@@ -19,7 +19,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { TokenSet } from '../../controller/api/tokens';
-import { CHART_DIR, CHART_FIXTURES, ChartRenderError, rbacGrants, renderChart, renderChartText, runHelm, type K8sObject, type RbacGrant } from '../helpers/chart';
+import { CHART_DIR, CHART_FIXTURES, ROOT, ChartRenderError, rbacGrants, renderChart, renderChartText, runHelm, type K8sObject, type RbacGrant } from '../helpers/chart';
 
 const ALL_ON = path.join(CHART_FIXTURES, 'all-on.yaml');
 const NS = 'ringmaster';
@@ -517,6 +517,38 @@ describe('NOTES.txt', () => {
     expect(notes).toContain('kubectl wait --for=condition=Succeeded rollout/<name>');
     expect(notes).toContain('ringctl kill --reason');
     expect(notes).toContain('ConfigMap ringmaster/ringmaster-killswitch');
+  });
+});
+
+describe('the image the chart runs (Dockerfile; no Docker engine here, so it is checked, not built)', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const ignored = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+
+  test('the runtime stage: slim Node 20, non-root 10001 as in the pod securityContext, port 8080, node bin/ringmaster.js', () => {
+    expect(runtime).toMatch(/^\nFROM node:\$\{NODE_VERSION\}-bookworm-slim AS runtime/);
+    expect(dockerfile).toMatch(/^ARG NODE_VERSION=20$/m);
+    expect(runtime).toMatch(/^USER 10001:10001$/m);
+    expect(runtime).toMatch(/^EXPOSE 8080$/m);
+    expect(runtime).toMatch(/^ENTRYPOINT \["node", "bin\/ringmaster.js"\]$/m);
+    const { pod, c } = deployment(defaults);
+    expect(pod.securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10001 });
+    expect(c.args[0]).toBe('operator');
+    expect((c as unknown as { command?: unknown }).command).toBeUndefined();
+    for (const line of ['COPY --from=deps /app/node_modules ./node_modules', 'COPY --from=build /src/dist ./dist', 'COPY package.json ./', 'COPY bin ./bin', 'COPY policies ./policies']) {
+      expect(runtime.split('\n')).toContain(line);
+    }
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+
+  test('every path copied from the build context exists and is not excluded by .dockerignore', () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] as string).split(/\s+/));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const src of sources) {
+      expect(fs.existsSync(path.join(ROOT, src))).toBe(true);
+      expect(ignored.filter((pattern) => pattern === src || src.startsWith(`${pattern}/`))).toEqual([]);
+    }
+    for (const p of ['node_modules', 'dist', '.git', '.tools']) expect(ignored).toContain(p);
   });
 });
 
