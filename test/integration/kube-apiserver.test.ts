@@ -123,6 +123,16 @@ describe('client-node', () => {
     expect(await codeOf(custom.patchNamespacedCustomObjectStatus({ ...G, namespace: NS, name: 'prune', body: { status: { conditions: [{ type: 'Succeeded', status: 'Maybe' }] } } }, MERGE))).toBe(422);
     expect(await codeOf(custom.createNamespacedCustomObject({ ...G, namespace: NS, body: { ...rollout('noversion'), spec: {} } }))).toBe(422);
     expect(o.metadata.name).toBe('prune');
+    const raw = await fetch(`${s.url}/apis/ringmaster.dev/v1alpha1/namespaces/${NS}/rollouts/prune/status`, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/merge-patch+json', Authorization: 'Bearer ringmaster-test-token' },
+      body: JSON.stringify({ status: { bogus: 2 } }),
+    });
+    expect(raw.status).toBe(200);
+    expect(raw.headers.get('warning')).toBe('299 - "unknown field \\"status.bogus\\""');
+    const wrongToken = await fetch(`${s.url}/api/v1/namespaces/${NS}/configmaps`, { headers: { Authorization: 'Bearer wrong' } });
+    expect(wrongToken.status).toBe(401);
+    expect(await wrongToken.json()).toMatchObject({ kind: 'Status', reason: 'Unauthorized', code: 401 });
   });
 
   test('list: resourceVersion, label and field selectors, all namespaces, limit/continue', async () => {
@@ -290,6 +300,24 @@ describe('client-node', () => {
   });
 });
 
+test('direct access: put writes through the API path (RV bump, watch events), list, delete, deletecollection', async () => {
+  const w = new k8s.Watch(s.kubeConfig(NS));
+  const events: string[] = [];
+  const req = await w.watch('/api/v1/namespaces/direct/configmaps', { resourceVersion: s.resourceVersion() }, (type, obj: Obj) => events.push(`${type} ${obj.metadata.name} ${obj.data?.k}`), () => undefined);
+  const a = s.put('configmaps', { metadata: { name: 'a', namespace: 'direct' }, data: { k: '1' } });
+  const b = s.put('configmaps', { ...a, data: { k: '2' } });
+  expect(Number(b.metadata && (b.metadata as Obj).resourceVersion)).toBeGreaterThan(Number((a.metadata as Obj).resourceVersion));
+  expect(() => s.put('configmaps', { ...a, data: { k: '3' } })).toThrow(/modified/); // a's resourceVersion is stale
+  s.put('configmaps', { metadata: { name: 'b', namespace: 'direct', labels: { x: 'y' } } });
+  expect(s.list('configmaps', 'direct').map((o) => (o.metadata as Obj).name)).toEqual(['a', 'b']);
+  expect(s.delete('configmaps', 'direct', 'a')).toBe(true);
+  await core.deleteCollectionNamespacedConfigMap({ namespace: 'direct', labelSelector: 'x=y' });
+  expect(s.list('configmaps', 'direct')).toEqual([]);
+  await until('the events', () => events.length === 5);
+  expect(events).toEqual(['ADDED a 1', 'MODIFIED a 2', 'ADDED b undefined', 'DELETED a 2', 'DELETED b undefined']);
+  req.abort();
+});
+
 describe('kubectl', () => {
   const kubectlBin = (): string => path.join(execFileSync(path.join(ROOT, 'scripts/install-k8s-tools.sh'), { encoding: 'utf8' }).trim(), 'kubectl');
   let bin: string;
@@ -304,7 +332,6 @@ describe('kubectl', () => {
   });
   afterAll(() => {
     fs.rmSync(dir, { recursive: true, force: true });
-    // eslint-disable-next-line no-console
     console.log(`kubectl timings: ${timings.join(', ')}`);
   });
 
@@ -326,6 +353,7 @@ describe('kubectl', () => {
     const a1 = await kubectl('apply', '-f', file);
     expect(a1).toMatchObject({ code: 0, stdout: 'rollout.ringmaster.dev/ship-it created\n' });
     expect(s.calls.some((c) => c.path === '/openapi/v3/apis/ringmaster.dev/v1alpha1')).toBe(true);
+    expect(s.calls.filter((c) => c.path.startsWith('/api') && !c.resource).every((c) => c.verb === 'discovery')).toBe(true);
     const post = s.calls.find((c) => c.verb === 'create');
     expect(post).toMatchObject({ apiGroup: 'ringmaster.dev', resource: 'rollouts', namespace: 'ci', status: 201 });
 
