@@ -19,6 +19,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { TokenSet } from '../../controller/api/tokens';
+import { ensureBuilt } from '../helpers/build';
 import { CHART_DIR, CHART_FIXTURES, ROOT, ChartRenderError, rbacGrants, renderChart, renderChartText, runHelm, type K8sObject, type RbacGrant } from '../helpers/chart';
 
 const ALL_ON = path.join(CHART_FIXTURES, 'all-on.yaml');
@@ -517,6 +518,47 @@ describe('NOTES.txt', () => {
     expect(notes).toContain('kubectl wait --for=condition=Succeeded rollout/<name>');
     expect(notes).toContain('ringctl kill --reason');
     expect(notes).toContain('ConfigMap ringmaster/ringmaster-killswitch');
+  });
+});
+
+describe('the operator accepts the command line and the Secrets the chart renders', () => {
+  // The real `ringmaster operator` (dist/) with the Deployment's args, the Secrets' files at temp paths with the
+  // Secret volume's mode, and a kubeconfig that does not exist: it parses every flag, reads the key and the tokens,
+  // and stops at the kubeconfig (exit 2), before it would contact a cluster.
+  function runWithChartArgs(keyMode: number): { status: number | null; stderr: string } {
+    const { c, pod } = deployment(allOn);
+    const dir = fs.mkdtempSync(path.join(tmp, 'operator-'));
+    const mode = pod.volumes.find((v) => v.name === 'signing-key')?.secret?.defaultMode;
+    expect(mode).toBe(0o440);
+    const files: Record<string, string> = {
+      '/etc/ringmaster/signing/signing.key': secretData(allOn, 'ringmaster-signing-key', 'signing.key'),
+      '/etc/ringmaster/tokens/tokens.yaml': secretData(allOn, 'ringmaster-tokens', 'tokens.yaml'),
+    };
+    const mapped = new Map<string, string>([['0.0.0.0:8080', '127.0.0.1:0'], ['/var/lib/ringmaster/audit.db', path.join(dir, 'audit.db')]]);
+    for (const [mountPath, content] of Object.entries(files)) {
+      const local = path.join(dir, path.basename(mountPath));
+      fs.writeFileSync(local, content);
+      fs.chmodSync(local, mountPath.endsWith('.key') ? keyMode : (mode as number));
+      mapped.set(mountPath, local);
+    }
+    for (const original of mapped.keys()) expect(c.args).toContain(original);
+    const args = [...c.args.map((a) => mapped.get(a) ?? a), '--kubeconfig', path.join(dir, 'no-such-kubeconfig')];
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/ringmaster.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000, env: { ...process.env, POD_NAME: 'ringmaster-7d9f-abcde' } });
+    return { status: r.status, stderr: r.stderr };
+  }
+
+  beforeAll(() => ensureBuilt(), 180_000);
+
+  test('every flag is known and valid, the 0440 key and the tokens file load', () => {
+    const r = runWithChartArgs(0o440);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^ringmaster operator: --kubeconfig: /)]);
+    expect(r.status).toBe(2);
+  });
+
+  test('a world-readable key is refused (the check the 0440 mode passes)', () => {
+    const r = runWithChartArgs(0o444);
+    expect(r.stderr).toMatch(/--signing-key .*readable by others \(mode 444\)/);
+    expect(r.status).toBe(2);
   });
 });
 
