@@ -1,6 +1,7 @@
 /**
  * What the test Kubernetes API server knows about its resource types, and the documents derived from them:
- * the built-in types it serves (core v1 configmaps/secrets/events/namespaces, coordination.k8s.io/v1 leases),
+ * the built-in types it serves (core v1 configmaps/secrets/events/namespaces, coordination.k8s.io/v1 leases,
+ * apiextensions.k8s.io/v1 customresourcedefinitions),
  * CustomResourceDefinitions turned into the same description, legacy discovery (/api, /apis, APIResourceList),
  * OpenAPI v3 (the index and one document per group-version, enough for kubectl's validation), `as=Table`
  * rendering with printer columns, label/field selectors and Status error bodies. Kept apart from the request
@@ -108,6 +109,17 @@ export function builtinTypes(): ResourceType[] {
       kind: 'Namespace',
       namespaced: false,
       shortNames: ['ns'],
+      status: true,
+      schemas: { v1: { type: 'object', properties: { spec: ANY_OBJECT, status: ANY_OBJECT } } },
+    }),
+    builtin({
+      group: 'apiextensions.k8s.io',
+      versions: ['v1'],
+      plural: 'customresourcedefinitions',
+      singular: 'customresourcedefinition',
+      kind: 'CustomResourceDefinition',
+      namespaced: false,
+      shortNames: ['crd', 'crds'],
       status: true,
       schemas: { v1: { type: 'object', properties: { spec: ANY_OBJECT, status: ANY_OBJECT } } },
     }),
@@ -354,10 +366,13 @@ export function openApiDoc(types: ResourceType[], group: string, version: string
       ...(withName ? [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }] : []),
     ];
     paths[coll] = { get: op('list'), post: op('post', { parameters: QUERY_PARAMS, requestBody: ref }), delete: op('deletecollection'), parameters: pathParams(false) };
+    // kubectl apply of a built-in uses strategic merge patch when the PATCH operation lists it
+    const patchTypes = ['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json', ...(t.custom ? [] : ['application/strategic-merge-patch+json'])];
+    const patchBody = { content: Object.fromEntries(patchTypes.map((c) => [c, { schema: { type: 'object' } }])) };
     const item = {
       get: op('get'),
       put: op('put', { parameters: QUERY_PARAMS, requestBody: ref }),
-      patch: op('patch', { parameters: [...QUERY_PARAMS, { name: 'force', in: 'query', schema: { type: 'boolean' } }] }),
+      patch: op('patch', { parameters: [...QUERY_PARAMS, { name: 'force', in: 'query', schema: { type: 'boolean' } }], requestBody: patchBody }),
       delete: op('delete'),
       parameters: pathParams(true),
     };

@@ -45,6 +45,28 @@ export function pruneAndDefault(value: unknown, schema: Schema | undefined, path
 }
 
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+
+/**
+ * OpenAPI 3.0 (what CRDs use) to the JSON Schema draft ajv reads: a boolean `exclusiveMinimum`/`exclusiveMaximum`
+ * qualifies `minimum`/`maximum`; in draft 7 the number itself is the exclusive bound.
+ */
+function toDraft7(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const n of node) toDraft7(n);
+    return;
+  }
+  if (!isObject(node)) return;
+  const o = node as Obj;
+  for (const [flag, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+    if (typeof o[flag] === 'boolean') {
+      if (o[flag] === true && typeof o[bound] === 'number') {
+        o[flag] = o[bound];
+        delete o[bound];
+      } else delete o[flag];
+    }
+  }
+  for (const v of Object.values(o)) toDraft7(v);
+}
 const compiled = new WeakMap<Schema, ValidateFunction>();
 
 /** Validates against the openAPIV3Schema (metadata excluded); returns "path: message" strings, empty when valid. */
@@ -57,6 +79,7 @@ export function validateSchema(obj: Obj, schema: Schema | undefined): string[] {
     delete props.metadata;
     delete props.apiVersion;
     delete props.kind;
+    toDraft7(root);
     fn = ajv.compile(root);
     compiled.set(schema, fn);
   }

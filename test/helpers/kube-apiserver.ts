@@ -7,8 +7,10 @@
  * so the operator's tests run against this. Every request is recorded with its RBAC verb (see RecordedCall), and
  * tests can inject faults (dropWatches, compact, failNext).
  *
- * Resource types: core v1 configmaps, secrets, events, namespaces; coordination.k8s.io/v1 leases; every CRD
- * passed in `crds`. Storage is in memory; resourceVersion is one global counter, as etcd's revision.
+ * Resource types: core v1 configmaps, secrets, events, namespaces; coordination.k8s.io/v1 leases;
+ * apiextensions.k8s.io/v1 customresourcedefinitions, and the type of every CRD passed in `crds` or created through
+ * the API (`kubectl apply -f crds.yaml` works). Storage is in memory; resourceVersion is one global counter, as
+ * etcd's revision.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -205,7 +207,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   const token = opts.token ?? 'ringmaster-test-token';
   const bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
   const historySize = opts.historySize ?? 10_000;
-  const types: ResourceType[] = [...builtinTypes(), ...(opts.crds ?? []).map((c) => crdType(c as Obj))];
+  const types: ResourceType[] = builtinTypes();
   const store = new Map<string, Map<string, Obj>>(types.map((t) => [typeKey(t), new Map()]));
   const history: WatchEvent[] = [];
   const watchers = new Set<Watcher>();
@@ -213,12 +215,42 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   const faults: Array<FailSpec & { left: number }> = [];
   const sockets = new Set<import('node:net').Socket>();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-apiserver-'));
-  const openApiHash = crypto.createHash('sha256').update(JSON.stringify(types)).digest('hex').slice(0, 32).toUpperCase();
+  const openApiHash = (): string => crypto.createHash('sha256').update(JSON.stringify(types)).digest('hex').slice(0, 32).toUpperCase();
   let rv = 1;
   /** A watch or exact list from a resourceVersion below this answers 410 Gone. */
   let oldestValidRv = 1;
 
   const nsType = types.find((t) => t.plural === 'namespaces' && t.group === '') as ResourceType;
+  const crdKind = types.find((t) => t.plural === 'customresourcedefinitions') as ResourceType;
+
+  /** A CRD written through the API (or passed in opts.crds) starts (or changes) serving its type; deleted, stops. */
+  function crdChanged(type: WatchEvent['type'], crd: Obj): void {
+    const t = crdType(crd);
+    const i = types.findIndex((x) => x.group === t.group && x.plural === t.plural);
+    if (type === 'DELETED') {
+      if (i >= 0) types.splice(i, 1);
+      store.delete(typeKey(t));
+      for (const w of [...watchers]) if (w.typeKey === typeKey(t)) w.close();
+      return;
+    }
+    if (i >= 0) types[i] = t;
+    else types.push(t);
+    if (!store.has(typeKey(t))) store.set(typeKey(t), new Map());
+  }
+
+  function checkCrd(o: Obj): void {
+    let t: ResourceType;
+    try {
+      t = crdType(o);
+    } catch (e) {
+      throw new HttpError(422, `CustomResourceDefinition "${String(meta(o).name)}" is invalid: ${(e as Error).message}`, 'Invalid');
+    }
+    if (meta(o).name !== `${t.plural}.${t.group}`) {
+      throw new HttpError(422, `CustomResourceDefinition.apiextensions.k8s.io "${String(meta(o).name)}" is invalid: metadata.name: Invalid value: must be spec.names.plural+"."+spec.group`, 'Invalid');
+    }
+    const clash = types.find((x) => x.group === t.group && x.plural === t.plural && !x.custom);
+    if (clash) throw new HttpError(422, `CustomResourceDefinition "${String(meta(o).name)}" is invalid: a built-in type has that name`, 'Invalid');
+  }
 
   function resolve(gvr: Gvr): { t: ResourceType; version: string } {
     const g = typeof gvr === 'string' ? { resource: gvr.split('.')[0] as string, group: gvr.includes('.') ? gvr.slice(gvr.indexOf('.') + 1) : undefined } : gvr;
@@ -253,6 +285,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     const key = objKey((m.namespace as string) ?? '', m.name as string);
     if (type === 'DELETED') b.delete(key);
     else b.set(key, obj);
+    if (t === crdKind) crdChanged(type, obj);
     const ev: WatchEvent = { rv, typeKey: typeKey(t), type, object: structuredClone(obj), prev: prev ? structuredClone(prev) : undefined };
     history.push(ev);
     if (history.length > historySize) {
@@ -311,6 +344,18 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     else delete m.generation;
     if (t.status && t.custom) delete o.status;
     if (t === nsType) o.status = { phase: 'Active' };
+    if (t === crdKind) {
+      checkCrd(o);
+      const spec = (o.spec ?? {}) as Obj;
+      const versions = (spec.versions ?? []) as Obj[];
+      const now = nowSeconds();
+      const cond = (type: string, reason: string, message: string): Obj => ({ type, status: 'True', lastTransitionTime: now, reason, message });
+      o.status = {
+        acceptedNames: spec.names,
+        conditions: [cond('NamesAccepted', 'NoConflicts', 'no conflicts found'), cond('Established', 'InitialNamesAccepted', 'the initial names have been accepted')],
+        storedVersions: versions.filter((v) => v.storage).map((v) => v.name),
+      };
+    }
     return o;
   }
 
@@ -414,6 +459,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       }
     }
     admit(t, version, next, w);
+    if (t === crdKind) checkCrd(next);
     if (t.custom) {
       const changed = t.status ? !deepEqual(without(next, 'metadata', 'status'), without(old, 'metadata', 'status')) : !deepEqual(without(next, 'metadata'), without(old, 'metadata'));
       if (changed) nm.generation = ((om.generation as number) ?? 1) + 1;
@@ -663,7 +709,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     else if (segs[0] === 'apis' && segs.length === 3) {
       const l = apiResourceList(types, segs[1] as string, segs[2] as string);
       body = (l.resources as unknown[]).length > 0 ? l : undefined;
-    } else if (p === '/openapi/v3') body = openApiIndex(types, openApiHash);
+    } else if (p === '/openapi/v3') body = openApiIndex(types, openApiHash());
     else if (segs[0] === 'openapi' && segs[1] === 'v3') {
       const gv = segs.slice(2);
       body = gv[0] === 'api' ? openApiDoc(types, '', gv[1] as string) : gv[0] === 'apis' ? openApiDoc(types, gv[1] as string, gv[2] as string) : undefined;
@@ -894,6 +940,14 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   for (const ns of ['default', 'kube-system']) commit(nsType, 'ADDED', newObject(nsType, 'v1', { metadata: { name: ns } }, ''));
+  for (const crd of opts.crds ?? []) {
+    try {
+      create(crdKind, 'v1', '', structuredClone(crd) as Obj);
+    } catch (e) {
+      server.close();
+      throw new Error(`kube-apiserver: bad CRD in opts.crds: ${(e as Error).message}`);
+    }
+  }
 
   let kubeconfigs = 0;
   return {

@@ -405,8 +405,40 @@ describe('kubectl', () => {
     const w = await waited;
     expect(w).toMatchObject({ code: 0, stdout: 'rollout.ringmaster.dev/ship-it condition met\n' });
 
+    const cmFile = path.join(dir, 'cm.yaml');
+    fs.writeFileSync(cmFile, YAML.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm1' }, data: { a: 'c' } }));
+    s.clearCalls();
+    expect(await kubectl('apply', '-f', cmFile)).toMatchObject({ code: 0 });
+    expect(s.calls.find((c) => c.verb === 'patch')).toMatchObject({ resource: 'configmaps', contentType: 'application/strategic-merge-patch+json', status: 200 });
+    expect(s.get('configmaps', 'ci', 'cm1')?.data).toEqual({ a: 'c' });
+
     const d = await kubectl('delete', 'rollout', 'ship-it');
     expect(d).toMatchObject({ code: 0, stdout: 'rollout.ringmaster.dev "ship-it" deleted from ci namespace\n' });
     expect(s.get('rollouts.ringmaster.dev', 'ci', 'ship-it')).toBeUndefined();
+  });
+
+  test('a CRD applied with kubectl starts serving its type; deleting it stops', async () => {
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'widgets.example.dev' },
+      spec: {
+        group: 'example.dev',
+        scope: 'Namespaced',
+        names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { size: { type: 'integer' } } } } } } }],
+      },
+    };
+    const file = path.join(dir, 'crd.yaml');
+    fs.writeFileSync(file, YAML.stringify(crd));
+    expect(await kubectl('apply', '-f', file)).toMatchObject({ code: 0, stdout: 'customresourcedefinition.apiextensions.k8s.io/widgets.example.dev created\n' });
+    const w = path.join(dir, 'widget.yaml');
+    fs.writeFileSync(w, YAML.stringify({ apiVersion: 'example.dev/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 3 } }));
+    expect(await kubectl('apply', '-f', w)).toMatchObject({ code: 0, stdout: 'widget.example.dev/w created\n' });
+    expect(s.get('widgets.example.dev', 'ci', 'w')?.spec).toEqual({ size: 3 });
+    const established = s.get('customresourcedefinitions', '', 'widgets.example.dev') as Obj;
+    expect(established.status.conditions.map((c: Obj) => `${c.type}=${c.status}`)).toEqual(['NamesAccepted=True', 'Established=True']);
+    expect(await kubectl('delete', '-f', file)).toMatchObject({ code: 0 });
+    expect(await codeOf(custom.listNamespacedCustomObject({ group: 'example.dev', version: 'v1', namespace: 'ci', plural: 'widgets' }))).toBe(404);
   });
 });
