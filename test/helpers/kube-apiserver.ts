@@ -334,6 +334,10 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       m.name = m.generateName + suffix;
     }
     if (!m.name) throw new HttpError(422, `${t.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, 'Invalid');
+    const name = String(m.name);
+    if (name.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(name)) {
+      throw new HttpError(422, `${t.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`, 'Invalid', { name, group: t.group, kind: t.kind });
+    }
     if (t.namespaced) m.namespace = namespace;
     else delete m.namespace;
     m.uid = crypto.randomUUID();
@@ -523,7 +527,8 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     writeLine(w, 'BOOKMARK', { apiVersion: apiVersionOf(w.t, w.version), kind: w.t.kind, metadata: m });
   }
 
-  function startWatch(ctx: Ctx, tg: Target, q: URLSearchParams): void {
+  /** `gone`: answer as for a too-old resourceVersion whatever it is (an injected 410). */
+  function startWatch(ctx: Ctx, tg: Target, q: URLSearchParams, gone = false): void {
     const { res } = ctx;
     const labels = parseLabelSelector(q.get('labelSelector'));
     const fields = parseFieldSelector(q.get('fieldSelector'));
@@ -558,7 +563,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
       watchers.delete(w);
       for (const t of timers) clearInterval(t);
     });
-    if (from !== 0 && from < oldestValidRv && !sendInitial) {
+    if (gone || (from !== 0 && from < oldestValidRv && !sendInitial)) {
       writeLine(w, 'ERROR', statusBody(410, `too old resource version: ${from} (${oldestValidRv})`, 'Expired') as unknown as Obj);
       res.end();
       return;
@@ -830,7 +835,7 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     const fault = takeFault(ctx.call);
     if (fault) {
       if (ctx.call.verb === 'watch' && fault.status === 410) {
-        startWatch(ctx, tg, new URLSearchParams({ resourceVersion: '1' }));
+        startWatch(ctx, tg, q, true);
         return;
       }
       const msg = fault.message ?? (fault.status === 409 ? conflict(tg.t, tg.name).message : `injected failure (${fault.status})`);

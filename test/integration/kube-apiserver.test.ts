@@ -267,6 +267,25 @@ describe('client-node', () => {
     expect(await codeOf(coord.replaceNamespacedLease({ namespace: NS, name: 'f', body: lease }))).toBe(409);
     expect(await codeOf(coord.replaceNamespacedLease({ namespace: NS, name: 'f', body: lease }))).toBe(409);
     expect(await codeOf(coord.replaceNamespacedLease({ namespace: NS, name: 'f', body: lease }))).toBe(200);
+    expect(await codeOf(coord.createNamespacedLease({ namespace: NS, body: { metadata: { name: 'Not_A_Name' } } }))).toBe(422);
+
+    // A watch answered with HTTP 500: the informer emits 'error' and stops (its owner must start() it again).
+    // An injected 410 is an ERROR event in a 200 stream, as the real server sends it: the informer relists itself.
+    const path500 = `/apis/ringmaster.dev/v1alpha1/namespaces/${NS}/rollouts`;
+    const inf = k8s.makeInformer(s.kubeConfig(NS), path500, () => custom.listNamespacedCustomObject({ ...G, namespace: NS }) as never);
+    const errs: Array<{ statusCode?: number }> = [];
+    inf.on('error', (e) => errs.push(e as { statusCode?: number }));
+    s.failNext({ verb: 'watch', resource: 'rollouts', status: 500 });
+    await inf.start();
+    await until('the watch error', () => errs.length === 1);
+    expect(errs[0]?.statusCode).toBe(500);
+    s.failNext({ verb: 'watch', resource: 'rollouts', status: 410 });
+    s.clearCalls();
+    await inf.start();
+    await until('the relist after the injected 410', () => s.calls.filter((c) => c.resource === 'rollouts').length >= 3);
+    expect(s.calls.filter((c) => c.resource === 'rollouts').map((c) => `${c.verb} ${c.status}`)).toEqual(['watch 200', 'list 200', 'watch 200']);
+    expect(errs).toHaveLength(1);
+    await inf.stop();
   });
 
   test('Leases: create, read, replace with the optimistic lock; configmaps and events', async () => {
