@@ -92,6 +92,12 @@ describe('client-node', () => {
     const fresh = { metadata: { resourceVersion: st.metadata.resourceVersion }, status: { phase: 'halted', ring: null } };
     const halted = (await custom.patchNamespacedCustomObjectStatus({ ...G, namespace: NS, name: 'crud', body: fresh }, MERGE)).valueOf() as Obj;
     expect(halted.status).toEqual({ phase: 'halted' });
+    const putStatus = { ...halted, spec: { version: 'ignored' }, metadata: { ...halted.metadata, labels: { ignored: 'yes' } }, status: { phase: 'put' } };
+    const viaPut = (await custom.replaceNamespacedCustomObjectStatus({ ...G, namespace: NS, name: 'crud', body: putStatus })) as Obj;
+    expect(viaPut.status).toEqual({ phase: 'put' });
+    expect(viaPut.spec.version).toBe('1.1.0'); // PUT on /status changes only .status
+    expect(viaPut.metadata.labels).toBeUndefined();
+    expect(await codeOf(custom.replaceNamespacedCustomObjectStatus({ ...G, namespace: NS, name: 'crud', body: putStatus }))).toBe(409);
 
     // client-node's default patch format is JSON patch
     const jp = (await custom.patchNamespacedCustomObject({ ...G, namespace: NS, name: 'crud', body: [{ op: 'test', path: '/spec/version', value: '1.1.0' }, { op: 'add', path: '/metadata/finalizers', value: ['ringmaster.dev/withdraw-candidate'] }] })) as Obj;
