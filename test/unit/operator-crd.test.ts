@@ -400,10 +400,11 @@ describe('names, columns and the status subresource are as contract.md says', ()
     const types = Object.fromEntries(Object.entries(p).map(([k, s]) => [k, s.type]));
     expect(types).toEqual({
       observedGeneration: 'integer', phase: 'string', ring: 'string', exposedRing: 'integer', verdict: 'string', message: 'string',
-      revision: 'integer', seq: 'integer', specHash: 'string', state: 'object', transitions: 'array', requests: 'array', outbox: 'array',
-      conditions: 'array',
+      revision: 'integer', seq: 'integer', specHash: 'string', acceptedSpec: 'object', state: 'string', eventsEmitted: 'integer',
+      transitions: 'array', requests: 'array', outbox: 'array', conditions: 'array',
     });
-    expect(p.state!['x-kubernetes-preserve-unknown-fields']).toBe(true);
+    // state is JSON text: a merge patch replaces a string whole, where it would merge an object's keys
+    expect(p.acceptedSpec!['x-kubernetes-preserve-unknown-fields']).toBe(true);
     for (const k of ['transitions', 'requests', 'outbox']) expect((p[k]!.items as Schema)['x-kubernetes-preserve-unknown-fields']).toBe(true);
     expect(p.conditions).toMatchObject({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] });
     const cond = p.conditions!.items as Schema;
@@ -416,7 +417,8 @@ describe('names, columns and the status subresource are as contract.md says', ()
       ...doc,
       status: {
         observedGeneration: 2, phase: 'rolled-back', ring: '-', exposedRing: 0, verdict: 'fail', message: 'crash-rate regressed', revision: 7, seq: 1,
-        specHash: 'abc', state: { phase: { kind: 'rolled-back' }, any: [1, 'x'] }, transitions: [{ to: 'halted' }], requests: [], outbox: [],
+        specHash: 'abc', acceptedSpec: { ...doc, any: [1, 'x'] }, state: JSON.stringify({ phase: { kind: 'rolled-back' } }), eventsEmitted: 3,
+        transitions: [{ to: 'halted' }], requests: [], outbox: [],
         conditions: [{ type: 'Completed', status: 'True', reason: 'rolled-back', message: '', lastTransitionTime: '2026-12-01T00:00:00Z', observedGeneration: 2 }],
       },
     };
