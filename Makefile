@@ -26,6 +26,10 @@ prometheus:
 k8s-tools:
 	./scripts/install-k8s-tools.sh >/dev/null
 
+# The CRDs of charts/ringmaster/crds, generated from the JSON Schemas (controller/spec/schema.ts); a test fails when stale.
+crds: build
+	node dist/controller/operator/gen-crds.js
+
 test: build prometheus k8s-tools lint
 	npx jest --ci --forceExit
 

@@ -173,7 +173,7 @@ export class Operator {
       name: LEASE_NAME,
       identity: opts.identity,
       ...(opts.leaseDurationMs !== undefined ? { leaseDurationMs: opts.leaseDurationMs } : {}),
-      ...(opts.renewPeriodMs !== undefined ? { renewPeriodMs: opts.renewPeriodMs } : {}),
+      ...(opts.renewPeriodMs !== undefined ? { renewPeriodMs: opts.renewPeriodMs, retryPeriodMs: Math.min(2000, Math.max(100, opts.renewPeriodMs / 2)) } : {}),
       log: this.log,
       onStartedLeading: (epoch) => this.startLeading(epoch),
       onStoppedLeading: (reason) => this.stopLeading(reason),
@@ -358,7 +358,9 @@ export class Operator {
     const loaded = rolloutDocOf({ ...obj, spec: e.record.spec.spec });
     if (!loaded.ok) return this.reject(e, { reason: 'Invalid', message: errorLines(loaded.errors) });
     // The finalizer is in place before the candidate can reach any manifest.
-    await this.api.patchRollout(e.namespace, name, { metadata: { finalizers: [FINALIZER] } });
+    const patched = await this.api.patchRollout(e.namespace, name, { metadata: { finalizers: [FINALIZER] } });
+    const cur = this.store.entries.get(name);
+    if (cur && !this.store.dirtyRollouts.has(name)) this.store.entries.set(name, { ...cur, rv: patched.metadata.resourceVersion ?? cur.rv });
     const res = await this.service.applyRollout(loaded.doc, this.appliedBy(name) ?? `kubernetes:${e.namespace}/${name}`);
     if (res.status === 'invalid') {
       const unknownPolicy = res.errors.some((x) => x.path === 'spec.policy');

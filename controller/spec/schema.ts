@@ -27,6 +27,8 @@ const metadataSchema = {
   required: ['name'],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN },
+    /** The Kubernetes namespace of the resource (the operator); ringmaster serve ignores it. */
+    namespace: { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
     labels: { type: 'object', additionalProperties: { type: 'string' } },
     annotations: { type: 'object', additionalProperties: { type: 'string' } },
   },
