@@ -139,7 +139,8 @@ export async function runOperator(flags: OperatorFlags): Promise<number> {
   const audit = auditStore
     ? { list: (o: { afterId?: number; limit?: number }) => auditStore.listAudit(o) as AuditEntryView[], verify: () => auditStore.verifyAudit() }
     : undefined;
-  const service = new OperatorService(op, { trustedKeys, ...(audit ? { audit } : {}) });
+  // POST /v1/rollouts creates the object where the operator runs it: the first watched namespace, else its own.
+  const service = new OperatorService(op, { trustedKeys, applyNamespace: watchNamespaces[0] ?? (namespace as string), ...(audit ? { audit } : {}) });
   const server = createServer(service, { tokens, observer: telemetry, log });
   const addr = listenAt as { host: string; port: number };
   try {
