@@ -64,6 +64,7 @@ it('kubectl apply -f examples/k8s/rollout.yaml, get -o json, get (printer column
   expect(ro?.status.conditions.find((c) => c.type === 'Accepted')?.status).toBe('True');
   const table = await kubectl('get', 'rollouts', '-n', 'team-a');
   expect(table.code).toBe(0);
+  process.stdout.write(`$ kubectl get rollouts -n team-a\n${table.stdout}`);
   const header = (table.stdout.split('\n')[0] ?? '').split(/\s+/).filter(Boolean);
   expect(header).toEqual(['NAME', 'PHASE', 'RING', 'VERSION', 'VERDICT', 'AGE']);
   expect(table.stdout).toMatch(/sensor-content-7\.16\.292\s+(progressing|waiting-for-window)\s+canary \(1\/4\)\s+7\.16\.292/);
