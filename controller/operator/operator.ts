@@ -118,6 +118,7 @@ export class Operator {
   private readonly rejections = new Map<string, Rejection>();
   private readonly lastStatus = new Map<string, Record<string, unknown>>();
   private leading = false;
+  private synced = false;
   private stopped = false;
   private workers: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | null = null;
@@ -195,12 +196,14 @@ export class Operator {
     this.informers.push(new RestartingInformer(kc, policySource(kc, this.namespace), { upsert: (o) => this.onPolicy(o), remove: (o) => this.onPolicyGone(o) }, this.log));
     for (const i of this.informers) i.start();
     await Promise.all(this.informers.map((i) => i.synced$()));
+    this.synced = true;
     this.workers = runWorkers(this.queue, this.opts.workers ?? 2, (key) => this.reconcileKey(key), this.log);
     this.elector.start();
   }
 
+  /** /readyz: the informers have delivered their first lists, so the mirror (and the manifests) are the cluster's. */
   ready(): boolean {
-    return !this.stopped && this.informers.length > 0;
+    return this.synced && !this.stopped;
   }
 
   informerRestarts(): number {

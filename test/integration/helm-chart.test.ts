@@ -122,6 +122,8 @@ function contractGrants(watched: string[]): RbacGrant[] {
   for (const verb of ['list', 'watch']) g.push({ scope: NS, apiGroup: 'ringmaster.dev', resource: 'policies', verb });
   for (const verb of ['get', 'list', 'watch', 'create', 'patch']) g.push({ scope: NS, apiGroup: '', resource: 'configmaps', verb });
   g.push({ scope: NS, apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'create' });
+  // The kill switch's Events, in the release namespace: granted there when it is not among the watched ones.
+  if (!watched.includes('cluster') && !watched.includes(NS)) g.push({ scope: NS, apiGroup: '', resource: 'events', verb: 'create' });
   for (const verb of ['get', 'update']) g.push({ scope: NS, apiGroup: 'coordination.k8s.io', resource: 'leases', verb, resourceNames: ['ringmaster-leader'] });
   return g.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
 }
