@@ -47,7 +47,14 @@ export function tokensFile(dir: string): string {
   return file;
 }
 
-export async function startOperator(server: KubeApiServer, key: KeyPair, identity: string, extra: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
+/** An operator in this process with its HTTP API (`http`: a tokens file other than the test's, an --artifacts directory). */
+export async function startOperator(
+  server: KubeApiServer,
+  key: KeyPair,
+  identity: string,
+  extra: Partial<OperatorOptions> = {},
+  httpOpts: { tokensFile?: string; artifactsDir?: string } = {},
+): Promise<RunningOperator> {
   const op = new Operator({
     kubeConfig: server.kubeConfig(NS),
     namespace: NS,
@@ -60,8 +67,8 @@ export async function startOperator(server: KubeApiServer, key: KeyPair, identit
     ...extra,
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-op-'));
-  const service = new OperatorService(op, { trustedKeys: [] });
-  const srv: http.Server = createServer(service, { tokens: TokenSet.fromFile(tokensFile(dir)) });
+  const service = new OperatorService(op, { trustedKeys: extra.trustedKeys ?? [], ...(extra.preflightAllowlist ? { preflightAllowlist: extra.preflightAllowlist } : {}) });
+  const srv: http.Server = createServer(service, { tokens: TokenSet.fromFile(httpOpts.tokensFile ?? tokensFile(dir)), ...(httpOpts.artifactsDir ? { artifactsDir: httpOpts.artifactsDir } : {}) });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   await op.start();
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
