@@ -136,6 +136,7 @@ export async function runOperator(flags: OperatorFlags): Promise<number> {
     log,
     ...(auditStore ? { auditSink: (e) => auditStore?.appendAudit(e) } : {}),
   });
+  telemetry.watchOperator(() => ({ leader: op.isLeader(), informerRestarts: op.informerRestarts(), ...op.stats }));
   const audit = auditStore
     ? { list: (o: { afterId?: number; limit?: number }) => auditStore.listAudit(o) as AuditEntryView[], verify: () => auditStore.verifyAudit() }
     : undefined;

@@ -170,6 +170,36 @@ export class Telemetry {
     gauge('ringmaster_audit_chain_ok', '1 when the audit chain verified at start and since; 0 when broken (started with --accept-broken-audit)', (a) => (a.chainOk ? 1 : 0));
   }
 
+  /** The operator's gauges and counters, read from `read` on each scrape (controller/operator): leader, conflicts, restarts. */
+  watchOperator(read: () => { leader: boolean; statusConflicts: number; statusWrites: number; informerRestarts: number; events: number }): void {
+    const registers = [this.registry];
+    this.registry.removeSingleMetric('ringmaster_operator_leader');
+    new Gauge({
+      name: 'ringmaster_operator_leader',
+      help: '1 while this replica holds the leader Lease and reconciles',
+      registers,
+      collect() {
+        this.set(read().leader ? 1 : 0);
+      },
+    });
+    const counter = (name: string, help: string, value: (r: ReturnType<typeof read>) => number): void => {
+      this.registry.removeSingleMetric(name);
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value(read()));
+        },
+      });
+    };
+    counter('ringmaster_operator_status_writes_total', 'Rollout status writes (merge patch on /status) by this replica', (r) => r.statusWrites);
+    counter('ringmaster_operator_status_conflicts_total', 'Status writes answered 409 Conflict: re-read and decided again', (r) => r.statusConflicts);
+    counter('ringmaster_operator_informer_restarts_total', 'Informers started again after a watch or list error', (r) => r.informerRestarts);
+    counter('ringmaster_operator_events_total', 'Kubernetes Events written by this replica', (r) => r.events);
+  }
+
   // ------------------------------------------------------------------------------------------ http
 
   httpRequest(route: string, code: number): void {

@@ -37,7 +37,7 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function operator(identity: string): Promise<{ child: ChildProcess; out: () => string }> {
+async function operator(identity: string): Promise<{ child: ChildProcess; out: () => string; url: string }> {
   const port = await freePort();
   const p = start([
     'bin/ringmaster.js', 'operator',
@@ -56,7 +56,7 @@ async function operator(identity: string): Promise<{ child: ChildProcess; out: (
   ]);
   children.push(p.child);
   await until(`${identity} listening`, () => /listening on/.test(p.out()), 20_000);
-  return p;
+  return { ...p, url: `http://127.0.0.1:${port}` };
 }
 
 function holder(): string {
@@ -67,6 +67,9 @@ it('hands the Lease over within the lease duration after kill -9 of the leader, 
   const a = await operator('replica-a');
   await until('replica-a leads', () => holder() === 'replica-a', 10_000);
   const b = await operator('replica-b');
+  const leaderGauge = async (url: string): Promise<string | undefined> => /^ringmaster_operator_leader (\d)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
+  expect(await leaderGauge(a.url)).toBe('1');
+  expect(await leaderGauge(b.url)).toBe('0');
   server.put(ROLLOUTS, rolloutObject('ro-failover', { channel: 'failover', bake: '2s' }));
   await until('canary in flight', () => statusOf(server, 'team-a', 'ro-failover').phase === 'progressing', 10_000);
   a.child.kill('SIGKILL');
@@ -75,6 +78,12 @@ it('hands the Lease over within the lease duration after kill -9 of the leader, 
   const handover = Date.now() - killedAt;
   process.stdout.write(`failover: the lease moved to replica-b ${handover} ms after kill -9 of replica-a (lease ${LEASE_MS} ms, renew ${RENEW_MS} ms, retry ${RETRY_MS} ms)\n`);
   expect(handover).toBeLessThanOrEqual(LEASE_MS + RETRY_MS + 200);
+  let gauge: string | undefined;
+  for (let i = 0; i < 20 && gauge !== '1'; i++) {
+    gauge = await leaderGauge(b.url);
+    if (gauge !== '1') await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(gauge).toBe('1');
   const done = await until('succeeded under replica-b', () => (statusOf(server, 'team-a', 'ro-failover').phase === 'succeeded' ? statusOf(server, 'team-a', 'ro-failover') : undefined), 20_000);
   const ts = done.transitions ?? [];
   expect(ts.map((t) => t.n)).toEqual(ts.map((_t, i) => i + 1));
@@ -89,7 +98,6 @@ it('hands the Lease over within the lease duration after kill -9 of the leader, 
   expect({ names, transitions: steps }).toEqual({ names: ts.map((t) => expect.stringMatching(new RegExp(`\\.t${t.n}$`))), transitions: steps });
   const creates = server.calls.filter((c) => c.verb === 'create' && c.resource === 'events' && c.status === 201 && c.namespace === 'team-a');
   expect(creates.length).toBeGreaterThanOrEqual(ts.length);
-  void b;
 });
 
 it('releases the Lease on a graceful stop: the other replica leads at once', async () => {
