@@ -18,7 +18,7 @@ import { parseDuration } from '../spec/duration';
 import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel } from '../telemetry/log';
 import { Telemetry } from '../telemetry/metrics';
-import { analysisFor, close, listen, parseListen } from './ringmaster';
+import { analysisFor, close, listen, parseListen, untilSignal } from './ringmaster';
 import type { AuditEntryView } from '../runtime/service';
 
 export interface OperatorFlags {
@@ -154,16 +154,7 @@ export async function runOperator(flags: OperatorFlags): Promise<number> {
   const a = server.address() as AddressInfo;
   process.stdout.write(`ringmaster operator: ${identity} in namespace ${namespace}, watching ${watchNamespaces.length === 0 ? 'all namespaces' : watchNamespaces.join(', ')}; listening on http://${a.address}:${a.port}\n`);
   process.stdout.write(`ringmaster operator: manifest signing key ed25519 ${publicKeyRaw(key.publicKey).toString('base64')} (key id ${keyId(key.publicKey)})\n`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      log.info({ signal }, 'shutting down: releasing the lease');
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilSignal(log, 'shutting down: releasing the lease');
   await op.stop();
   await close(server);
   auditStore?.close();

@@ -253,16 +253,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   const auditKey = audit.publisher.key();
   if (auditKey) process.stdout.write(`${auditKeyLine(auditKey)}\n`);
 
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      log.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilSignal(log, 'shutting down');
   await close(server);
   await controller.stop();
   audit.publisher.stop();
@@ -295,6 +286,20 @@ export async function analysisFor(p: PrometheusSettings | undefined, log: Logger
   else log.warn({ prometheus: provider.endpoint, error: online }, 'Prometheus is not ready yet');
   const { prometheusCensus } = await import('../runtime/census');
   return { analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds, log })), census: prometheusCensus(provider) };
+}
+
+/** Resolves on the first SIGTERM or SIGINT, logged with `message`. */
+export function untilSignal(log: Logger, message: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      log.info({ signal }, message);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
 }
 
 export function listen(server: http.Server, host: string, port: number): Promise<void> {

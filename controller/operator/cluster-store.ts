@@ -15,7 +15,7 @@
 import { TERMINAL_PHASES, type KillSwitchState, type Request, type RequestVerb, type RolloutState, type Transition } from '../engine/state';
 import type { ChannelLineage, LineageEvent } from '../engine/scheduling';
 import type { ManifestContent } from '../runtime/manifest';
-import { StoreConflictError } from '../store/store';
+import { stableArtifactAudit, StoreConflictError } from '../store/store';
 import { auditHash, GENESIS_HASH } from '../store/canonical';
 import type {
   AuditEntry,
@@ -340,13 +340,7 @@ export class ClusterStore implements StateStore {
     if (!doc || !rec || rec.stable.version !== version || rec.stable.artifact !== null) return false;
     this.channels.set(channel, { ...doc, record: { ...rec, stable: { ...rec.stable, artifact } } });
     this.dirtyChannels.add(channel);
-    this.stagedAudit.push({
-      actor,
-      action: 'channel.stable-artifact',
-      target: channel,
-      reason: `previousArtifact of ${rollout}: the artifact of ${channel}'s stable version ${version}`,
-      payload: { version, url: artifact.url, sha256: artifact.sha256, signed: artifact.signature !== undefined, rollout },
-    });
+    this.stagedAudit.push(stableArtifactAudit(channel, version, artifact, rollout, actor));
     return true;
   }
 

@@ -11,7 +11,7 @@
  */
 import { describeKubeError, KubeConflictError } from './kube';
 import type { KillSwitchState, RequestVerb } from '../engine/state';
-import { checkForApply } from '../runtime/facade';
+import { channelView, checkForApply } from '../runtime/facade';
 import { ServiceUnavailableError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from '../runtime/service';
 import { rolloutView } from '../runtime/view';
 import { engineConfigFor } from '../runtime/config';
@@ -98,16 +98,7 @@ export class OperatorService implements ControllerService {
   }
 
   getChannel(channel: string): ChannelView | undefined {
-    const rec = this.op.store.getChannel(channel);
-    const rollouts = this.op.store.listRollouts({ channel });
-    if (!rec && rollouts.length === 0) return undefined;
-    return {
-      channel,
-      stable: rec ? rec.stable : null,
-      history: rec ? rec.history : [],
-      rollouts: rollouts.map((r) => ({ name: r.name, version: r.spec.spec.version, previousVersion: r.spec.spec.previousVersion ?? null, phase: r.state.phase.kind })),
-      manifestRevision: this.op.manifests.get(channel)?.revision ?? null,
-    };
+    return channelView(this.op.store, channel, this.op.manifests.get(channel)?.revision ?? null);
   }
 
   getKillSwitch(): KillSwitchState {

@@ -153,16 +153,7 @@ export class Service implements ControllerService {
   }
 
   getChannel(channel: string): ChannelView | undefined {
-    const rec = this.parts.store.getChannel(channel);
-    const rollouts = this.parts.store.listRollouts({ channel });
-    if (!rec && rollouts.length === 0) return undefined;
-    return {
-      channel,
-      stable: rec ? rec.stable : null,
-      history: rec ? rec.history : [],
-      rollouts: rollouts.map((r) => ({ name: r.name, version: r.spec.spec.version, previousVersion: r.spec.spec.previousVersion ?? null, phase: r.state.phase.kind })),
-      manifestRevision: this.parts.publisher.get(channel)?.revision ?? null,
-    };
+    return channelView(this.parts.store, channel, this.parts.publisher.get(channel)?.revision ?? null);
   }
 
   listAudit(opts: { afterId?: number; limit?: number }): AuditEntryView[] {
@@ -221,6 +212,20 @@ function unknownPreflightNames(rollout: Rollout, allow: PreflightAllowlist | und
     }
   });
   return errors;
+}
+
+/** GET /v1/channels/{channel}: the channel's lineage and rollouts from a store (SQLite or the operator's mirror). */
+export function channelView(store: Pick<StateStore, 'getChannel' | 'listRollouts'>, channel: string, manifestRevision: number | null): ChannelView | undefined {
+  const rec = store.getChannel(channel);
+  const rollouts = store.listRollouts({ channel });
+  if (!rec && rollouts.length === 0) return undefined;
+  return {
+    channel,
+    stable: rec ? rec.stable : null,
+    history: rec ? rec.history : [],
+    rollouts: rollouts.map((r) => ({ name: r.name, version: r.spec.spec.version, previousVersion: r.spec.spec.previousVersion ?? null, phase: r.state.phase.kind })),
+    manifestRevision,
+  };
 }
 
 function specError(pathText: string, message: string): SpecError {

@@ -23,6 +23,17 @@ export type { AuditEntry, AuditInput, ChannelRecord, RolloutRecord, StateStore, 
 
 export class StoreConflictError extends Error {}
 
+/** The audit entry of a channel's stable artifact seeded from a rollout's previousArtifact (every store writes this one). */
+export function stableArtifactAudit(channel: string, version: string, artifact: ManifestArtifactRef, rollout: string, actor: string): AuditInput {
+  return {
+    actor,
+    action: 'channel.stable-artifact',
+    target: channel,
+    reason: `previousArtifact of ${rollout}: the artifact of ${channel}'s stable version ${version}`,
+    payload: { version, url: artifact.url, sha256: artifact.sha256, signed: artifact.signature !== undefined, rollout },
+  };
+}
+
 /** Opening a database written by a newer version of Ringmaster. */
 export class StoreVersionError extends Error {}
 
@@ -374,13 +385,7 @@ export class Store implements StateStore {
       if (!rec || rec.stable.version !== version || rec.stable.artifact !== null) return false;
       this.channelCache.delete(channel);
       this.stmts.upsertChannel.run(channel, version, JSON.stringify(artifact), rec.stable.rollout, rec.stable.since);
-      this.appendAudit({
-        actor,
-        action: 'channel.stable-artifact',
-        target: channel,
-        reason: `previousArtifact of ${rollout}: the artifact of ${channel}'s stable version ${version}`,
-        payload: { version, url: artifact.url, sha256: artifact.sha256, signed: artifact.signature !== undefined, rollout },
-      });
+      this.appendAudit(stableArtifactAudit(channel, version, artifact, rollout, actor));
       return true;
     });
   }
