@@ -117,6 +117,9 @@ export class Operator {
   private readonly preflight: PreflightRunner;
   private readonly rejections = new Map<string, Rejection>();
   private readonly lastStatus = new Map<string, Record<string, unknown>>();
+  /** The latest Rollout object of each name (from the informers), and the generation whose spec was last compared. */
+  private readonly objects = new Map<string, KubeObject>();
+  private readonly checkedGeneration = new Map<string, number>();
   private leading = false;
   private synced = false;
   private stopped = false;
@@ -233,6 +236,7 @@ export class Operator {
     this.enqueueAll();
     const tick = (): void => {
       if (!this.isLeader()) return;
+      this.markStaleChannels();
       this.enqueueAll(true);
       this.ticker = setTimeout(tick, this.tickMs);
       this.ticker.unref();
@@ -248,6 +252,25 @@ export class Operator {
     this.log.warn({ identity: this.opts.identity, reason }, 'stopped leading: this replica only serves');
     // The decision in progress, if any, ends before the lease is let go.
     await this.mutex.catch(() => undefined);
+  }
+
+  /** Every in-flight rollout decided at once on the facts without I/O (the kill switch), then written. */
+  private decideAllNow(why: string): Promise<void> {
+    return this.exclusive(async () => {
+      if (!this.isLeader()) return;
+      const names = this.store.listRollouts({ activeOnly: true }).map((r) => r.name);
+      this.reconciler.decideEach(names);
+      await this.flush();
+      this.log.info({ rollouts: names.length, why }, 'decided every in-flight rollout');
+    }).catch((err: unknown) => this.log.error({ err: describeKubeError(err) }, 'deciding on the kill switch failed; the next tick retries'));
+  }
+
+  /** Channels whose manifest is older than the re-issue period: re-issued (same content, new counter) before agents refuse it. */
+  private markStaleChannels(): void {
+    const now = this.clock.now();
+    for (const [channel, doc] of this.store.channels) {
+      if (doc.manifest && now - Date.parse(doc.manifest.issuedAt) >= this.reissueMs) this.store.markChannelDirty(channel);
+    }
   }
 
   private enqueueAll(activeOnly = false): void {
@@ -268,6 +291,7 @@ export class Operator {
       return;
     }
     this.store.putEntry(entryFromObject(obj));
+    this.objects.set(name, obj);
     this.lastStatus.set(name, obj.status ?? {});
     this.notify();
     if (this.isLeader()) this.queue.add(name);
@@ -278,6 +302,8 @@ export class Operator {
     const held = this.store.entries.get(name);
     if (!held || (obj.metadata.uid && held.uid && held.uid !== obj.metadata.uid)) return;
     this.store.removeEntry(name);
+    this.objects.delete(name);
+    this.checkedGeneration.delete(name);
     this.lastStatus.delete(name);
     this.rejections.delete(name);
     if (held.record.revision > 0) this.store.markChannelDirty(held.record.channel);
@@ -294,7 +320,7 @@ export class Operator {
       if (this.store.killSwitchEpoch !== before) {
         this.log.warn({ engaged: parsed.state.engaged, mode: parsed.state.mode, actor: parsed.state.actor, epoch: parsed.epoch }, 'kill switch changed in the cluster');
         this.opts.observer?.killSwitch(parsed.state.engaged);
-        if (this.isLeader()) this.enqueueAll(true);
+        if (this.isLeader()) void this.decideAllNow('the kill switch changed');
       }
       return;
     }
@@ -361,9 +387,12 @@ export class Operator {
     const loaded = rolloutDocOf({ ...obj, spec: e.record.spec.spec });
     if (!loaded.ok) return this.reject(e, { reason: 'Invalid', message: errorLines(loaded.errors) });
     // The finalizer is in place before the candidate can reach any manifest.
-    const patched = await this.api.patchRollout(e.namespace, name, { metadata: { finalizers: [FINALIZER] } });
-    const cur = this.store.entries.get(name);
-    if (cur && !this.store.dirtyRollouts.has(name)) this.store.entries.set(name, { ...cur, rv: patched.metadata.resourceVersion ?? cur.rv });
+    const finalizers = this.objects.get(name)?.metadata.finalizers ?? [];
+    if (!finalizers.includes(FINALIZER)) {
+      const patched = await this.api.patchRollout(e.namespace, name, { metadata: { finalizers: [...finalizers, FINALIZER] } });
+      const cur = this.store.entries.get(name);
+      if (cur && !this.store.dirtyRollouts.has(name)) this.store.entries.set(name, { ...cur, rv: patched.metadata.resourceVersion ?? cur.rv });
+    }
     const res = await this.service.applyRollout(loaded.doc, this.appliedBy(name) ?? `kubernetes:${e.namespace}/${name}`);
     if (res.status === 'invalid') {
       const unknownPolicy = res.errors.some((x) => x.path === 'spec.policy');
@@ -375,7 +404,7 @@ export class Operator {
   }
 
   private appliedBy(name: string): string | undefined {
-    const obj = this.informers.flatMap((i) => i.list()).find((o) => o.metadata.name === name);
+    const obj = this.objects.get(name);
     return obj?.metadata.annotations?.['ringmaster.dev/applied-by'];
   }
 
@@ -392,8 +421,11 @@ export class Operator {
   /** A spec edited after acceptance is refused: the condition says so, and the accepted spec keeps running. */
   private checkSpecUnchanged(name: string): void {
     const e = this.store.entries.get(name);
-    const obj = this.informers.flatMap((i) => i.list()).find((o) => o.metadata.name === name);
+    const obj = this.objects.get(name);
     if (!e || !obj || e.record.revision === 0) return;
+    const generation = obj.metadata.generation ?? 0;
+    if (this.checkedGeneration.get(name) === generation) return;
+    this.checkedGeneration.set(name, generation);
     const now = rolloutDocOf(obj);
     const changed = !now.ok || now.specHash !== e.record.specHash;
     const had = this.rejections.get(name);
@@ -437,7 +469,7 @@ export class Operator {
 
   private async dropFinalizer(name: string, deleting = false): Promise<void> {
     const e = this.store.entries.get(name);
-    const obj = this.informers.flatMap((i) => i.list()).find((o) => o.metadata.name === name && o.metadata.namespace === e?.namespace);
+    const obj = this.objects.get(name);
     if (!e || !obj || !(obj.metadata.finalizers ?? []).includes(FINALIZER)) return;
     if (!deleting && this.store.dirtyRollouts.has(name)) return;
     const rest = (obj.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
@@ -541,7 +573,7 @@ export class Operator {
 
   private async removeConsumedAnnotations(name: string): Promise<void> {
     const e = this.store.entries.get(name);
-    const obj = this.informers.flatMap((i) => i.list()).find((o) => o.metadata.name === name && o.metadata.namespace === e?.namespace);
+    const obj = this.objects.get(name);
     if (!e || !obj) return;
     const consumed = new Set(e.consumed.map((r) => `${REQUEST_ANNOTATION_PREFIX}${r.id}`));
     const stale = Object.keys(obj.metadata.annotations ?? {}).filter((k) => consumed.has(k));

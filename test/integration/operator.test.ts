@@ -204,3 +204,43 @@ it('grants in the chart exactly the API calls the operators made', () => {
   expect([...made].filter((m) => !granted.has(m))).toEqual([]);
   expect([...granted].filter((g) => !made.has(g))).toEqual([]);
 });
+
+describe('a leader with a short re-issue period, a hung metrics provider, and the kill switch in rollback mode', () => {
+  let cluster: KubeApiServer;
+  let leader: RunningOperator;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    // A metrics provider that never answers (a hung Prometheus): the kill switch must not wait for it.
+    const hung = { analyze: () => new Promise<undefined>(() => undefined), due: () => true, judges: () => true };
+    leader = await startOperator(cluster, newKey(), 'replica-r', { manifestReissueMs: 400, analyzer: hung, analysisDeadlineMs: 10_000 });
+    await until('replica-r leads', () => leader.op.isLeader());
+  });
+
+  afterAll(async () => {
+    await leader?.stop();
+    await cluster?.stop();
+  });
+
+  it('re-issues an unchanged manifest (a new revision, a new issuedAt) before agents would refuse it as old', async () => {
+    cluster.put(ROLLOUTS, rolloutObject('ro-reissue', { channel: 'reissue', bake: '1h' }));
+    const first = await until('published', () => leader.op.manifests.get('reissue'));
+    const body1 = JSON.parse(first.body.toString('utf8')) as { revision: number; issuedAt: string; candidates: unknown[] };
+    const later = await until('re-issued', () => {
+      const m = leader.op.manifests.get('reissue');
+      return m && m.revision >= first.revision + 2_000_000 ? m : undefined;
+    }, 5000);
+    const body2 = JSON.parse(later.body.toString('utf8')) as { revision: number; issuedAt: string; candidates: unknown[] };
+    expect(Date.parse(body2.issuedAt)).toBeGreaterThan(Date.parse(body1.issuedAt));
+    expect(body2.candidates).toEqual(body1.candidates);
+  });
+
+  it('decides every in-flight rollout on a kill switch in rollback mode at once, without a metrics look', async () => {
+    await until('in flight', () => statusOf(cluster, 'team-a', 'ro-reissue').phase === 'progressing');
+    const t0 = Date.now();
+    const res = await fetch(`${leader.url}/v1/killswitch`, { method: 'POST', headers: { Authorization: `Bearer ${SRE_TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ engaged: true, mode: 'rollback', reason: 'bad push' }) });
+    expect(res.status).toBe(200);
+    await until('rolling back', () => ['rolling-back', 'rolled-back'].includes(statusOf(cluster, 'team-a', 'ro-reissue').phase ?? ''), 2000);
+    process.stdout.write(`kill switch (rollback): the rollout left progressing ${Date.now() - t0} ms after the write\n`);
+  });
+});
