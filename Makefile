@@ -31,10 +31,10 @@ crds: build
 	node dist/controller/operator/gen-crds.js
 
 test: build prometheus k8s-tools lint
-	npx jest --ci --forceExit
+	npx jest --ci --forceExit --testPathIgnorePatterns=/test/soak/
 
 test-unit: build
-	npx jest --ci --testPathIgnorePatterns integration
+	npx jest --ci --testPathIgnorePatterns=integration --testPathIgnorePatterns=/test/soak/
 
 # Benchmarks print a table and write JSON to bench/results/ (ratios against a baseline run in the same session).
 bench: build
@@ -44,6 +44,7 @@ bench: build
 # The long reliability run (docs/reliability.md), not part of make test: kill -9s of ringmaster serve, malformed
 # inputs, wrk manifest polls with the kill switch. ~20 min; sizes and seed from SOAK_* (SOAK_KILLS=20 ... quick).
 soak: build
+	npx jest --ci test/soak
 	./bench/soak/install-wrk.sh
 	node dist/bench/soak/main.js
 	node dist/bench/decisions/main.js

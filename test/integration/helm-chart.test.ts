@@ -269,7 +269,7 @@ describe('the Deployment', () => {
     expect(arg(c, '--prometheus-url')).toBe('http://prometheus-operated.monitoring.svc:9090');
     expect(arg(c, '--lease-duration')).toBe('20s');
     expect(arg(c, '--renew-period')).toBe('4s');
-    expect(arg(c, '--audit-db')).toBe('/var/lib/ringmaster/audit.db');
+    expect(arg(c, '--audit-db')).toBe('/var/lib/ringmaster/audit-$(POD_NAME).db');
     expect(arg(c, '--watch-namespaces')).toBeUndefined();
     expect(c.args.slice(-2)).toEqual(['--log-level', 'info']);
     expect(c.volumeMounts).toContainEqual({ name: 'audit', mountPath: '/var/lib/ringmaster' });
@@ -536,7 +536,7 @@ describe('the operator accepts the command line and the Secrets the chart render
       '/etc/ringmaster/signing/signing.key': secretData(allOn, 'ringmaster-signing-key', 'signing.key'),
       '/etc/ringmaster/tokens/tokens.yaml': secretData(allOn, 'ringmaster-tokens', 'tokens.yaml'),
     };
-    const mapped = new Map<string, string>([['0.0.0.0:8080', '127.0.0.1:0'], ['/var/lib/ringmaster/audit.db', path.join(dir, 'audit.db')]]);
+    const mapped = new Map<string, string>([['0.0.0.0:8080', '127.0.0.1:0'], ['/var/lib/ringmaster/audit-$(POD_NAME).db', path.join(dir, 'audit.db')]]);
     for (const [mountPath, content] of Object.entries(files)) {
       const local = path.join(dir, path.basename(mountPath));
       fs.writeFileSync(local, content);

@@ -8,6 +8,7 @@
  */
 import { verify } from '../../controller/crypto/keys';
 import { FINALIZER } from '../../controller/operator/kube';
+import { OPEN_POLICY } from '../helpers/api-fixtures';
 import { rbacGrants, renderChart } from '../helpers/chart';
 import type { KubeApiServer } from '../helpers/kube-apiserver';
 import {
@@ -16,6 +17,7 @@ import {
   EVENTS,
   newKey,
   NS,
+  POLICIES,
   rolloutObject,
   ROLLOUTS,
   SRE_TOKEN,
@@ -190,6 +192,36 @@ it('applies a Rollout and decides a human verb through the API of a replica that
   await until('the consumed annotation removed', () => !Object.keys((server.get(ROLLOUTS, NS, 'ro-api') as { metadata: { annotations?: Record<string, string> } }).metadata.annotations ?? {}).some((k) => k.startsWith('ringmaster.dev/request.')));
   const again = await fetch(`${a.url}/v1/rollouts`, { method: 'POST', headers: auth, body: JSON.stringify({ ...doc, metadata: { name: 'ro-api' } }) });
   expect(again.status).toBe(200);
+});
+
+it('reports a spec the validator refuses as Accepted=False with the field and the reason, and never runs it', async () => {
+  const bad = rolloutObject('ro-invalid', { channel: 'invalid' }) as { spec: { rings: Array<Record<string, unknown>> } };
+  bad.spec.rings = [
+    { name: 'early', percent: 10, bake: '1s' },
+    { name: 'later', percent: 5, bake: '1s' },
+    { name: 'full', percent: 100, bake: '1s' },
+  ];
+  server.put(ROLLOUTS, bad);
+  const st = await until('rejected', () => {
+    const s = statusOf(server, 'team-a', 'ro-invalid');
+    return s.conditions?.find((c) => c.type === 'Accepted' && c.status === 'False') ? s : undefined;
+  });
+  const accepted = st.conditions?.find((c) => c.type === 'Accepted');
+  expect(accepted?.reason).toBe('Invalid');
+  expect(accepted?.message).toMatch(/spec\.rings\[1\]\.percent/);
+  expect(accepted?.message).not.toMatch(/\n|\s+at /);
+  expect(st.phase).toBe('rejected');
+  expect(a.op.manifests.get('invalid')).toBeUndefined();
+});
+
+it('waits with Accepted=False UnknownPolicy until the Policy exists in the operator namespace, then runs', async () => {
+  const ro = rolloutObject('ro-policy', { channel: 'policy' }) as { spec: { policy: string } };
+  ro.spec.policy = 'weekdays-only';
+  server.put(ROLLOUTS, ro);
+  await until('UnknownPolicy', () => statusOf(server, 'team-a', 'ro-policy').conditions?.find((c) => c.type === 'Accepted' && c.reason === 'UnknownPolicy'));
+  server.put(POLICIES, { apiVersion: 'ringmaster.dev/v1alpha1', kind: 'Policy', metadata: { name: 'weekdays-only', namespace: NS }, spec: { ...OPEN_POLICY } });
+  const st = await until('accepted once the Policy exists', () => (conditionOf(statusOf(server, 'team-a', 'ro-policy'), 'Accepted') === 'True' ? statusOf(server, 'team-a', 'ro-policy') : undefined));
+  expect(st.revision).toBeGreaterThan(0);
 });
 
 it('grants in the chart exactly the API calls the operators made', () => {

@@ -114,7 +114,8 @@ app.kubernetes.io/part-of: ringmaster
 {{- end }}
 {{- if .Values.audit.persistence.enabled }}
 - --audit-db
-- /var/lib/ringmaster/audit.db
+{{- /* One SQLite file per replica (Kubernetes expands $(POD_NAME)): two pods never write the same file. */}}
+- /var/lib/ringmaster/audit-$(POD_NAME).db
 {{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
