@@ -58,7 +58,7 @@ import {
 import { clientNodeLeaseApi, LeaderElector, type LeaseApi } from './lease';
 import { channelConfigMap, channelConfigMapName, channelContent, channelDocFromConfigMap, nextChannelManifest, ReplicaManifests } from './manifests';
 import { WorkQueue, runWorkers } from './queue';
-import { entryFromObject, errorLines, rolloutDocOf, statusOf, type Rejection } from './status';
+import { entryFromObject, errorLines, rolloutDocOf, statusOf, type Condition, type Rejection } from './status';
 
 export interface OperatorOptions {
   kubeConfig: k8s.KubeConfig;
@@ -408,14 +408,17 @@ export class Operator {
     return obj?.metadata.annotations?.['ringmaster.dev/applied-by'];
   }
 
+  /** Accepted=False with the reason, written once (until the reason changes), with a Warning Event. */
   private async reject(e: RolloutEntry, rejection: Rejection): Promise<void> {
     const name = e.record.name;
-    const prev = this.rejections.get(name);
     this.rejections.set(name, rejection);
-    if (prev && prev.message === rejection.message && prev.reason === rejection.reason) return;
+    const written = (this.lastStatus.get(name)?.conditions as Condition[] | undefined)?.find((c) => c.type === 'Accepted');
+    if (written?.status === 'False' && written.reason === rejection.reason && written.message === rejection.message) return;
+    const cur = this.store.entries.get(name);
+    if (!cur) return;
     this.log.warn({ rollout: name, reason: rejection.reason, err: rejection.message }, 'Rollout not accepted');
-    await this.writeStatus(e, rejection);
-    await this.emitEvent(e, `${rejection.reason}.${sha8(rejection.message)}`, 'Warning', rejection.reason, rejection.message);
+    await this.writeStatus(cur, rejection);
+    await this.emitEvent(cur, `${rejection.reason}.${sha8(rejection.message)}`, 'Warning', rejection.reason, rejection.message);
   }
 
   /** A spec edited after acceptance is refused: the condition says so, and the accepted spec keeps running. */
