@@ -39,6 +39,8 @@ export interface OperatorFlags {
   prometheusTimeout?: string;
   auditDb?: string;
   logLevel?: string;
+  preflight?: string;
+  manifestReissue?: string;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function runOperator(flags: OperatorFlags): Promise<number> {
   const tickMs = duration('--tick', flags.tick, DEFAULTS.tick, errors);
   const rollbackDrainMs = duration('--rollback-drain', flags.rollbackDrain, DEFAULTS.rollbackDrain, errors);
   const promTimeoutMs = duration('--prometheus-timeout', flags.prometheusTimeout, DEFAULTS.prometheusTimeout, errors);
+  const manifestReissueMs = duration('--manifest-reissue', flags.manifestReissue, DEFAULTS.manifestReissue, errors);
   const level = flags.logLevel === undefined ? undefined : parseLogLevel(flags.logLevel);
   if (flags.logLevel !== undefined && level === undefined) errors.push(`--log-level: expected one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(flags.logLevel)})`);
   if (errors.length > 0) return fail(errors);
@@ -93,7 +96,9 @@ export async function runOperator(flags: OperatorFlags): Promise<number> {
   let tokens: TokenSet;
   let policies: Map<string, import('../spec/types').PolicySpec>;
   let trustedKeys: import('../crypto/keys').TrustedKey[];
+  let preflight: import('../content/allowlist').PreflightAllowlist | undefined;
   try {
+    preflight = flags.preflight === undefined ? undefined : (await import('../content/allowlist')).loadPreflightAllowlist(flags.preflight);
     key = readMountedKey(flags.signingKey as string);
     tokens = flags.tokens === undefined ? TokenSet.empty() : TokenSet.fromFile(flags.tokens);
     policies = (await import('../runtime/policies')).loadPolicies(flags.policies ?? DEFAULTS.policies);
@@ -130,6 +135,8 @@ export async function runOperator(flags: OperatorFlags): Promise<number> {
     renewPeriodMs,
     tickMs,
     rollbackDrainMs,
+    manifestReissueMs,
+    ...(preflight ? { preflightAllowlist: preflight } : {}),
     analyzer: analysis.analyzer,
     ...(analysis.census ? { census: analysis.census } : {}),
     observer: telemetry,
@@ -141,7 +148,7 @@ export async function runOperator(flags: OperatorFlags): Promise<number> {
     ? { list: (o: { afterId?: number; limit?: number }) => auditStore.listAudit(o) as AuditEntryView[], verify: () => auditStore.verifyAudit() }
     : undefined;
   // POST /v1/rollouts creates the object where the operator runs it: the first watched namespace, else its own.
-  const service = new OperatorService(op, { trustedKeys, applyNamespace: watchNamespaces[0] ?? (namespace as string), ...(audit ? { audit } : {}) });
+  const service = new OperatorService(op, { trustedKeys, ...(preflight ? { preflightAllowlist: preflight } : {}), applyNamespace: watchNamespaces[0] ?? (namespace as string), ...(audit ? { audit } : {}) });
   const server = createServer(service, { tokens, observer: telemetry, log });
   const addr = listenAt as { host: string; port: number };
   try {

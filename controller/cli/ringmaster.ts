@@ -141,6 +141,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prometheus-url <url>', 'Prometheus for health analysis')
     .option('--prometheus-timeout <duration>', `per-query timeout (default ${DEFAULTS.prometheusTimeout})`)
     .option('--audit-db <file>', 'also keep the audit log in this SQLite file (on a PVC); Kubernetes Events are kept either way')
+    .option('--preflight <file>', 'pre-flight allowlist, as for serve: what spec.preflight exec and webhook checks may name (docs/preflight.md)')
+    .option('--manifest-reissue <duration>', `re-issue a channel manifest older than this, same content (default ${DEFAULTS.manifestReissue})`)
     .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')}`)
     .action(async (flags: import('./operator-command').OperatorFlags) => {
       exit = await (await import('./operator-command')).runOperator(flags);
