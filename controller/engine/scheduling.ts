@@ -30,6 +30,12 @@ export interface ChannelLineage {
   withdrawn: ReadonlyArray<{ version: string; event: 'rolled-back' | 'aborted'; rollout: string; at: string }>;
 }
 
+/** The lineage the engine reads from a channel's durable record: its stable version, and every version withdrawn. */
+export function lineageOfRecord(rec: { stable: { version: string }; history: ReadonlyArray<{ version: string; event: string; rollout: string | null; at: string }> }): ChannelLineage {
+  const withdrawn = rec.history.flatMap((h) => (h.event === 'rolled-back' || h.event === 'aborted' ? [{ version: h.version, event: h.event as 'rolled-back' | 'aborted', rollout: h.rollout ?? '?', at: h.at }] : []));
+  return { stableVersion: rec.stable.version, withdrawn };
+}
+
 /** Phases that are not on hosts and do not hold a slot: they wait for one. */
 const WAITING = NOT_STARTED_PHASES;
 

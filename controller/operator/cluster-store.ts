@@ -13,7 +13,7 @@
  * nothing.
  */
 import { TERMINAL_PHASES, type KillSwitchState, type Request, type RequestVerb, type RolloutState, type Transition } from '../engine/state';
-import type { ChannelLineage, LineageEvent } from '../engine/scheduling';
+import { lineageOfRecord, type ChannelLineage, type LineageEvent } from '../engine/scheduling';
 import type { ManifestContent } from '../runtime/manifest';
 import { stableArtifactAudit, StoreConflictError } from '../store/store';
 import { auditHash, GENESIS_HASH } from '../store/canonical';
@@ -330,8 +330,7 @@ export class ClusterStore implements StateStore {
   lineage(channel: string): ChannelLineage | null {
     const rec = this.getChannel(channel);
     if (!rec) return null;
-    const withdrawn = rec.history.flatMap((h) => (h.event === 'rolled-back' || h.event === 'aborted' ? [{ version: h.version, event: h.event, rollout: h.rollout ?? '?', at: h.at }] : []));
-    return { stableVersion: rec.stable.version, withdrawn };
+    return lineageOfRecord(rec);
   }
 
   seedStableArtifact(channel: string, version: string, artifact: ManifestArtifactRef, rollout: string, actor: string): boolean {

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import type { Logger } from '../telemetry/log';
 import { openPrivateDatabase } from './file-modes';
-import { lineageEvents, type ChannelLineage } from '../engine/scheduling';
+import { lineageEvents, lineageOfRecord, type ChannelLineage } from '../engine/scheduling';
 import type { KillSwitchState, Request, RequestVerb, RolloutState, Transition } from '../engine/state';
 import { ALL_PHASES, TERMINAL_PHASES } from '../engine/state';
 import type { Rollout } from '../spec/types';
@@ -393,8 +393,7 @@ export class Store implements StateStore {
   lineage(channel: string): ChannelLineage | null {
     const rec = this.getChannel(channel);
     if (!rec) return null;
-    const withdrawn = rec.history.flatMap((h) => (h.event === 'rolled-back' || h.event === 'aborted' ? [{ version: h.version, event: h.event, rollout: h.rollout ?? '?', at: h.at }] : []));
-    return { stableVersion: rec.stable.version, withdrawn };
+    return lineageOfRecord(rec);
   }
 
   /**
