@@ -1,0 +1,20 @@
+// docs/benchmarks.md regeneration (bench/report.ts): tables from JSON, and only the marked regions rewritten.
+import { figuresOf, markdownTable, replaceRegion } from '../../bench/report';
+
+it('renders rows as a markdown table, numbers right-aligned and grouped', () => {
+  expect(markdownTable([{ server: 'raw', reqPerSec: 41523.4567, ok: true }, { server: 'ringmaster', reqPerSec: 36000, ok: false }])).toBe(
+    ['| server | reqPerSec | ok |', '|---|---:|---|', '| raw | 41523.457 | true |', '| ringmaster | 36,000 | false |'].join('\n'),
+  );
+  expect(markdownTable([])).toBe('(no rows)');
+});
+
+it('uses a benchmark\'s own table when it has one, else its rows', () => {
+  expect(figuresOf({ table: '| a |\n|---|\n| 1 |\n', rows: [{ b: 2 }] })).toBe('| a |\n|---|\n| 1 |');
+  expect(figuresOf({ rows: [{ hosts: 1000000, wallS: 1.5 }] })).toBe('| hosts | wallS |\n|---:|---:|\n| 1,000,000 | 1.5 |');
+});
+
+it('rewrites only the region between its markers, and appends a missing one', () => {
+  const doc = 'intro\n<!-- bench:sim -->\nold\n<!-- /bench:sim -->\nprose after\n';
+  expect(replaceRegion(doc, 'sim', 'new')).toBe('intro\n<!-- bench:sim -->\nnew\n<!-- /bench:sim -->\nprose after\n');
+  expect(replaceRegion('x\n', 'manifest', 't')).toBe('x\n\n<!-- bench:manifest -->\nt\n<!-- /bench:manifest -->\n');
+});
