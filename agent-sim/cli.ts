@@ -82,7 +82,7 @@ async function run(flags: Flags): Promise<number> {
   const wall0 = process.hrtime.bigint();
   let sc: Scenario;
   try {
-    const hosts = intFlag('hosts', flags.hosts, 100, 5_000_000);
+    const hosts = intFlag('hosts', flags.hosts, 100, 10_000_000);
     const seed = intFlag('seed', flags.seed, 0, 2 ** 31);
     sc = loadScenario(flags.scenario, { ...(hosts === undefined ? {} : { hosts }), ...(seed === undefined ? {} : { seed }) });
   } catch (err) {

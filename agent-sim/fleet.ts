@@ -76,8 +76,9 @@ import {
   type ReplayState,
   type TrustedManifestKey,
 } from '../controller/engine/agent';
-import { assignedRing, BUCKETS, hostBucket, hostWavePosition, type Exposure } from '../controller/engine/membership';
+import { assignedRing, BUCKETS, type Exposure } from '../controller/engine/membership';
 import { channelSalt } from '../controller/runtime/manifest';
+import { fleetMembership } from './membership';
 import { Rng } from './random';
 import type { Scenario } from './scenario';
 
@@ -87,8 +88,8 @@ export const CANDIDATE = 1;
 const ON_CANDIDATE = 1;
 const BRICKED = 2;
 const LOOPING = 4;
-/** More than the largest fleet (5,000,000 hosts): poll time x HOST_SPAN + host index sorts by time, then index. */
-const HOST_SPAN = 8_388_608;
+/** More than the largest fleet (10,000,000 hosts): poll time x HOST_SPAN + host index sorts by time, then index. */
+const HOST_SPAN = 16_777_216;
 export type EventKind = 'crash' | 'bsod' | 'update-failure';
 /** Host-seconds a host that crashes on boot ran the candidate before its BSOD. */
 export const BOOT_SECONDS = 30;
@@ -938,21 +939,14 @@ export class Fleet {
 }
 
 /**
- * Every host's bucket and wave position on a channel, from the engine's hostBucket and hostWavePosition (a sha256
- * each per host: about 5 µs, so seconds for a million hosts). Memoised for the last (salt, fleet size): the "all at
+ * Every host's bucket and wave position on a channel, as the engine's hostBucket and hostWavePosition compute them
+ * (fleetMembership: one sha256 per host, about 0.5 µs, in agent-sim/membership.ts). Memoised for the last (salt, fleet size): the "all at
  * once" comparison and repeated runs in one process reuse it. Callers copy it; it is never written.
  */
 let memberMemo: { salt: string; n: number; buckets: Uint16Array; waves: Uint32Array } | undefined;
 function membershipFor(salt: string, n: number): { buckets: Uint16Array; waves: Uint32Array } {
   if (memberMemo && memberMemo.salt === salt && memberMemo.n === n) return memberMemo;
-  const buckets = new Uint16Array(n);
-  const waves = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    const id = hostId(i);
-    buckets[i] = hostBucket(salt, id);
-    waves[i] = hostWavePosition(salt, id);
-  }
-  memberMemo = { salt, n, buckets, waves };
+  memberMemo = { salt, n, ...fleetMembership(salt, n, hostId) };
   return memberMemo;
 }
 

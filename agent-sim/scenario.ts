@@ -53,7 +53,7 @@ export const scenarioSchema = {
           additionalProperties: false,
           default: {},
           properties: {
-            hosts: { type: 'integer', minimum: 100, maximum: 5_000_000, default: 1_000_000 },
+            hosts: { type: 'integer', minimum: 100, maximum: 10_000_000, default: 1_000_000 },
             /** Hosts labelled ring: canary (the dogfood set); absent: 0.2% of the hosts, at least 50. */
             canaryHosts: { type: 'integer', minimum: 0 },
             /** 1s to 1d. */
