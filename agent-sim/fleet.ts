@@ -123,6 +123,22 @@ export interface FleetOptions {
   pollQuantumMs?: number;
   /** Called the first time hosts refuse a given fetched manifest for a given reason (the driver's log). */
   onRefusal?: (reason: ManifestRefusal, message: string) => void;
+  /**
+   * Per-host-group counters (`groupAt`): host i belongs to group i mod hostGroups, and each step's crashes and BSODs
+   * of a version are split over the groups in proportion to the hazard of their hosts on it (Poisson splitting, so
+   * each group's count is Poisson with its own mean), with a random stream of its own: the fleet's own draws, and so
+   * every other figure of the run, are the same with or without groups. Absent or 0: no groups (the bench's
+   * Kayenta-style judge reads them).
+   */
+  hostGroups?: number;
+}
+
+/** Cumulative per-group counters at the end of a step: [version][group] crashes, BSODs and host-seconds. */
+export interface GroupSnapshot {
+  t: number;
+  crashes: [Float64Array, Float64Array];
+  bsods: [Float64Array, Float64Array];
+  hostSeconds: [Float64Array, Float64Array];
 }
 
 /** The first event caused by the candidate (visible in the counters from `at`, the end of its step). */
@@ -283,6 +299,13 @@ export class Fleet {
   readonly refusals = Object.fromEntries(MANIFEST_REFUSALS.map((r) => [r, 0])) as Record<ManifestRefusal, number>;
   private readonly rng: Rng;
   private readonly onRefusal: FleetOptions['onRefusal'];
+  /** Host groups (0: none): the hazard and hosts up per version and group, the running counters, their history. */
+  readonly groups: number;
+  private readonly groupRng: Rng | null;
+  private readonly groupHazard: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
+  private readonly groupHosts: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
+  private groupCum: GroupSnapshot | null = null;
+  private readonly groupHistory: GroupSnapshot[] = [];
 
   constructor(
     private readonly sc: Scenario,
@@ -381,6 +404,72 @@ export class Fleet {
     };
     this.cum = { t: startMs, events: [[0, 0, 0], [0, 0, 0]], hostSeconds: [0, 0], hosts: [n, 0] };
     this.history.push(structuredClone(this.cum));
+    const g = (this.groups = Math.max(0, Math.floor(opts.hostGroups ?? 0)));
+    this.groupRng = g > 0 ? new Rng((sc.seed ^ 0x5bd1e995) >>> 0) : null;
+    if (g > 0) {
+      this.groupHazard = [new Float64Array(g), new Float64Array(g)];
+      this.groupHosts = [new Float64Array(g), new Float64Array(g)];
+      for (let i = 0; i < n; i++) {
+        this.groupHazard[BASELINE][i % g]! += this.hazard[i] as number;
+        this.groupHosts[BASELINE][i % g]! += 1;
+      }
+      const z = (): [Float64Array, Float64Array] => [new Float64Array(g), new Float64Array(g)];
+      this.groupCum = { t: startMs, crashes: z(), bsods: z(), hostSeconds: z() };
+      this.groupHistory.push(cloneGroups(this.groupCum));
+    }
+  }
+
+  /** Host i joins (+1) or leaves (-1) the hosts up on version v, for the group counters. */
+  private groupMove(i: number, v: 0 | 1, sign: 1 | -1): void {
+    if (this.groups === 0) return;
+    const k = i % this.groups;
+    this.groupHazard[v][k]! += sign * (this.hazard[i] as number);
+    this.groupHosts[v][k]! += sign;
+  }
+
+  /** A boot BSOD of host i on the candidate, with its 30 host-seconds (the group counters' share of it). */
+  private groupBoot(i: number): void {
+    if (this.groupCum === null) return;
+    const k = i % this.groups;
+    this.groupCum.bsods[CANDIDATE][k]! += 1;
+    this.groupCum.hostSeconds[CANDIDATE][k]! += BOOT_SECONDS;
+  }
+
+  /** `count` events of version v split over the groups by hazard (one multinomial draw, as sequential binomials). */
+  private groupSplit(v: 0 | 1, into: Float64Array, count: number): void {
+    const rng = this.groupRng as Rng;
+    const hz = this.groupHazard[v];
+    let left = count;
+    let mass = 0;
+    for (let k = 0; k < this.groups; k++) mass += Math.max(0, hz[k] as number);
+    for (let k = 0; k < this.groups && left > 0; k++) {
+      const w = Math.max(0, hz[k] as number);
+      if (k === this.groups - 1 || mass <= 0) {
+        into[k]! += left;
+        break;
+      }
+      const p = Math.min(1, w / mass);
+      let x = 0;
+      for (let j = 0; j < left; j++) if (rng.next() < p) x++;
+      into[k]! += x;
+      left -= x;
+      mass -= w;
+    }
+  }
+
+  /** The per-group counters at time t (the last step that ended at or before t); null without groups. */
+  groupAt(t: number): GroupSnapshot | null {
+    const h = this.groupHistory;
+    if (h.length === 0) return null;
+    if (t < (h[0] as GroupSnapshot).t) return h[0] as GroupSnapshot;
+    let lo = 0;
+    let hi = h.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((h[mid] as GroupSnapshot).t <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return h[lo] as GroupSnapshot;
   }
 
   /** No poll or boot can change anything until new bytes come: the last reached every host, no retry or boot cycle waits. */
@@ -710,6 +799,7 @@ export class Fleet {
         // It ran the candidate through its boot before the BSOD (its agent counted both, as live agents do).
         this.cum.hostSeconds[CANDIDATE] += BOOT_SECONDS;
         (this.cum.events[CANDIDATE] as number[])[1]! += 1;
+        this.groupBoot(i);
       } else {
         // The agent wrote its boot marker before activating the candidate (0 attempts); this is the first start.
         this.attempts[i] = 0;
@@ -725,6 +815,7 @@ export class Fleet {
     this.setLabel(i, -1);
     this.hostsOn[CANDIDATE]--;
     this.hazardSum[CANDIDATE] -= this.hazard[i] as number;
+    this.groupMove(i, CANDIDATE, -1);
   }
 
   /**
@@ -750,6 +841,7 @@ export class Fleet {
       this.bootHead++;
       this.cum.hostSeconds[CANDIDATE] += BOOT_SECONDS;
       (this.cum.events[CANDIDATE] as number[])[1]! += 1;
+      this.groupBoot(i);
       this.start(i, at);
     }
     if (this.bootHead > 4096 && this.bootHead * 2 > this.bootHost.length) {
@@ -780,6 +872,7 @@ export class Fleet {
     this.setFlag(i, ON_CANDIDATE, false);
     this.hostsOn[BASELINE]++;
     this.hazardSum[BASELINE] += this.hazard[i] as number;
+    this.groupMove(i, BASELINE, 1);
     this.localRollbacks++;
     if (!this.recovered[i]) {
       this.recovered[i] = 1;
@@ -834,6 +927,8 @@ export class Fleet {
     this.hazardSum[to as 0 | 1] += h;
     this.hostsOn[from as 0 | 1]--;
     this.hostsOn[to as 0 | 1]++;
+    this.groupMove(i, from as 0 | 1, -1);
+    this.groupMove(i, to as 0 | 1, 1);
   }
 
   private fail(v: number, reason: FailureReason): void {
@@ -856,6 +951,10 @@ export class Fleet {
     this.cum.t = t + dt;
     this.cum.hosts = [this.hostsOn[0], this.hostsOn[1]];
     this.history.push({ t: this.cum.t, events: [[...this.cum.events[0]], [...this.cum.events[1]]], hostSeconds: [...this.cum.hostSeconds], hosts: [...this.cum.hosts] });
+    if (this.groupCum !== null) {
+      this.groupCum.t = t + dt;
+      this.groupHistory.push(cloneGroups(this.groupCum));
+    }
   }
 
   /** The noise of analysis interval k: a gamma factor per version (overdispersionShape) times a common one. */
@@ -876,7 +975,11 @@ export class Fleet {
     const diurnal = 1 + f.diurnalAmplitude * Math.sin((2 * Math.PI * (hourUtc - 8)) / 24);
     for (const v of [BASELINE, CANDIDATE] as const) {
       this.cum.hostSeconds[v] += (this.hostsOn[v] * dt) / 1000;
+      const gc = this.groupCum;
+      if (gc !== null) for (let k = 0; k < this.groups; k++) gc.hostSeconds[v][k]! += ((this.groupHosts[v][k] as number) * dt) / 1000;
       if (this.hostsOn[v] === 0) continue;
+      const before0 = (this.cum.events[v] as number[])[0] as number;
+      const before1 = (this.cum.events[v] as number[])[1] as number;
       const mult = v === CANDIDATE ? this.sc.candidate.crashRateMultiplier : 1;
       const exposure = Math.max(0, this.hazardSum[v]) * hours * diurnal * (this.noiseFactor[v] as number);
       const ev = this.cum.events[v] as number[];
@@ -895,6 +998,10 @@ export class Fleet {
       if (f.clusters !== undefined && f.clusters.rate > 0) {
         const starts = this.rng.poisson(f.clusters.rate * exposure * mult);
         for (let c = 0; c < starts; c++) ev[0]! += this.geometric(f.clusters.meanSize);
+      }
+      if (gc !== null) {
+        this.groupSplit(v, gc.crashes[v], (ev[0] as number) - before0);
+        this.groupSplit(v, gc.bsods[v], (ev[1] as number) - before1);
       }
     }
   }
@@ -948,6 +1055,11 @@ function membershipFor(salt: string, n: number): { buckets: Uint16Array; waves: 
   if (memberMemo && memberMemo.salt === salt && memberMemo.n === n) return memberMemo;
   memberMemo = { salt, n, ...fleetMembership(salt, n, hostId) };
   return memberMemo;
+}
+
+function cloneGroups(g: GroupSnapshot): GroupSnapshot {
+  const c = (x: [Float64Array, Float64Array]): [Float64Array, Float64Array] => [x[0].slice(), x[1].slice()];
+  return { t: g.t, crashes: c(g.crashes), bsods: c(g.bsods), hostSeconds: c(g.hostSeconds) };
 }
 
 export const KIND_INDEX: Record<EventKind, number> = { crash: 0, bsod: 1, 'update-failure': 2 };

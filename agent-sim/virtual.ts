@@ -15,7 +15,7 @@ import { loadTrustedKeys } from '../controller/runtime/config';
 import { Controller } from '../controller/runtime/controller';
 import { formatSpecError, InputError } from '../controller/spec/errors';
 import { analysisIntervalMs, engineConfigFor } from '../controller/runtime/config';
-import type { CensusSource } from '../controller/runtime/types';
+import type { Analyzer, CensusSource } from '../controller/runtime/types';
 import { nextAllowedStart } from '../controller/policy/windows';
 import { loadPolicyFile, loadRolloutFile } from '../controller/spec/load';
 import type { PolicySpec, Rollout } from '../controller/spec/types';
@@ -173,10 +173,30 @@ function simDataRoot(): string {
   }
 }
 
+/** What a judge other than the controller's own sees of the run (the fleet and provider exist once the run started). */
+export interface VirtualRunContext {
+  readonly fleet: Fleet;
+  readonly provider: SimMetricsProvider;
+  /** The rollout as applied (after VirtualOptions.rollout). */
+  readonly rollout: Rollout;
+  /** Absolute [from, to) intervals (ms) without metrics data. */
+  readonly gaps: ReadonlyArray<{ from: number; to: number }>;
+}
+
+/** Options of a virtual run for benchmarks that judge with another analyzer (bench/decisions). */
+export interface VirtualOptions {
+  /** The analyzer the controller runs, in place of MetricsAnalyzer over the fleet's counts. */
+  analyzer?: (ctx: VirtualRunContext) => Analyzer;
+  /** A change to the rollout before it is applied (e.g. no ramp, or no declared metrics for a bake-only run). */
+  rollout?: (r: Rollout) => Rollout;
+  /** Per-host-group counters in the fleet (FleetOptions.hostGroups). */
+  hostGroups?: number;
+}
+
 /** Plays a scenario in virtual time. `log` receives the story (ring starts, first crash, halt, rollback). */
-export async function runVirtual(sc: Scenario, log: (line: string) => void = () => undefined): Promise<RunResult> {
+export async function runVirtual(sc: Scenario, log: (line: string) => void = () => undefined, opts: VirtualOptions = {}): Promise<RunResult> {
   const docs = loadScenarioDocuments(sc);
-  const rollout = docs.rollout;
+  const rollout = opts.rollout ? opts.rollout(docs.rollout) : docs.rollout;
   const spec = rollout.spec;
   const channel = spec.channel;
   const start = sc.start.getTime();
@@ -201,7 +221,18 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     // Re-issues of an unchanged manifest change no decision; in virtual time they cost a fleet-wide sweep each, so
     // the simulated controller re-issues every 6 h (serve's default is 1 h), well inside the agents' 24 h maximum age.
     manifestReissueMs: SIM_MANIFEST_REISSUE_MS,
-    analyzer: new MetricsAnalyzer((metric, ctx) => Promise.resolve(observeFromCounts(provider, metric, ctx))),
+    analyzer: opts.analyzer
+      ? opts.analyzer({
+          get fleet() {
+            return fleet;
+          },
+          get provider() {
+            return provider;
+          },
+          rollout,
+          gaps,
+        })
+      : new MetricsAnalyzer((metric, ctx) => Promise.resolve(observeFromCounts(provider, metric, ctx))),
     census,
     // Pre-flight reads the bytes the agents download (artifactFile), not the rollout's URL.
     ...(docs.artifact ? { preflightArtifacts: (url: string) => (url === spec.artifact.url ? docs.artifact : undefined) } : {}),
@@ -209,7 +240,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   // The agents pin the controller's manifest key; their clock is the virtual clock.
   const key = c.signingKey();
   const agent: FleetAgent = { channel, trust: [{ keyId: key.keyId, publicKey: key.publicKey }], versions: { baseline, candidate: spec.version }, artifact: docs.artifact };
-  const fleet = new Fleet(sc, agent, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? intervalMs, pollQuantumMs: sc.tickMs });
+  const fleet = new Fleet(sc, agent, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? intervalMs, pollQuantumMs: sc.tickMs, ...(opts.hostGroups ? { hostGroups: opts.hostGroups } : {}) });
   const provider = new SimMetricsProvider(fleet, channel, { baseline, candidate: spec.version }, gaps);
   const off = (ms: number): string => {
     const m = Math.round((ms - start) / 60_000);
