@@ -36,7 +36,7 @@ export function chartSvg(cells: Cell[]): string {
   const rowH = strategies.length * (barH + 2) + 22;
   const top = 60;
   const height = top + groups.length * rowH + 40;
-  const width = left + plotW + 40;
+  const width = left + plotW + 90;
   const x = (v: number): number => left + (Math.log10(Math.max(1, v)) / decades) * plotW;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);

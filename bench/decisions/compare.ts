@@ -198,6 +198,18 @@ export async function runSeed(def: ScenarioDef, seed: number, hosts: number): Pr
 
 // ------------------------------------------------------------------------------------------ aggregation
 
+/**
+ * The oracle has nothing to stop on a run where the candidate caused nothing (a healthy update): it lets the rollout
+ * go on, so its exposure is that of the same rings and bakes (the bake-only trajectory of the same seed).
+ */
+export function settleOracle(rows: RunRow[]): RunRow[] {
+  return rows.map((r) => {
+    if (r.strategy !== 'oracle' || r.stop !== null) return r;
+    const b = rows.find((x) => x.strategy === 'bake-only' && x.scenario === r.scenario && x.seed === r.seed && x.hosts === r.hosts);
+    return b ? { ...r, hostsExposed: b.hostsExposed, hostsBricked: b.hostsBricked, reachedFull: b.reachedFull, hoursToFull: b.hoursToFull } : r;
+  });
+}
+
 export interface Cell {
   scenario: string;
   label: string;
@@ -348,16 +360,29 @@ async function main(): Promise<void> {
   const defs = SCENARIOS.filter((d) => !only || only.includes(d.id));
   const t0 = Date.now();
   const all: Job[] = [];
-  for (const def of defs) for (let s = 1; s <= seeds; s++) all.push({ def, seed: s, hosts });
-  for (const def of defs.filter((d) => d.headline)) for (let s = 1; s <= headlineSeeds; s++) all.push({ def, seed: s, hosts: headlineHosts });
-  const rows: RunRow[] = [];
+  // Seed-major: the runs done so far cover every scenario alike (DECISIONS_TABLE_ONLY=1 tables a run cut short).
+  for (let s = 1; s <= seeds; s++) for (const def of defs) all.push({ def, seed: s, hosts });
+  for (let s = 1; s <= headlineSeeds; s++) for (const def of defs.filter((d) => d.headline)) all.push({ def, seed: s, hosts: headlineHosts });
+  let rows: RunRow[] = [];
   let done = 0;
-  await runJobs(all, jobs, (r, job) => {
-    rows.push(...r);
-    done++;
-    const wall = r.reduce((s, x) => s + x.wallMs, 0);
-    process.stderr.write(`decisions: ${done}/${all.length} ${job.def.id} seed ${job.seed} ${job.hosts} hosts ${(wall / 1000).toFixed(1)} s (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
-  });
+  const out = path.join(REPO, 'bench', 'results');
+  // DECISIONS_TABLE_ONLY=1: the table, JSON and chart again from the runs of the last decisions.json (no runs).
+  const previous = process.env.DECISIONS_TABLE_ONLY === '1' ? (JSON.parse(fs.readFileSync(path.join(out, 'decisions.json'), 'utf8')) as { runs: RunRow[]; wallS: number; seeds: number; hosts: number; headlineSeeds: number; headlineHosts: number; at: string }) : null;
+  if (previous) {
+    rows = previous.runs.map((r) => ({ ...r, wallMs: 0 }));
+    all.length = 0;
+    for (const r of rows) if (!all.some((j) => j.def.id === r.scenario && j.hosts === r.hosts)) all.push({ def: SCENARIOS.find((d) => d.id === r.scenario) as ScenarioDef, seed: r.seed, hosts: r.hosts });
+  } else
+    await runJobs(all, jobs, (r, job) => {
+      rows.push(...r);
+      done++;
+      // The runs so far, as they come (a run cut short can still be tabled with DECISIONS_TABLE_ONLY=1).
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(path.join(out, 'decisions.json'), `${JSON.stringify({ partial: true, seeds, hosts, headlineSeeds, headlineHosts, wallS: (Date.now() - t0) / 1000, at: new Date(t0).toISOString(), runs: rows.map(({ wallMs: _w, ...x }) => x) })}\n`);
+      const wall = r.reduce((s, x) => s + x.wallMs, 0);
+      process.stderr.write(`decisions: ${done}/${all.length} ${job.def.id} seed ${job.seed} ${job.hosts} hosts ${(wall / 1000).toFixed(1)} s (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+    });
+  rows = settleOracle(rows);
   const cells: Cell[] = [];
   for (const def of defs) {
     const sc = loadScenario(path.join(REPO, def.file));
@@ -368,16 +393,15 @@ async function main(): Promise<void> {
       for (const st of STRATEGIES) cells.push(aggregate(def, st, rs, healthy, mb));
     }
   }
-  const wallS = (Date.now() - t0) / 1000;
-  const out = path.join(REPO, 'bench', 'results');
+  const wallS = previous ? previous.wallS : (Date.now() - t0) / 1000;
   fs.mkdirSync(out, { recursive: true });
-  const meta = { command: `${quick ? 'BENCH_QUICK=1 ' : ''}node dist/bench/decisions/compare.js`, seeds, hosts, headlineSeeds, headlineHosts, hostGroups: HOST_GROUPS, jobs, wallS, at: new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` };
+  const meta = { command: `${quick ? 'BENCH_QUICK=1 ' : ''}node dist/bench/decisions/compare.js`, seeds: previous?.seeds ?? seeds, hosts: previous?.hosts ?? hosts, headlineSeeds: previous?.headlineSeeds ?? headlineSeeds, headlineHosts: previous?.headlineHosts ?? headlineHosts, hostGroups: HOST_GROUPS, jobs, wallS, at: previous?.at ?? new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` };
   fs.writeFileSync(path.join(out, 'decisions.json'), `${JSON.stringify({ ...meta, cells, runs: rows.map(({ wallMs: _w, ...r }) => r) }, null, 1)}\n`);
   const table = markdown(cells);
   const md = [
     '# Decision quality, side by side',
     '',
-    `Printed by \`${meta.command}\` at ${meta.at} in ${wallS.toFixed(0)} s on ${meta.machine}: ${seeds} seeds per scenario at ${hosts.toLocaleString('en-US')} hosts${headlineSeeds > 0 ? `, plus ${headlineSeeds} seeds at ${headlineHosts.toLocaleString('en-US')} hosts for the headline scenarios` : ''}.`,
+    `Printed by \`${meta.command}\` at ${meta.at} in ${wallS.toFixed(0)} s on ${meta.machine}: ${previous ? `the ${rows.length / STRATEGIES.length} seeds × scenarios a run of ${meta.seeds} seeds per scenario had finished` : `${meta.seeds} seeds per scenario`} at ${meta.hosts.toLocaleString('en-US')} hosts${meta.headlineSeeds > 0 ? `, plus ${meta.headlineSeeds} seeds at ${meta.headlineHosts.toLocaleString('en-US')} hosts for the headline scenarios` : ''}${previous ? ' (table regenerated from its decisions.json)' : ''}.`,
     'Every strategy sees the same seed (hosts, hazards, noise). "exposed": hosts that took the candidate before the stop; halt: first attributable event → stop;',
     'false halts: automatic stops on a healthy update; misses: the regression entered the last (100%) ring; human decisions: runs that stopped for a human',
     '(the row counts the run as stopped there: no later exposure, no time to full). See bench/README.md for the peers\' rules.',
