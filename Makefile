@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 NPM ?= npm
 
-.PHONY: setup build lint test test-unit prometheus k8s-tools crds demo demo-live bench soak clean
+.PHONY: setup build lint test test-unit prometheus k8s-tools crds demo demo-live bench bench-quick soak clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci
@@ -36,10 +36,21 @@ test: build prometheus k8s-tools lint
 test-unit: build
 	npx jest --ci --testPathIgnorePatterns=integration --testPathIgnorePatterns=/test/soak/
 
-# Benchmarks print a table and write JSON to bench/results/ (ratios against a baseline run in the same session).
+# Benchmarks (docs/benchmarks.md): decision quality against Argo-, Flagger- and Kayenta-style judges, manifest serving
+# with wrk (raw node:http and an nginx cache beside it), engine scale, simulator scale. Each prints its table and writes
+# bench/results/<name>.json; the last step regenerates docs/benchmarks.md. Under 30 min; bench-quick under 5.
 bench: build
-	node dist/bench/manifest-bench.js
-	node dist/bench/engine-bench.js
+	./bench/manifest/install.sh
+	export BENCH_STARTED_AT="$$(date -u +%Y-%m-%dT%H:%M:%SZ)"; rc=0; \
+	  nice -n 10 node dist/bench/decisions/compare.js || rc=1; \
+	  node dist/bench/manifest/main.js || rc=1; \
+	  node dist/bench/engine-bench.js || rc=1; \
+	  node dist/bench/sim/main.js || rc=1; \
+	  node dist/bench/report.js; \
+	  exit $$rc
+
+bench-quick:
+	BENCH_QUICK=1 $(MAKE) --no-print-directory bench
 
 # The long reliability run (docs/reliability.md), not part of make test: kill -9s of ringmaster serve, malformed
 # inputs, wrk manifest polls with the kill switch. ~20 min; sizes and seed from SOAK_* (SOAK_KILLS=20 ... quick).
