@@ -23,6 +23,7 @@ async function main(argv: string[]): Promise<void> {
   const seed = seedAt >= 0 ? Number(rest[seedAt + 1]) : undefined;
   const sc = loadScenario(file, { hosts, ...(seed === undefined ? {} : { seed }) });
   sc.maxDurationMs = hours * 3_600_000;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const r = await runVirtual(sc);
   const t1 = process.hrtime.bigint();
@@ -47,6 +48,8 @@ async function main(argv: string[]): Promise<void> {
     allAtOnce: all,
     runS: Number(t1 - t0) / 1e9,
     compareS: Number(t2 - t1) / 1e9,
+    /** CPU time (user + system) of this process for both parts: on shared cores, wall time can be far more. */
+    cpuS: ((u) => (u.user + u.system) / 1e6)(process.cpuUsage(cpu0)),
     peakRssMB: vmHwmMB(),
     maxRssMB: process.resourceUsage().maxRSS / 1024,
     digest,
