@@ -15,7 +15,7 @@
  * Writes bench/results/manifest.json and prints the table. Env: MANIFEST_WRK_SECONDS, MANIFEST_ROUNDS,
  * MANIFEST_CACHE_TTL_S (default 5), MANIFEST_STRICT=1 (exit 1 when a target fails).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -56,6 +56,7 @@ const CFG = {
   connections: 100,
   wrkSeconds: envNum('MANIFEST_WRK_SECONDS', QUICK ? 3 : 6),
   rounds: Math.round(envNum('MANIFEST_ROUNDS', QUICK ? 2 : 4)),
+  /** wrk takes whole seconds. */
   warmupSeconds: 1,
   cacheTtlS: envNum('MANIFEST_CACHE_TTL_S', 5),
   /** The agents' default poll interval (agent/agent.ts DEFAULTS.pollIntervalMs). */
@@ -242,6 +243,102 @@ async function killSwitchThroughCache(api: SoakApi, controllerPort: number, ngin
   };
 }
 
+/** A raw-server child answering from `spec`; resolves once it listens. */
+async function startRaw(dir: string, name: string, spec: RawSpec): Promise<{ port: number; child: ChildProcess }> {
+  const specFile = path.join(dir, `${name}-spec.json`);
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  const child = track(spawn(process.execPath, [path.join(appRoot(), 'dist/bench/manifest/raw-server.js'), specFile], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`raw-server ${name} exited ${code}`)));
+  });
+  return { port, child };
+}
+
+interface AgentRun {
+  /** The revision the agent accepted on this poll, or null. */
+  accepted: number | null;
+  /** Why it refused the manifest (signature, replay, ...), or null. */
+  refused: string | null;
+  /** The accepted manifest has the kill switch engaged (from the agent's state). */
+  sawKillSwitch: boolean | null;
+}
+
+/** One poll of the real reference agent (`ringmaster-agent run --once`), the controller's key pinned. */
+function runAgent(port: number, stateDir: string, key: string): Promise<AgentRun> {
+  const args = [path.join(appRoot(), 'bin/ringmaster-agent.js'), 'run', '--once', '--controller', `http://127.0.0.1:${port}`, '--channel', CHANNEL, '--host-id', 'bench-host-1', '--pin-key', key, '--dir', stateDir];
+  return new Promise((resolve) => {
+    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      const acc = /"msg":"manifest revision (\d+) accepted"/.exec(out);
+      const ref = /manifest refused \(([a-z-]+)\)/.exec(out);
+      let sawKillSwitch: boolean | null = null;
+      try {
+        const st = JSON.parse(fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as { manifest?: { body?: string } };
+        sawKillSwitch = st.manifest?.body === undefined ? null : st.manifest.body.includes(ENGAGED);
+      } catch {
+        sawKillSwitch = null;
+      }
+      resolve({ accepted: acc ? Number(acc[1]) : null, refused: ref ? (ref[1] as string) : null, sawKillSwitch });
+    });
+  });
+}
+
+interface AgentChecks {
+  /** The agent accepted the manifest served from nginx's cache (signature verified). */
+  throughCache: AgentRun;
+  /** A cache that rewrote the body (the candidate's version), keeping the signature header: refused. */
+  forgedBody: AgentRun;
+  /** After the kill switch: the agent accepted the new revision, with the switch, through the cache. */
+  afterKillSwitch: AgentRun;
+  /** A stale cache answering the older (genuinely signed) revision to an agent that has the newer: refused. */
+  staleReplay: AgentRun;
+  pass: boolean;
+}
+
+/** Before the kill switch: the agent through the cache, and a forging cache. */
+async function agentsBefore(dir: string, controllerPort: number, nginxPort: number, spec: RawSpec): Promise<{ key: string; throughCache: AgentRun; forgedBody: AgentRun }> {
+  const key = (JSON.parse((await get(controllerPort, '/v1/signing-key')).body.toString('utf8')) as { publicKey?: string }).publicKey;
+  if (key === undefined) throw new Error('GET /v1/signing-key: no publicKey');
+  const forgedText = Buffer.from(spec.bodyBase64, 'base64').toString('utf8').replace('"7.16.291"', '"7.16.666"');
+  const forged = await startRaw(dir, 'forged', { ...spec, bodyBase64: Buffer.from(forgedText, 'utf8').toString('base64') });
+  // Two agents with their own state dirs: independent, so they run side by side.
+  const [throughCache, forgedBody] = await Promise.all([runAgent(nginxPort, path.join(dir, 'agent'), key), runAgent(forged.port, path.join(dir, 'agent-forged'), key)]);
+  forged.child.kill('SIGTERM');
+  return { key, throughCache, forgedBody };
+}
+
+/** After the kill switch: the same agent through the cache (the new revision), then a stale cache (the old one). */
+async function agentsAfter(dir: string, key: string, nginxPort: number, stalePort: number, before: { throughCache: AgentRun; forgedBody: AgentRun }): Promise<AgentChecks> {
+  const afterKillSwitch = await runAgent(nginxPort, path.join(dir, 'agent'), key);
+  const staleReplay = await runAgent(stalePort, path.join(dir, 'agent'), key);
+  const { throughCache, forgedBody } = before;
+  return {
+    throughCache,
+    forgedBody,
+    afterKillSwitch,
+    staleReplay,
+    pass:
+      throughCache.accepted !== null &&
+      forgedBody.accepted === null &&
+      forgedBody.refused !== null &&
+      afterKillSwitch.accepted !== null &&
+      afterKillSwitch.accepted > (throughCache.accepted ?? 0) &&
+      afterKillSwitch.sawKillSwitch === true &&
+      staleReplay.refused === 'replay',
+  };
+}
+
 function gitCommit(): { commit: string; dirty: boolean } {
   const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
   const st = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
@@ -272,7 +369,7 @@ async function main(): Promise<void> {
     }
   }
   if (!first) throw new Error(`no manifest with the candidate 7.16.291 within 15 s: ${serve.tail()}`);
-  await sleep(1500); // a tick or so: the manifest of the first ring is the one that stays
+  await sleep(500); // the manifest of the first ring is the one that stays (checked again after the rounds)
   const ok = await get(port, MANIFEST_PATH);
   const etag = String(ok.headers.etag ?? '');
   if (ok.status !== 200 || etag === '' || ok.headers['x-ringmaster-signature'] === undefined) throw new Error(`manifest: HTTP ${ok.status}, ETag ${etag}, signature ${String(ok.headers['x-ringmaster-signature'])}`);
@@ -282,19 +379,9 @@ async function main(): Promise<void> {
   say(`manifest: ${ok.body.length} bytes, revision ${manifest.revision}, ETag ${etag}, candidates ${manifest.candidates.map((c) => `${c.version} (${c.state ?? '?'})`).join(', ')}`);
 
   // 2. the raw node:http server, same body and headers.
-  const specFile = path.join(sb.dir, 'raw-spec.json');
   const spec: RawSpec = { etag, bodyBase64: ok.body.toString('base64'), ok: replayable(ok.rawHeaders), notModified: replayable(nm.rawHeaders) };
-  fs.writeFileSync(specFile, JSON.stringify(spec));
-  const rawChild = track(spawn(process.execPath, [path.join(appRoot(), 'dist/bench/manifest/raw-server.js'), specFile], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const rawPort = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    rawChild.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    rawChild.once('exit', (code) => reject(new Error(`raw-server exited ${code}`)));
-  });
+  const raw = await startRaw(sb.dir, 'raw', spec);
+  const rawPort = raw.port;
   const rawOk = await get(rawPort, MANIFEST_PATH);
   const rawNm = await get(rawPort, MANIFEST_PATH, { 'If-None-Match': etag });
   if (!rawOk.body.equals(ok.body) || rawOk.headers['x-ringmaster-signature'] !== ok.headers['x-ringmaster-signature'] || rawNm.status !== 304) throw new Error('raw-server does not answer as ringmaster does');
@@ -341,19 +428,14 @@ async function main(): Promise<void> {
   for (const s of order) await runWrk(urls[s], CFG.warmupSeconds, null);
   const sizes = { '200': ok.wireBytes, '304': nm.wireBytes };
   const results: RoundResult[] = [];
-  const cacheStatuses: Record<string, number> = {};
+  const logFrom = nginx.accessLogSize();
   for (let round = 0; round < CFG.rounds; round++) {
     for (const response of ['200', '304'] as ResponseKind[]) {
       for (const server of order) {
         const before = server === 'raw' ? null : await manifestCounts(port);
-        const logFrom = nginx.accessLogSize();
         const stats = await runWrk(urls[server], CFG.wrkSeconds, response === '304' ? etag : null);
         const after = server === 'raw' ? null : await manifestCounts(port);
         const upstream = before && after ? total(delta(before, after)) : undefined;
-        if (server === 'nginx-cache') {
-          await sleep(1100); // the access log's buffer is flushed every second
-          for (const [k, v] of Object.entries(nginx.cacheStatuses(logFrom))) cacheStatuses[k] = (cacheStatuses[k] ?? 0) + v;
-        }
         const r: RoundResult = { round, server, response, stats, seen: dominantResponse(stats, sizes['200'], sizes['304']), ...(upstream === undefined ? {} : { upstream }) };
         results.push(r);
         say(`round ${round + 1}/${CFG.rounds} ${server} ${response}: ${Math.round(stats.requests / (stats.durationUs / 1e6))} req/s, p99 ${stats.p99Us / 1000} ms, answers ${r.seen}${upstream === undefined ? '' : `, ${upstream} reached the controller`}`);
@@ -361,17 +443,27 @@ async function main(): Promise<void> {
     }
   }
   const etagAfter = String((await get(port, MANIFEST_PATH)).headers.etag ?? '');
+  await sleep(1100); // nginx flushes its access log buffer every second
+  /** How nginx answered the wrk requests ($upstream_cache_status): only wrk went through nginx during the rounds. */
+  const cacheStatuses = nginx.cacheStatuses(logFrom);
+
+  const before = await agentsBefore(sb.dir, port, nginxPort, spec);
+  say(`agents before the kill switch: ${JSON.stringify(before)}`);
 
   // 5. the kill switch, through the cache.
   say(`kill switch: engage after a cache refresh, poll through nginx every ${CFG.killSwitchPollMs} ms`);
   const ks = await killSwitchThroughCache(api, port, nginxPort);
   say(`kill switch: ${JSON.stringify(ks)}`);
 
+  // 6. the real agent through the cache after the switch, and against a stale cache.
+  const agents = await agentsAfter(sb.dir, before.key, nginxPort, raw.port, before);
+  say(`agents: ${JSON.stringify(agents)}`);
+
   await nginx.stop();
-  rawChild.kill('SIGTERM');
+  raw.child.kill('SIGTERM');
   const serveExit = await serve.stop();
 
-  // 6. report.
+  // 7. report.
   const rows = summarize(results).map((row) => {
     const mine = results.filter((r) => r.server === row.server && r.response === row.response);
     const counted = mine.every((r) => r.upstream !== undefined) ? mine.reduce((n, r) => n + (r.upstream ?? 0), 0) : null;
@@ -385,7 +477,16 @@ async function main(): Promise<void> {
   const clientRequests = nginxRuns.reduce((n, r) => n + r.stats.requests, 0);
   const upstreamRequests = nginxRuns.reduce((n, r) => n + (r.upstream ?? 0), 0);
   const nginxSeconds = nginxRuns.reduce((n, r) => n + r.stats.durationUs / 1e6, 0);
-  const verdicts: Verdict[] = [...judgeRows(rows), killSwitchVerdict(ks.propagationS, CFG.cacheTtlS, CFG.agentPollIntervalS), cacheStalenessVerdict(ks.propagationS, CFG.cacheTtlS, CFG.killSwitchPollMs)];
+  const verdicts: Verdict[] = [
+    ...judgeRows(rows),
+    killSwitchVerdict(ks.propagationS, CFG.cacheTtlS, CFG.agentPollIntervalS),
+    cacheStalenessVerdict(ks.propagationS, CFG.cacheTtlS, CFG.killSwitchPollMs),
+    {
+      name: 'the real agent through the cache: accepts the signed manifest, refuses a forged body and a stale (older) revision',
+      pass: agents.pass,
+      detail: `accepted r${agents.throughCache.accepted ?? '-'}, forged: ${agents.forgedBody.refused ?? 'ACCEPTED'}, after the switch: r${agents.afterKillSwitch.accepted ?? '-'} (switch ${agents.afterKillSwitch.sawKillSwitch ? 'engaged' : 'NOT seen'}), stale r${manifest.revision}: ${agents.staleReplay.refused ?? 'ACCEPTED'}`,
+    },
+  ];
   const git = gitCommit();
   const cpus = os.cpus();
   const out = {
@@ -421,6 +522,7 @@ async function main(): Promise<void> {
     killSwitchPropagationS: ks.propagationS,
     killSwitchBoundS: CFG.cacheTtlS + CFG.agentPollIntervalS,
     killSwitch: ks,
+    agents,
     verdicts,
     serveExit: String(serveExit),
     durationS: Math.round((Date.now() - t0) / 1000),
@@ -454,7 +556,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => proces
 main()
   .catch((err: unknown) => {
     process.stderr.write(`bench/manifest: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1); // the exit handlers stop nginx, the servers and wrk, and remove the temp dirs
   })
   .finally(() => {
     keepAlive.destroy();
