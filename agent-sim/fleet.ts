@@ -124,7 +124,8 @@ export interface FleetOptions {
   /** Called the first time hosts refuse a given fetched manifest for a given reason (the driver's log). */
   onRefusal?: (reason: ManifestRefusal, message: string) => void;
   /**
-   * Per-host-group counters (`groupAt`): host i belongs to group i mod hostGroups, and each step's crashes and BSODs
+   * Per-host-group counters (`groupAt`): a host belongs to group (its channel bucket) mod hostGroups (a hash: the
+   * groups cut every ring alike, where host ids would not, the canary set being evenly spaced ids), and each step's crashes and BSODs
    * of a version are split over the groups in proportion to the hazard of their hosts on it (Poisson splitting, so
    * each group's count is Poisson with its own mean), with a random stream of its own: the fleet's own draws, and so
    * every other figure of the run, are the same with or without groups. Absent or 0: no groups (the bench's
@@ -302,6 +303,7 @@ export class Fleet {
   /** Host groups (0: none): the hazard and hosts up per version and group, the running counters, their history. */
   readonly groups: number;
   private readonly groupRng: Rng | null;
+  private groupOf: Uint16Array = new Uint16Array(0);
   private readonly groupHazard: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
   private readonly groupHosts: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
   private groupCum: GroupSnapshot | null = null;
@@ -409,9 +411,11 @@ export class Fleet {
     if (g > 0) {
       this.groupHazard = [new Float64Array(g), new Float64Array(g)];
       this.groupHosts = [new Float64Array(g), new Float64Array(g)];
+      this.groupOf = new Uint16Array(n);
       for (let i = 0; i < n; i++) {
-        this.groupHazard[BASELINE][i % g]! += this.hazard[i] as number;
-        this.groupHosts[BASELINE][i % g]! += 1;
+        const k = (this.groupOf[i] = (this.bucket[i] as number) % g);
+        this.groupHazard[BASELINE][k]! += this.hazard[i] as number;
+        this.groupHosts[BASELINE][k]! += 1;
       }
       const z = (): [Float64Array, Float64Array] => [new Float64Array(g), new Float64Array(g)];
       this.groupCum = { t: startMs, crashes: z(), bsods: z(), hostSeconds: z() };
@@ -422,7 +426,7 @@ export class Fleet {
   /** Host i joins (+1) or leaves (-1) the hosts up on version v, for the group counters. */
   private groupMove(i: number, v: 0 | 1, sign: 1 | -1): void {
     if (this.groups === 0) return;
-    const k = i % this.groups;
+    const k = this.groupOf[i] as number;
     this.groupHazard[v][k]! += sign * (this.hazard[i] as number);
     this.groupHosts[v][k]! += sign;
   }
@@ -430,7 +434,7 @@ export class Fleet {
   /** A boot BSOD of host i on the candidate, with its 30 host-seconds (the group counters' share of it). */
   private groupBoot(i: number): void {
     if (this.groupCum === null) return;
-    const k = i % this.groups;
+    const k = this.groupOf[i] as number;
     this.groupCum.bsods[CANDIDATE][k]! += 1;
     this.groupCum.hostSeconds[CANDIDATE][k]! += BOOT_SECONDS;
   }

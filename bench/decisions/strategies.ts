@@ -177,7 +177,8 @@ export class KayentaPeer implements Peer {
         if (inGap) return out;
         for (let k = 0; k < fleet.groups; k++) {
           const hours = ((b.hostSeconds[v][k] as number) - (a.hostSeconds[v][k] as number)) / 3600;
-          if (hours > 0) out.push((((ev[1] as [Float64Array, Float64Array])[v][k] as number) - ((ev[0] as [Float64Array, Float64Array])[v][k] as number)) / hours);
+          // Events per 1000 host-hours: values of order 1, the scale Kayenta's root tolerance (1e-4) is made for.
+          if (hours > 0) out.push((1000 * (((ev[1] as [Float64Array, Float64Array])[v][k] as number) - ((ev[0] as [Float64Array, Float64Array])[v][k] as number))) / hours);
         }
         return out;
       };

@@ -1,7 +1,8 @@
 /**
  * A Kayenta-style judge, written for the bench from Kayenta's public source and documentation (bench/README.md cites
  * the files): the Mann–Whitney U test with its confidence interval (normal approximation, tie and continuity
- * correction, the interval's ends found as roots of the standardised rank-sum statistic), the Mann–Whitney metric
+ * correction, the interval's ends found as roots of the standardised rank-sum statistic by Brent's method with
+ * Kayenta's absolute tolerance of 1e-4), the Mann–Whitney metric
  * classifier (High / Low / Pass / Nodata, confidence 0.98, tolerance 0.25 as Kayenta's NetflixACAJudge builds it)
  * and the weighted-sum scorer (a group's score is Pass / (Pass + High + Low + NodataFailMetric) × 100; a critical
  * metric that is not Pass, or Nodata for half the metrics or more, scores 0). Pure, no I/O.
@@ -71,18 +72,64 @@ export function wilcoxonDiff(mu: number, quantile: number, x: readonly number[],
   return (dz - Math.sign(dz) * 0.5) / sigma - quantile;
 }
 
-/** A root of a non-increasing step function on [lo, hi] with f(lo) > 0 > f(hi), by bisection. */
-function solve(f: (mu: number) => number, lo: number, hi: number): number {
-  let a = lo;
-  let b = hi;
-  for (let i = 0; i < 200 && b - a > 1e-15 * Math.max(1, Math.abs(a), Math.abs(b)); i++) {
-    const m = (a + b) / 2;
-    const v = f(m);
-    if (v === 0) return m;
-    if (v > 0) a = m;
-    else b = m;
+/** Kayenta's root finder settings: Brent's method with an absolute tolerance of 1e-4 (so the interval's ends are
+ * found to within about 5e-5 in the metric's own unit: the bench's rates are per 1000 host-hours, values of order 1). */
+export const ROOT_TOLERANCE = 1e-4;
+const EPSILON = 2.220446049250313e-16;
+
+/** Brent's method (1973: bisection, secant and inverse quadratic interpolation) for a sign change of f on [ax, bx]. */
+export function brent(ax: number, bx: number, fax: number, fbx: number, f: (x: number) => number, tol = ROOT_TOLERANCE): number {
+  let a = ax;
+  let b = bx;
+  let fa = fax;
+  let fb = fbx;
+  if (Math.abs(fa) < 1e-300) return a;
+  if (Math.abs(fb) < 1e-300) return b;
+  let c = a;
+  let fc = fa;
+  for (let it = 0; it <= 1000; it++) {
+    const prev = b - a;
+    if (Math.abs(fc) < Math.abs(fb)) {
+      a = b;
+      b = c;
+      c = a;
+      fa = fb;
+      fb = fc;
+      fc = fa;
+    }
+    const tolAct = 2 * EPSILON * Math.abs(b) + tol / 2;
+    let step = (c - b) / 2;
+    if (Math.abs(step) <= tolAct || fb === 0) return b;
+    if (Math.abs(prev) >= tolAct && Math.abs(fa) > Math.abs(fb)) {
+      let p: number;
+      let q: number;
+      const cb = c - b;
+      if (a === c) {
+        const t1 = fb / fa;
+        p = cb * t1;
+        q = 1 - t1;
+      } else {
+        const qa = fa / fc;
+        const qb = fb / fc;
+        const rb = fb / fa;
+        p = rb * (cb * qa * (qa - qb) - (b - a) * (qb - 1));
+        q = (qa - 1) * (qb - 1) * (rb - 1);
+      }
+      if (p > 0) q = -q;
+      else p = -p;
+      if (p < 0.75 * cb * q - Math.abs(tolAct * q) / 2 && p < Math.abs((prev * q) / 2)) step = p / q;
+    }
+    if (Math.abs(step) < tolAct) step = step > 0 ? tolAct : -tolAct;
+    a = b;
+    fa = fb;
+    b += step;
+    fb = f(b);
+    if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) {
+      c = a;
+      fc = fa;
+    }
   }
-  return (a + b) / 2;
+  return b;
 }
 
 export interface MannWhitneyResult {
@@ -103,7 +150,7 @@ export function mannWhitney(x: readonly number[], y: readonly number[], confiden
     const fu = f(muMax);
     if (guard && fl <= 0) return muMin;
     if (guard && fu >= 0) return muMax;
-    return solve(f, muMin, muMax);
+    return brent(muMin, muMax, fl, fu, f);
   };
   const zq = normalQuantile(alpha / 2);
   return { lower: root(-zq, true), upper: root(zq, true), estimate: root(0, false) };
