@@ -58,6 +58,11 @@ describe('Mann-Whitney statistics', () => {
     expect(r.upper).toBeGreaterThan(5);
     expect(r.lower).toBeGreaterThan(0);
   });
+  it('mostly-zero samples whose shift is 0 are Pass, not High (the roots are found to Kayenta\'s tolerance)', () => {
+    const experiment = [...Array<number>(49).fill(0), 375];
+    const control = [...Array<number>(37).fill(0), ...Array<number>(13).fill(7.5)];
+    expect(classify(control, experiment, { config: { confLevel: 0.98, tolerance: 0.25 }, direction: 'increase' }).classification).toBe('Pass');
+  });
   it('scores: interim at or below marginal fails, the final must reach pass', () => {
     expect(decideScore(75, false)).toBe('fail');
     expect(decideScore(75.01, false)).toBe('continue');
