@@ -11,18 +11,25 @@
  *    holding 10,000 active rollouts (24 h bakes, so they stay active), polled by wrk (its own process) and by an
  *    open-loop poller (its own process); baseline: the same with only the polled channel's rollout.
  *
+ * 4. SQLite transitions/s (every transition is a row the tick commits), RSS (the bench process after each size, with
+ *    a full GC, and the serve process's peak with 10,000 active rollouts), per 1,000 rollouts, against what Argo
+ *    Rollouts users reported in argoproj/argo-rollouts#2855 (ARGO_2855 below: quoted, not measured here).
+ *
  * These machines are noisy (2 cores shared), so ratios to the baseline of the same run count, not absolute times.
- * BENCH_QUICK=1: 100 / 1,000 rollouts and shorter runs. Budgets (BENCH_APPLY_BUDGET_S, BENCH_TICK_BUDGET_S;
+ * BENCH_QUICK=1: 1,000 rollouts and shorter runs. Budgets (BENCH_APPLY_BUDGET_S, BENCH_TICK_BUDGET_S;
  * 0 = none) bound the run; a phase they cut short says so in the table and the JSON. BENCH_OUT names the JSON file.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { procStatusMB } from './sim/proc';
 import { idleRollout, progressingRollout, PROGRESSING_MIN_LIFETIME_S, tempDir, writePolicies } from './engine/fixtures';
 import { measureServe, type ServeRun } from './engine/serve';
 import { ratio, summarize, type Summary } from './engine/stats';
-import { applyAll, openController, phaseCounts, runToCompletion, sampleTicks, type ApplyStats, type TickStats } from './engine/ticks';
+import { applyAll, openController, phaseCounts, runToCompletion, sampleTicks, type ApplyStats, type CompletionStats, type TickStats } from './engine/ticks';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const num = (name: string, dflt: number): number => {
@@ -34,30 +41,77 @@ const num = (name: string, dflt: number): number => {
 };
 const CONFIG = {
   quick: QUICK,
-  sizes: QUICK ? [0, 100, 1000] : [0, 1000, 10_000],
-  maxTicks: QUICK ? 60 : 200,
+  sizes: QUICK ? [0, 1000] : [0, 1000, 10_000],
+  maxTicks: QUICK ? 40 : 200,
   tickStepMs: 1000,
   tickBudgetS: num('BENCH_TICK_BUDGET_S', QUICK ? 20 : 60),
   applyBudgetS: num('BENCH_APPLY_BUDGET_S', QUICK ? 60 : 150),
   terminalFewActive: 10,
-  terminalTicks: QUICK ? 40 : 100,
+  terminalTicks: QUICK ? 20 : 100,
   terminalTickBudgetS: QUICK ? 10 : 30,
+  completionBudgetS: num('BENCH_COMPLETION_BUDGET_S', QUICK ? 45 : 150),
   serveRollouts: QUICK ? 1000 : 10_000,
   serveDurationS: QUICK ? 5 : 15,
   probeRatePerS: 200,
   serveStartupBudgetS: 300,
 };
+/**
+ * What Argo Rollouts users reported at this scale (not measured here: quoted from the issue, read 2026-12-02).
+ * argoproj/argo-rollouts#2855 (v1.5.1, opened 2023-06-21): "Memory consumption is about 11-14Gb with limit of 32Gb,
+ * cpu usage 2-3 cpu"; "The total amount of rollouts is about 11000-13000"; reconciliation "becomes very slow" after
+ * about 48 h, and a controller restart restores it. #3112 (2023-10-17): at about 10,000 rollouts (one pod each), the
+ * controller pod, requesting 16Gi, flapped (5 restarts) and could not handle the requests.
+ */
+export const ARGO_2855 = {
+  url: 'https://github.com/argoproj/argo-rollouts/issues/2855',
+  version: 'v1.5.1',
+  rollouts: [11_000, 13_000],
+  memoryGB: [11, 14],
+  memoryLimitGB: 32,
+  cpu: [2, 3],
+  degradesAfterHours: 48,
+  quote: 'Memory consumption is about 11-14Gb with limit of 32Gb, cpu usage 2-3 cpu. ... The total amount of rollouts is about 11000-13000.',
+  related: { url: 'https://github.com/argoproj/argo-rollouts/issues/3112', rollouts: 10_000, memoryRequestGi: 16, note: 'controller pod flapped (5 restarts) at ~10k rollouts' },
+  /** MB per 1,000 rollouts implied by the report: 11 GB / 13k .. 14 GB / 11k. */
+  mbPer1000: [Math.round((11 * 1024) / 13), Math.round((14 * 1024) / 11)],
+} as const;
+
 /** Target thresholds of issue 9, item 11. */
 const TARGETS = { tickP99Ms: 100, tickTargetActive: 1000, manifestP99Ms: 20, manifestTargetActive: 10_000, terminalRatioMax: 1.5 };
 
 const log = (line: string): void => void process.stderr.write(`engine-bench: ${line}\n`);
 const repo = path.resolve(__dirname, '../..');
 
+interface Memory {
+  /** Resident set of the bench process (VmRSS), after a full GC, MB. */
+  rssMB: number | null;
+  heapUsedMB: number;
+}
+
 interface SizeRun {
   active: number;
   apply: ApplyStats | null;
   ticks: TickStats;
   phasesAfter: Record<string, number>;
+  /** With the store open and the rollouts ticked (before close). */
+  memory: Memory;
+}
+
+/** A full GC where the flag can be set at run time, so that RSS and heap figures are of live data. */
+const fullGc: (() => void) | null = (() => {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+})();
+
+function memoryNow(): Memory {
+  fullGc?.();
+  const m = process.memoryUsage();
+  const rss = procStatusMB('self', 'VmRSS');
+  return { rssMB: rss === null ? null : round3(rss), heapUsedMB: round3(m.heapUsed / 2 ** 20) };
 }
 
 async function inProcess(): Promise<{ sizes: SizeRun[]; terminal: Record<string, unknown> }> {
@@ -74,7 +128,9 @@ async function inProcess(): Promise<{ sizes: SizeRun[]; terminal: Record<string,
       const ticks = await sampleTicks(b, { maxTicks: CONFIG.maxTicks, stepMs: CONFIG.tickStepMs, budgetS: CONFIG.tickBudgetS });
       log(`  ${ticks.tick.n} ticks: p50 ${ticks.tick.p50} ms, p99 ${ticks.tick.p99} ms, ${ticks.transitionsPerTick} transitions per tick${ticks.cutShort ? ` (${ticks.cutShort})` : ''}`);
       const phases = phaseCounts(b);
-      sizes.push({ active: apply?.applied ?? 0, apply, ticks, phasesAfter: phases.byPhase });
+      const memory = memoryNow();
+      log(`  memory: rss ${memory.rssMB} MB, heap used ${memory.heapUsedMB} MB; ${ticks.transitionsPerSecond} transitions/s of tick time`);
+      sizes.push({ active: apply?.applied ?? 0, apply, ticks, phasesAfter: phases.byPhase, memory });
       if (n === largest && n > 0) terminal = await terminalCost(b);
     } finally {
       await b.close();
@@ -95,14 +151,16 @@ async function inProcess(): Promise<{ sizes: SizeRun[]; terminal: Record<string,
 async function terminalCost(b: Awaited<ReturnType<typeof openController>>): Promise<Record<string, unknown>> {
   log('terminal cost: running every rollout to succeeded');
   const t0 = Date.now();
-  const completionTicks = await runToCompletion(b, 60_000, 20);
+  const completion = await runToCompletion(b, 60_000, 400, CONFIG.completionBudgetS);
+  const completionTicks = completion.ticks;
   const phases = phaseCounts(b);
-  log(`  ${phases.terminal} terminal after ${completionTicks} ticks (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  log(`  ${phases.terminal} terminal after ${completionTicks} ticks (${((Date.now() - t0) / 1000).toFixed(1)} s): ${completion.transitions} transitions, ${completion.transitionsPerSecond}/s${completion.cutShort ? ` (${completion.cutShort}: terminal cost not measured)` : ''}`);
+  if (completion.cutShort) return { terminalRollouts: phases.terminal, completionTicks, completion };
   const terminalOnly = await sampleTicks(b, { maxTicks: CONFIG.terminalTicks, stepMs: CONFIG.tickStepMs, budgetS: CONFIG.terminalTickBudgetS });
   await applyAll(b, CONFIG.terminalFewActive, (i) => idleRollout('few', i), 0, log);
   const terminalPlusFew = await sampleTicks(b, { maxTicks: CONFIG.terminalTicks, stepMs: CONFIG.tickStepMs, budgetS: CONFIG.terminalTickBudgetS });
   log(`  ticks: ${phases.terminal} terminal + 0 active p50 ${terminalOnly.tick.p50} ms; + ${CONFIG.terminalFewActive} active p50 ${terminalPlusFew.tick.p50} ms`);
-  return { terminalRollouts: phases.terminal, completionTicks, terminalOnly, terminalPlusFew };
+  return { terminalRollouts: phases.terminal, completionTicks, completion, terminalOnly, terminalPlusFew };
 }
 
 /** A data dir with n active (idle) rollouts, applied through a Controller that is then stopped. */
@@ -230,6 +288,54 @@ function verdicts(sizes: SizeRun[], terminal: Record<string, unknown>, serve: { 
   return out;
 }
 
+/** Rows for SQLite throughput, RSS and the comparison with Argo Rollouts' reported figures; the figures for the JSON. */
+function memoryRows(sizes: SizeRun[], terminal: Record<string, unknown>, serve: { baseline: ServeRun; loaded: ServeRun }, fsyncP50Ms: number): { lines: string[]; figures: Record<string, unknown> } {
+  const lines: string[] = [];
+  const dash = '| - | - | - | - | - | - |';
+  const c = terminal.completion as CompletionStats | undefined;
+  const n = (terminal.terminalRollouts as number | undefined) ?? 0;
+  if (c) {
+    const bound = fsyncP50Ms > 0 ? `; fsync p50 ${fsyncP50Ms} ms here, so one commit per transition could reach at most ~${Math.round(1000 / fsyncP50Ms)}/s` : '';
+    lines.push(`| SQLite transitions/s, bulk (every rollout moves one ring per tick) | ${n} | ${c.transitions} ${dash} ${c.transitionsPerSecond}/s over ${c.ticks} ticks (${c.seconds} s of tick time)${bound}${c.cutShort ? ` (${c.cutShort})` : ''} |`);
+  }
+  const base = sizes.find((x) => x.active === 0)?.memory;
+  const perK = (mb: number | null, baseMb: number | null | undefined, rollouts: number): number | null => (mb === null || baseMb === null || baseMb === undefined || rollouts <= 0 ? null : round3(((mb - baseMb) * 1000) / rollouts));
+  const sizeFigures = sizes.map((x) => ({ active: x.active, rssMB: x.memory.rssMB, heapUsedMB: x.memory.heapUsedMB, rssMBPer1000: perK(x.memory.rssMB, base?.rssMB, x.active), heapMBPer1000: perK(x.memory.heapUsedMB, base?.heapUsedMB, x.active) }));
+  for (const f of sizeFigures) {
+    const per = f.active > 0 ? `; +${fmt(f.rssMBPer1000 ?? undefined)} MB RSS (+${fmt(f.heapMBPer1000 ?? undefined)} MB heap) per 1,000 rollouts over the empty store` : ' (the baseline)';
+    lines.push(`| RSS, bench process after a full GC | ${f.active} active ${dash} ${fmt(f.rssMB ?? undefined)} MB RSS, ${f.heapUsedMB} MB heap${per} |`);
+  }
+  const sb = serve.baseline.serverMemory;
+  const sl = serve.loaded.serverMemory;
+  const servePerK = perK(sl.peakRssMB, sb.peakRssMB, serve.loaded.activeRollouts - serve.baseline.activeRollouts);
+  lines.push(`| RSS, ringmaster serve (its own process) | ${serve.baseline.activeRollouts} active ${dash} peak ${fmt(sb.peakRssMB ?? undefined)} MB (${fmt(sb.readyRssMB ?? undefined)} MB once ready) |`);
+  lines.push(`| RSS, ringmaster serve (its own process) | ${serve.loaded.activeRollouts} active ${dash} peak ${fmt(sl.peakRssMB ?? undefined)} MB (${fmt(sl.readyRssMB ?? undefined)} MB once ready); +${fmt(servePerK ?? undefined)} MB per 1,000 rollouts |`);
+  const a = ARGO_2855;
+  const argoMB = `${a.memoryGB[0]}-${a.memoryGB[1]} GB`;
+  const vsArgo = sl.peakRssMB === null ? '-' : `${round3((a.memoryGB[0] * 1024) / sl.peakRssMB)}-${round3((a.memoryGB[1] * 1024) / sl.peakRssMB)}x less memory than the reported figure, at ${round3(serve.loaded.activeRollouts / a.rollouts[1])}-${round3(serve.loaded.activeRollouts / a.rollouts[0])}x its rollout count`;
+  lines.push(
+    `| Argo Rollouts ${a.version}, reported in #2855 (not measured here) | ${a.rollouts[0]}-${a.rollouts[1]} ${dash} ${argoMB} (limit ${a.memoryLimitGB} GB), ${a.cpu[0]}-${a.cpu[1]} CPUs, about ${a.mbPer1000[0]}-${a.mbPer1000[1]} MB per 1,000 rollouts; reconciliation "becomes very slow" after ~${a.degradesAfterHours} h until a restart (${a.url}); #3112: flapping at ~10k with a 16Gi request. Ringmaster serve with ${serve.loaded.activeRollouts} active: ${vsArgo}. Not like for like: Argo's controller also caches the cluster's ReplicaSets, Pods and AnalysisRuns, and this run lasts minutes, so it cannot show a 48 h degradation |`,
+  );
+  return {
+    lines,
+    figures: {
+      sqliteTransitionsPerSecond: { bulk: c ? { rollouts: n, ...c } : null, progressing: sizes.filter((x) => x.active > 0).map((x) => ({ active: x.active, transitionsPerSecond: x.ticks.transitionsPerSecond, transitions: x.ticks.transitions, tickSeconds: x.ticks.tickSeconds })) },
+      rss: {
+        benchProcess: sizeFigures,
+        benchProcessPeakMB: procStatusMB('self', 'VmHWM'),
+        serve: { baseline: { active: serve.baseline.activeRollouts, ...sb }, loaded: { active: serve.loaded.activeRollouts, ...sl }, peakMBPer1000: servePerK },
+      },
+      vsArgoRollouts2855: {
+        source: a.url,
+        reported: { rollouts: a.rollouts, memoryGB: a.memoryGB, mbPer1000: a.mbPer1000, degradesAfterHours: a.degradesAfterHours },
+        ringmaster: { rollouts: serve.loaded.activeRollouts, servePeakRssMB: sl.peakRssMB, mbPer1000: servePerK },
+        memoryRatio: sl.peakRssMB === null ? null : [round3((a.memoryGB[0] * 1024) / sl.peakRssMB), round3((a.memoryGB[1] * 1024) / sl.peakRssMB)],
+        caveat: "quoted, not measured here; Argo's figure is a long-running Kubernetes controller that also caches ReplicaSets, Pods and AnalysisRuns; this bench runs for minutes and cannot show the reported 48 h degradation",
+      },
+    },
+  };
+}
+
 /** (mean tick - baseline mean tick) / rollouts, in us. */
 function perRollout(meanMs: number, baseMeanMs: number | undefined, rollouts: number): number {
   return round3(((meanMs - (baseMeanMs ?? 0)) * 1000) / Math.max(1, rollouts));
@@ -281,7 +387,7 @@ async function main(): Promise<void> {
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const s of sizes) {
     const note = s.apply
-      ? `${perRollout(s.ticks.tick.mean, base?.mean, s.active)} us per active rollout (mean); ${s.ticks.transitionsPerTick} transitions/tick; longest loop block ${fmt(s.ticks.longestLoopBlockMs ?? undefined)} ms; applied in ${s.apply.seconds} s (${s.apply.perSecond}/s)${s.apply.incomplete ? `: ${s.apply.incomplete}` : ''}`
+      ? `${perRollout(s.ticks.tick.mean, base?.mean, s.active)} us per active rollout (mean); ${s.ticks.transitionsPerTick} transitions/tick (${s.ticks.transitionsPerSecond} SQLite transitions/s of tick time); longest loop block ${fmt(s.ticks.longestLoopBlockMs ?? undefined)} ms; applied in ${s.apply.seconds} s (${s.apply.perSecond}/s)${s.apply.incomplete ? `: ${s.apply.incomplete}` : ''}`
       : 'empty store (the baseline)';
     lines.push(tickRow('tick, progressing', `${s.active} active`, s.ticks, undefined, note));
   }
@@ -293,6 +399,8 @@ async function main(): Promise<void> {
   if (fp) lines.push(tickRow('tick, fresh store', `${CONFIG.terminalFewActive} active`, fp, undefined, 'same 10 rollouts (24 h bakes)'));
   lines.push(...serveRow('1 active (baseline)', serve.baseline, undefined));
   lines.push(...serveRow(`${serve.loaded.activeRollouts} active`, serve.loaded, serve.baseline));
+  const memory = memoryRows(sizes, terminal, serve, (host.tmpdirFsyncMs as Summary).p50);
+  lines.push(...memory.lines);
   const targets = verdicts(sizes, terminal, serve);
   for (const line of lines) console.log(line);
   for (const t of targets) console.log(`${t.pass === null ? 'N/A ' : t.pass ? 'PASS' : 'FAIL'}  ${t.target}: ${t.measured}${t.note ? ` (${t.note})` : ''}`);
@@ -310,6 +418,8 @@ async function main(): Promise<void> {
     inProcess: { sizes, terminal },
     serve,
     verdicts: targets,
+    scale: memory.figures,
+    argoRollouts: ARGO_2855,
     table: lines,
   };
   fs.writeFileSync(out, JSON.stringify(result, (_k, v: unknown) => (v === Infinity ? 'inf' : v), 2) + '\n');

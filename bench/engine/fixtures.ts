@@ -8,6 +8,8 @@
  *   evenly over time: with 1 s ticks about 1/30 of the rollouts change ring on each tick. The shortest possible
  *   lifetime is 1 + 8 x 25 = 201 s, so the first 200 ticks of 1 s see every rollout active.
  * - `idle`: two rings of 24 h bakes; it stays in its first ring for the whole run (active, nothing to do).
+ * Every ring is `ramp: none` (wholly exposed at its start): without a ring census (no Prometheus here) a ramped ring
+ * would wait on its census look, and the bench measures ring changes, as it did before rings ramped in waves.
  */
 import { rng } from '../../test/helpers/api-fuzz';
 import * as fs from 'node:fs';
@@ -75,15 +77,15 @@ function base(name: string, channel: string, rings: Rollout['spec']['rings']): R
 export function progressingRollout(prefix: string, i: number): Rollout {
   const rnd = seeded(0x5eed + i);
   const sec = (lo: number, hi: number): string => `${lo + Math.floor(rnd() * (hi - lo + 1))}s`;
-  const rings: Rollout['spec']['rings'] = [{ name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: sec(1, 30) }];
-  for (const p of PERCENT_RINGS) rings.push({ name: `p${p}`, percent: p, bake: sec(25, 35) });
+  const rings: Rollout['spec']['rings'] = [{ name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: sec(1, 30), ramp: 'none' }];
+  for (const p of PERCENT_RINGS) rings.push({ name: `p${p}`, percent: p, bake: sec(25, 35), ramp: 'none' });
   return base(`${prefix}-${i}`, `${prefix}-ch-${i}`, rings);
 }
 
 /** Rollout `i` of the idle set: `<prefix>-<i>` on channel `<prefix>-ch-<i>`, first ring baking for 24 h. */
 export function idleRollout(prefix: string, i: number): Rollout {
   return base(`${prefix}-${i}`, `${prefix}-ch-${i}`, [
-    { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '24h' },
-    { name: 'full', percent: 100, bake: '24h' },
+    { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, bake: '24h', ramp: 'none' },
+    { name: 'full', percent: 100, bake: '24h', ramp: 'none' },
   ]);
 }

@@ -13,6 +13,7 @@ import { request } from 'undici';
 import { bucketQuantileBound, histogramDelta, parseHistogram, parseWrk, type Histogram, type WrkResult } from './parse';
 import type { Summary } from './stats';
 import { round } from './stats';
+import { procStatusMB } from '../sim/proc';
 
 const RECONCILE_HISTOGRAM = 'ringmaster_reconcile_duration_seconds';
 
@@ -28,6 +29,8 @@ export interface ServeRun {
   openLoop: { ratePerS: number; sent: number; ok: number; failed: number; latencyMs: Summary };
   /** The server's ticks during the load, from its /metrics. Quantiles are bucket upper bounds (s). */
   ticks: { count: number; meanMs: number; p50AtMostS: number; p99AtMostS: number; buckets: Histogram['buckets'] };
+  /** The serve process's memory (/proc/<pid>/status): resident once ready, and its peak (VmHWM) after the load, MB. */
+  serverMemory: { readyRssMB: number | null; peakRssMB: number | null };
 }
 
 interface Serve {
@@ -149,6 +152,7 @@ export async function measureServe(opts: {
       await new Promise((r) => setTimeout(r, 500));
     }
     const serveStartupSeconds = round((Date.now() - t0) / 1000);
+    const readyRssMB = s.child.pid === undefined ? null : procStatusMB(s.child.pid, 'VmRSS');
     const first = await getText(url);
     if (first.status !== 200) throw new Error(`GET ${url}: ${first.status} ${first.text.slice(0, 200)}`);
     await wrk(url, 2); // warm-up, not recorded
@@ -156,6 +160,7 @@ export async function measureServe(opts: {
     const loadavg1 = round(os.loadavg()[0] as number);
     const [wrkOut, probeOut] = await Promise.all([wrk(url, opts.durationS), run(process.execPath, [opts.probeScript, url, String(opts.probeRatePerS), String(opts.durationS)])]);
     const after = await scrape(s.base);
+    const peakRssMB = s.child.pid === undefined ? null : procStatusMB(s.child.pid, 'VmHWM');
     const d = histogramDelta(before, after);
     const probe = JSON.parse(probeOut) as ServeRun['openLoop'];
     return {
@@ -167,6 +172,7 @@ export async function measureServe(opts: {
       wrk: parseWrk(wrkOut),
       openLoop: probe,
       ticks: { count: d.count, meanMs: round(d.count > 0 ? (d.sum / d.count) * 1000 : NaN), p50AtMostS: bucketQuantileBound(d, 0.5), p99AtMostS: bucketQuantileBound(d, 0.99), buckets: d.buckets },
+      serverMemory: { readyRssMB: readyRssMB === null ? null : round(readyRssMB), peakRssMB: peakRssMB === null ? null : round(peakRssMB) },
     };
   } finally {
     await stopServe(s);

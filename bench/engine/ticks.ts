@@ -120,6 +120,10 @@ export interface TickStats {
   longestLoopBlockMs: number | null;
   transitions: number;
   transitionsPerTick: number;
+  /** Transitions committed to SQLite per second of tick time (transitions / the sum of the ticks' durations). */
+  transitionsPerSecond: number;
+  /** The sum of the ticks' durations, s. */
+  tickSeconds: number;
   virtualStepMs: number;
   wallSeconds: number;
   /** Set when the wall-time budget stopped the sampling before maxTicks. */
@@ -156,6 +160,8 @@ export async function sampleTicks(b: BenchController, opts: { maxTicks: number; 
     longestLoopBlockMs: loop.count > 0 ? round(loop.max / 1e6) : null,
     transitions,
     transitionsPerTick: round(transitions / Math.max(1, durations.length)),
+    transitionsPerSecond: round(transitions / Math.max(1e-9, durations.reduce((a, x) => a + x, 0) / 1000)),
+    tickSeconds: round(durations.reduce((a, x) => a + x, 0) / 1000),
     virtualStepMs: opts.stepMs,
     wallSeconds: round(elapsedS()),
   };
@@ -176,20 +182,41 @@ export function phaseCounts(b: BenchController): { active: number; terminal: num
   return { active, terminal, byPhase };
 }
 
+export interface CompletionStats {
+  ticks: number;
+  /** Transitions in those ticks (every active rollout moves one ring per tick: bulk SQLite writes). */
+  transitions: number;
+  /** The ticks' wall time, s. */
+  seconds: number;
+  /** transitions / seconds. */
+  transitionsPerSecond: number;
+  /** Rollouts still active when the budget ran out (absent: every rollout is terminal). */
+  cutShort?: string;
+}
+
 /**
- * Runs ticks with clock steps longer than any bake until every rollout is terminal: each such tick moves every
- * active rollout exactly one ring, so a tick without a transition means none is left. Returns the ticks it took.
+ * Runs ticks with clock steps longer than any bake until every rollout is terminal (each ring's waves and bake
+ * pass in a few such ticks), up to maxTicks.
  */
-export async function runToCompletion(b: BenchController, stepMs: number, maxTicks: number): Promise<number> {
+export async function runToCompletion(b: BenchController, stepMs: number, maxTicks: number, budgetS = 0): Promise<CompletionStats> {
   let k = 0;
+  const first = b.telemetry.transitionCount;
+  let busy = 0;
   while (k < maxTicks) {
     const before = b.telemetry.transitionCount;
     b.clock.advance(stepMs);
+    const started = process.hrtime.bigint();
     await b.controller.reconcileAll();
+    busy += Number(process.hrtime.bigint() - started) / 1e9;
     k++;
-    if (b.telemetry.transitionCount === before) break;
+    // A tick without a transition: done when nothing is active (a ring's ramp may also wait a tick between waves).
+    if (b.telemetry.transitionCount === before && phaseCounts(b).active === 0) break;
+    if (budgetS > 0 && busy > budgetS) break;
   }
   const left = phaseCounts(b);
-  if (left.active > 0) throw new Error(`${left.active} rollouts still active after ${k} ticks of ${stepMs} ms: ${JSON.stringify(left.byPhase)}`);
-  return k;
+  const transitions = b.telemetry.transitionCount - first;
+  const stats: CompletionStats = { ticks: k, transitions, seconds: round(busy), transitionsPerSecond: round(transitions / Math.max(1e-9, busy)) };
+  if (left.active > 0 && budgetS > 0 && busy > budgetS) stats.cutShort = `completion budget of ${budgetS} s spent after ${k} ticks: ${left.active} rollouts still active`;
+  else if (left.active > 0) throw new Error(`${left.active} rollouts still active after ${k} ticks of ${stepMs} ms: ${JSON.stringify(left.byPhase)}`);
+  return stats;
 }
