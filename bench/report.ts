@@ -70,12 +70,35 @@ function isScalar(v: unknown): boolean {
   return v === null || ['string', 'number', 'boolean'].includes(typeof v);
 }
 
-/** The figures of one benchmark's JSON: its own markdown `table` if it has one, else a table of its `rows`. */
-export function figuresOf(json: Record<string, unknown>): string {
-  if (typeof json.table === 'string' && json.table.trim() !== '') return json.table.trim();
-  if (Array.isArray(json.tables)) return (json.tables as unknown[]).filter((t): t is string => typeof t === 'string').join('\n\n');
-  if (Array.isArray(json.rows)) return markdownTable(json.rows as Array<Record<string, unknown>>);
-  return '(this benchmark wrote no table)';
+/** Columns shown for each benchmark's rows, when its JSON carries no table of its own. */
+const COLUMNS: Partial<Record<BenchName, string[]>> = {
+  manifest: ['server', 'response', 'reqPerSec', 'p50ms', 'p99ms', 'ratioToRaw', 'errors'],
+  sim: ['scenario', 'hosts', 'virtualHours', 'wallS', 'peakRssMB', 'outcome'],
+};
+
+/** Scalars of a benchmark's JSON worth a line under its table. */
+const NOTES: Partial<Record<BenchName, string[]>> = {
+  manifest: ['cacheTtlS', 'agentPollIntervalS', 'clientRequests', 'upstreamRequests', 'upstreamShare', 'killSwitchPropagationS', 'killSwitchBoundS'],
+};
+
+/**
+ * The figures of one benchmark's JSON: its own markdown `table` when it has one; else the markdown file it wrote
+ * beside it (bench/results/NAME.md, when written in the same run); else a table of its `rows`. Then its verdicts.
+ */
+export function figuresOf(json: Record<string, unknown>, name?: BenchName, sideTable?: string): string {
+  const parts: string[] = [];
+  if (typeof json.table === 'string' && json.table.trim() !== '') parts.push(json.table.trim());
+  else if (Array.isArray(json.tables)) parts.push((json.tables as unknown[]).filter((t): t is string => typeof t === 'string').join('\n\n'));
+  else if (sideTable !== undefined && sideTable.trim() !== '') parts.push(sideTable.replace(/^# .*\n+/, '').trim());
+  else if (Array.isArray(json.rows)) parts.push(markdownTable(json.rows as Array<Record<string, unknown>>, name ? COLUMNS[name] : undefined));
+  else parts.push('(this benchmark wrote no table)');
+  const notes = (name ? (NOTES[name] ?? []) : []).filter((k) => isScalar(json[k]) && json[k] !== undefined).map((k) => `${k} ${String(json[k])}`);
+  if (notes.length > 0) parts.push(notes.join(' · '));
+  if (Array.isArray(json.verdicts)) {
+    const lines = (json.verdicts as Array<{ name?: unknown; pass?: unknown; detail?: unknown }>).map((v) => `- ${v.pass === true ? 'PASS' : 'FAIL'} ${String(v.name ?? '')}: ${String(v.detail ?? '')}`);
+    if (lines.length > 0) parts.push(lines.join('\n'));
+  }
+  return parts.join('\n\n');
 }
 
 /** Replaces the region between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` (appends the region when absent). */
@@ -108,11 +131,13 @@ function main(): number {
       continue;
     }
     fresh.push(name);
+    const side = path.join(ROOT, 'bench', 'results', `${name}.md`);
+    const sideTable = fs.existsSync(side) && Math.abs(fs.statSync(side).mtimeMs - st.mtimeMs) < 120_000 ? fs.readFileSync(side, 'utf8') : undefined;
     const when = new Date(st.mtimeMs).toISOString().replace(/\.\d+Z$/, 'Z');
     const body = [
       `Run ${when} at \`${commit()}\` with \`make ${quick ? 'bench-quick' : 'bench'}\` (JSON: \`bench/results/${name}.json\`).`,
       '',
-      figuresOf(json),
+      figuresOf(json, name, sideTable),
     ].join('\n');
     doc = replaceRegion(doc, name, body);
   }

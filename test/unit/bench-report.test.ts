@@ -11,6 +11,12 @@ it('renders rows as a markdown table, numbers right-aligned and grouped', () => 
 it('uses a benchmark\'s own table when it has one, else its rows', () => {
   expect(figuresOf({ table: '| a |\n|---|\n| 1 |\n', rows: [{ b: 2 }] })).toBe('| a |\n|---|\n| 1 |');
   expect(figuresOf({ rows: [{ hosts: 1000000, wallS: 1.5 }] })).toBe('| hosts | wallS |\n|---:|---:|\n| 1,000,000 | 1.5 |');
+  expect(figuresOf({ rows: [] }, 'decisions', '# Decision quality\n\n| a |\n|---|\n')).toBe('| a |\n|---|');
+  const m = figuresOf({ rows: [{ server: 'raw', response: '304', reqPerSec: 1, extra: 'x' }], killSwitchPropagationS: 5.01, verdicts: [{ name: '304 >= 20k', pass: false, detail: '10692' }] }, 'manifest');
+  expect(m).toContain('| server | response | reqPerSec | p50ms | p99ms | ratioToRaw | errors |');
+  expect(m).not.toContain('extra');
+  expect(m).toContain('killSwitchPropagationS 5.01');
+  expect(m).toContain('- FAIL 304 >= 20k: 10692');
 });
 
 it('rewrites only the region between its markers, and appends a missing one', () => {
