@@ -356,6 +356,7 @@ function gitCommit(): { commit: string; dirty: boolean } {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
+  const git = gitCommit(); // the code that runs: read before others commit during the run
   const loadStart = os.loadavg();
   const inst = spawnSync('bash', [path.join(ROOT, 'bench/manifest/install.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (inst.status !== 0) throw new Error('bench/manifest/install.sh failed: wrk and nginx are needed');
@@ -496,7 +497,6 @@ async function main(): Promise<void> {
       detail: `accepted r${agents.throughCache.accepted ?? '-'}, forged: ${agents.forgedBody.refused ?? 'ACCEPTED'}, after the switch: r${agents.afterKillSwitch.accepted ?? '-'} (switch ${agents.afterKillSwitch.sawKillSwitch ? 'engaged' : 'NOT seen'}), stale r${manifest.revision}: ${agents.staleReplay.refused ?? 'ACCEPTED'}`,
     },
   ];
-  const git = gitCommit();
   const cpus = os.cpus();
   const out = {
     bench: 'manifest',

@@ -98,7 +98,6 @@ export interface Row {
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
-const round2 = (x: number): number => Math.round(x * 100) / 100;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Rows of the table: one per server and response, medians over rounds, ratios paired by round. */
@@ -232,7 +231,7 @@ export function markdownTable(rows: readonly Row[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.server} | ${r.response} | ${r.reqPerSec} | ${r.roundsReqPerSec.join(', ')} | ${r.p50ms} | ${r.p99ms} | ${r.errors} | ${Number.isNaN(r.ratioToRaw) ? '-' : round2(r.ratioToRaw).toFixed(2)} | ${r.responsesAsExpected ? 'yes' : 'NO'} |`,
+      `| ${r.server} | ${r.response} | ${r.reqPerSec} | ${r.roundsReqPerSec.join(', ')} | ${r.p50ms} | ${r.p99ms} | ${r.errors} | ${Number.isNaN(r.ratioToRaw) ? '-' : r.ratioToRaw.toFixed(3)} | ${r.responsesAsExpected ? 'yes' : 'NO'} |`,
     );
   }
   return lines.join('\n');
