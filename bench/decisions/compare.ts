@@ -192,18 +192,20 @@ export async function runSeed(def: ScenarioDef, seed: number, hosts: number): Pr
   // (f) all at once.
   t0 = Date.now();
   const all = runAllAtOnce(sc);
-  rows.push({ scenario: def.id, strategy: 'all-at-once', seed, hosts: sc.fleet.hosts, hostsExposed: all.hostsUpdated, hostsBricked: all.hostsBricked, stop: null, timeToHaltS: null, reachedFull: true, hoursToFull: (sc.fleet.pollIntervalMs + sc.fleet.pollJitterMs) / 3_600_000, wallMs: Date.now() - t0 });
+  rows.push({ scenario: def.id, strategy: 'all-at-once', seed, hosts: sc.fleet.hosts, hostsExposed: all.hostsUpdated, hostsBricked: all.hostsBricked, stop: null, timeToHaltS: null, reachedFull: all.hostsUpdated > 0, hoursToFull: (sc.fleet.pollIntervalMs + sc.fleet.pollJitterMs) / 3_600_000, wallMs: Date.now() - t0 });
   return rows;
 }
 
 // ------------------------------------------------------------------------------------------ aggregation
 
 /**
- * The oracle has nothing to stop on a run where the candidate caused nothing (a healthy update): it lets the rollout
+ * Settles what a row can only know beside the others. The oracle has nothing to stop on a run where the candidate caused nothing (a healthy update): it lets the rollout
  * go on, so its exposure is that of the same rings and bakes (the bake-only trajectory of the same seed).
  */
 export function settleOracle(rows: RunRow[]): RunRow[] {
   return rows.map((r) => {
+    // All at once puts 100% in the manifest; the regression reached 100% only if hosts installed it.
+    if (r.strategy === 'all-at-once') return { ...r, reachedFull: r.hostsExposed > 0 };
     if (r.strategy !== 'oracle' || r.stop !== null) return r;
     const b = rows.find((x) => x.strategy === 'bake-only' && x.scenario === r.scenario && x.seed === r.seed && x.hosts === r.hosts);
     return b ? { ...r, hostsExposed: b.hostsExposed, hostsBricked: b.hostsBricked, reachedFull: b.reachedFull, hoursToFull: b.hoursToFull } : r;
