@@ -14,12 +14,7 @@ if [ -x "$BIN/helm" ] && [ -x "$BIN/kubectl" ]; then
   exit 0
 fi
 if ! command -v unzip >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-  echo "install-k8s-tools: installing Debian's unzip" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends unzip >/dev/null
+  "$ROOT/scripts/apt-install.sh" install-k8s-tools unzip
 fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

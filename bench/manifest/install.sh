@@ -9,18 +9,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-li
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" != "0" ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "bench/manifest/install.sh: ${missing[*]} missing and this user cannot install (not root, no sudo)" >&2
-    exit 1
-  fi
-fi
-echo "bench/manifest/install.sh: installing Debian packages: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# nginx-light's postinst may try to start the system service; policy-rc.d stops that where it exists, and the bench
-# never uses the system service (it runs `nginx -c FILE -p DIR` on loopback as its own child process).
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nginx-light's postinst may try to start the system service; the bench never uses it (it runs `nginx -c FILE -p DIR`
+# on loopback as its own child process).
+"$(dirname "$0")/../../scripts/apt-install.sh" bench/manifest/install.sh "${missing[@]}"
 command -v wrk >/dev/null
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]
