@@ -191,6 +191,8 @@ export interface VirtualOptions {
   rollout?: (r: Rollout) => Rollout;
   /** Per-host-group counters in the fleet (FleetOptions.hostGroups). */
   hostGroups?: number;
+  /** Ends the run after the tick where this holds (e.g. every observing judge has stopped: the rest changes nothing). */
+  stopWhen?: () => boolean;
 }
 
 /** Plays a scenario in virtual time. `log` receives the story (ring starts, first crash, halt, rollback). */
@@ -362,6 +364,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         succeededAt ??= t;
         if (fleet.idle() || t - succeededAt >= 2 * (sc.fleet.pollIntervalMs + sc.fleet.pollJitterMs)) break;
       }
+      if (opts.stopWhen?.()) break;
       if (phase === 'aborted' || phase === 'preflight-failed' || (phase === 'rolled-back' && fleet.hostsOn[CANDIDATE] === 0)) break;
       // A halt, or a ring escalated to a human, waits for someone: the run ends an hour later.
       if (phase === 'halted' && haltAt !== null && t - haltAt >= 3_600_000) break;

@@ -11,8 +11,8 @@
  * - the bake-only trajectory: the same rings and bakes without ramp or metrics; (b) Argo, (c) Flagger and (d)
  *   Kayenta judge it side by side (ObserverAnalyzer) and their first stop is read off it; (e) bake only is the
  *   trajectory itself;
- * - (b), (c), (d) "+ ramp": each peer drives the controller with Ringmaster's in-ring ramp (DriverAnalyzer), a run
- *   of its own with the same seed;
+ * - (b), (c), (d) "+ ramp": the ramp trajectory (the rollout as written, Ringmaster's in-ring ramp, every look a
+ *   pass) with the same seed, judged by the three peers at once, ended once all three have stopped;
  * - (f) all at once (runAllAtOnce) and (g) the oracle (RunResult.oracle of the Ringmaster run).
  * Writes bench/results/decisions.json, bench/results/decisions.md (the table) and bench/results/decisions.svg.
  */
@@ -24,7 +24,7 @@ import { loadScenario, type Scenario } from '../../agent-sim/scenario';
 import { loadScenarioDocuments, runAllAtOnce, runVirtual, type RunResult } from '../../agent-sim/virtual';
 import { engineConfigFor } from '../../controller/runtime/config';
 import { REPO } from './sweep';
-import { bakeOnly, DriverAnalyzer, makePeer, ObserverAnalyzer, type PeerName, type PeerStop } from './strategies';
+import { bakeOnly, makePeer, ObserverAnalyzer, type PeerName, type PeerStop } from './strategies';
 import { chartSvg } from './chart';
 
 export const STRATEGIES = ['ringmaster', 'argo', 'flagger', 'kayenta', 'argo+ramp', 'flagger+ramp', 'kayenta+ramp', 'bake-only', 'all-at-once', 'oracle'] as const;
@@ -144,50 +144,52 @@ export async function runSeed(def: ScenarioDef, seed: number, hosts: number): Pr
     wallMs: 0,
   });
 
-  // The bake-only trajectory, judged by every peer at once.
-  t0 = Date.now();
-  let observer: ObserverAnalyzer | undefined;
-  const traj = await runVirtual(sc, undefined, {
-    rollout: bakeOnly,
-    hostGroups: HOST_GROUPS,
-    analyzer: (ctx) => (observer = new ObserverAnalyzer(original, () => ctx, PEERS.map((p) => makePeer(p, original, seed)))),
-  });
-  const trajMs = Date.now() - t0;
-  const trajFull = fullRingStart(traj, lastIndex);
-  rows.push({ ...fromRun(def.id, 'bake-only', seed, traj, null, lastIndex, trajMs), timeToHaltS: null });
-  for (const p of PEERS) {
-    const stop: PeerStop | undefined = observer?.stops.find((s) => s.peer === p);
-    if (!stop) {
-      rows.push({ ...fromRun(def.id, p, seed, traj, null, lastIndex, 0), timeToHaltS: null });
-      continue;
+  // The bake-only trajectory, and the ramp trajectory, each judged by every peer at once.
+  const observe = async (mode: 'bake-only' | 'ramp'): Promise<{ traj: RunResult; stops: PeerStop[]; wallMs: number }> => {
+    const t1 = Date.now();
+    let observer: ObserverAnalyzer | undefined;
+    const traj = await runVirtual(sc, undefined, {
+      ...(mode === 'bake-only' ? { rollout: bakeOnly } : { stopWhen: () => observer?.allStopped() === true }),
+      hostGroups: HOST_GROUPS,
+      analyzer: (ctx) => (observer = new ObserverAnalyzer(original, () => ctx, PEERS.map((p) => makePeer(p, original, seed)), mode)),
+    });
+    return { traj, stops: observer?.stops ?? [], wallMs: Date.now() - t1 };
+  };
+  const peerRows = (traj: RunResult, stops: PeerStop[], suffix: '' | '+ramp'): void => {
+    const trajFull = fullRingStart(traj, lastIndex);
+    for (const p of PEERS) {
+      const strategy = `${p}${suffix}` as Strategy;
+      const stop = stops.find((s) => s.peer === p);
+      if (!stop) {
+        // The peer never stopped it; the controller may still have (a ramp that reached maxBake waits for a human).
+        const own = ringmasterStop(traj);
+        rows.push({ ...fromRun(def.id, strategy, seed, traj, own, lastIndex, 0), ...(own === null ? { timeToHaltS: null } : {}) });
+        continue;
+      }
+      const ex = exposureAt(traj, stop.at);
+      rows.push({
+        scenario: def.id,
+        strategy,
+        seed,
+        hosts: traj.hosts,
+        hostsExposed: ex.took,
+        hostsBricked: ex.bricked,
+        stop: stop.kind,
+        timeToHaltS: sinceEvent(traj.oracle?.eventAt, stop.at),
+        reachedFull: trajFull !== null && stop.at > trajFull,
+        hoursToFull: null,
+        wallMs: 0,
+      });
     }
-    const ex = exposureAt(traj, stop.at);
-    rows.push({
-      scenario: def.id,
-      strategy: p,
-      seed,
-      hosts: traj.hosts,
-      hostsExposed: ex.took,
-      hostsBricked: ex.bricked,
-      stop: stop.kind,
-      timeToHaltS: sinceEvent(traj.oracle?.eventAt, stop.at),
-      reachedFull: trajFull !== null && stop.at > trajFull,
-      hoursToFull: null,
-      wallMs: 0,
-    });
-  }
-
-  // Each peer with Ringmaster's ramp: a run of its own.
-  for (const p of PEERS) {
-    t0 = Date.now();
-    let driver: DriverAnalyzer | undefined;
-    const run = await runVirtual(sc, undefined, {
-      ...(p === 'kayenta' ? { hostGroups: HOST_GROUPS } : {}),
-      analyzer: (ctx) => (driver = new DriverAnalyzer(original, () => ctx, makePeer(p, original, seed))),
-    });
-    const stop = driver?.stop ?? null;
-    rows.push(fromRun(def.id, `${p}+ramp` as Strategy, seed, run, stop ? stop.kind : ringmasterStop(run), lastIndex, Date.now() - t0));
-  }
+  };
+  const bake = await observe('bake-only');
+  rows.push({ ...fromRun(def.id, 'bake-only', seed, bake.traj, null, lastIndex, bake.wallMs), timeToHaltS: null });
+  peerRows(bake.traj, bake.stops, '');
+  // (b), (c), (d) with Ringmaster's ramp: the same seed, the ramp's pace, one trajectory for the three.
+  const ramp = await observe('ramp');
+  peerRows(ramp.traj, ramp.stops, '+ramp');
+  const rampRow = rows[rows.length - 3];
+  if (rampRow) rampRow.wallMs = ramp.wallMs;
 
   // (f) all at once.
   t0 = Date.now();

@@ -4,13 +4,13 @@
  * decide at every analysis interval whether the peer would roll back, stop for a human, or go on.
  *
  * Two ways to run them:
- * - ObserverAnalyzer: on the bake-only trajectory (the rollout without a ramp and without metrics, so the controller
- *   advances on bake time alone and ignores verdicts), every peer judges the same looks and the first stop of each is
+ * - ObserverAnalyzer on the bake-only trajectory (the rollout without a ramp and without metrics, so the controller
+ *   advances on bake time alone and ignores verdicts): every peer judges the same looks and the first stop of each is
  *   recorded. Peers that expose hosts at the same pace (the same rings and bakes) and differ only in when they stop
  *   share this one simulated trajectory per seed.
- * - DriverAnalyzer: one peer drives the real controller (with Ringmaster's ramp): a stop is a `fail` verdict (the
- *   controller withdraws the candidate), anything else a `pass` that lets the ramp grow and the ring advance after
- *   its bake, as a peer's canary steps advance after their pause unless the analysis failed.
+ * - ObserverAnalyzer on the ramp trajectory (the rollout as written, with Ringmaster's in-ring ramp): every look is
+ *   a `pass`, so the ramp grows and the ring advances after its bake, as a peer's canary steps advance after their
+ *   pause unless the analysis failed; each peer's first stop is read off it the same way ("+ ramp" rows).
  *
  * Metrics: the rollout's declared crash-rate and bsod-rate metrics, each with its maxRatio as the peer's threshold
  * (candidate rate > maxRatio x baseline rate), over the analysis interval (Argo, Flagger) or from the ring's start
@@ -248,7 +248,14 @@ const verdictOf = (ring: number, result: 'pass' | 'fail' | 'inconclusive', reaso
   concern: false,
 });
 
-/** Every peer on the bake-only trajectory: records each one's first stop; its verdicts are ignored by the controller. */
+/**
+ * Every peer on one shared trajectory: records each one's first stop; the controller never sees a peer's verdict.
+ * - `bake-only`: on the bake-only rollout (no metrics): the verdicts are ignored and rings advance on bake time.
+ * - `ramp`: on the rollout as written, with Ringmaster's in-ring ramp: every look is a `pass` (no data while no
+ *   candidate host reports), so the ramp grows and the ring advances after its bake, at the pace a peer configured
+ *   with equivalent weight steps would go (Argo's and Flagger's steps advance on their pause, not on the data).
+ * Peers stop, they never speed a rollout up, so until its own stop every peer's rollout is this one trajectory.
+ */
 export class ObserverAnalyzer implements Analyzer {
   readonly stops: PeerStop[] = [];
   private readonly clock: LookClock;
@@ -257,70 +264,53 @@ export class ObserverAnalyzer implements Analyzer {
     private readonly original: Rollout,
     private readonly ctx: () => VirtualRunContext,
     private readonly peers: Peer[],
+    private readonly mode: 'bake-only' | 'ramp' = 'bake-only',
   ) {
     this.clock = new LookClock(analysisIntervalMs(original));
   }
 
   judges(): boolean {
-    return false;
+    return this.mode === 'ramp';
+  }
+
+  /** Every peer has stopped: the rest of the trajectory changes no peer's row. */
+  allStopped(): boolean {
+    return this.stopped.size === this.peers.length;
   }
 
   due(_r: Rollout, state: RolloutState, now: Date): boolean {
-    return this.stopped.size < this.peers.length && this.clock.due(state, now);
-  }
-
-  analyze(rollout: Rollout, state: RolloutState, now: Date): Promise<RingVerdict | undefined> {
-    const cfg = engineConfigFor(this.original);
-    const look = this.clock.take(rollout, state, now, this.ctx(), (r) => cfg.rings[r]?.bakeMs ?? 0);
-    if (look === null) return Promise.resolve(undefined);
-    for (const p of this.peers) {
-      if (this.stopped.has(p.name)) continue;
-      const r = p.look(look);
-      if (r.kind !== 'continue') {
-        this.stopped.add(p.name);
-        this.stops.push({ peer: p.name, kind: r.kind, at: look.now, ring: look.ring, reason: r.reason });
-      }
-    }
-    return Promise.resolve(verdictOf(look.ring, 'inconclusive', 'observer', false, this.ctx().fleet.hostsOn[1], now.toISOString()));
-  }
-}
-
-/** One peer drives the controller: a stop is a fail verdict; otherwise pass. */
-export class DriverAnalyzer implements Analyzer {
-  stop: PeerStop | null = null;
-  private readonly clock: LookClock;
-  constructor(
-    private readonly original: Rollout,
-    private readonly ctx: () => VirtualRunContext,
-    private readonly peer: Peer,
-  ) {
-    this.clock = new LookClock(analysisIntervalMs(original));
-  }
-
-  judges(): boolean {
-    return true;
-  }
-
-  due(_r: Rollout, state: RolloutState, now: Date): boolean {
-    return this.clock.due(state, now);
+    return (this.mode === 'ramp' || this.stopped.size < this.peers.length) && this.clock.due(state, now);
   }
 
   analyze(rollout: Rollout, state: RolloutState, now: Date): Promise<RingVerdict | undefined> {
     const cfg = engineConfigFor(this.original);
     const ring = state.exposedRing;
     const at = now.toISOString();
-    if (this.stop !== null) return Promise.resolve(verdictOf(ring, 'fail', this.stop.reason, false, this.ctx().fleet.hostsOn[1], at));
-    const look = this.clock.take(rollout, state, now, this.ctx(), (r) => cfg.rings[r]?.bakeMs ?? 0);
     const hosts = this.ctx().fleet.hostsOn[1];
-    // The canary is not up yet: a no-data look (the ramp's census look is one).
-    if (look === null) return Promise.resolve(this.clock.due(state, now) ? undefined : verdictOf(ring, 'inconclusive', 'the canary is not up yet', true, hosts, at));
-    const r = this.peer.look(look);
-    if (r.kind !== 'continue') {
-      this.stop = { peer: this.peer.name, kind: r.kind, at: look.now, ring: look.ring, reason: r.reason };
-      return Promise.resolve(verdictOf(ring, 'fail', `${this.peer.name}: ${r.reason}`, false, hosts, at));
+    const look = this.clock.take(rollout, state, now, this.ctx(), (r) => cfg.rings[r]?.bakeMs ?? 0);
+    if (look === null) {
+      if (this.mode === 'bake-only' || this.clock.due(state, now)) return Promise.resolve(undefined);
+      // The canary is not up yet: a no-data look (the ramp's census look is one).
+      return Promise.resolve(verdictOf(ring, 'inconclusive', 'the canary is not up yet', true, hosts, at));
     }
-    return Promise.resolve(verdictOf(ring, 'pass', `${this.peer.name}: running`, r.noData, hosts, at));
+    let noData = false;
+    for (const p of this.peers) {
+      if (this.stopped.has(p.name)) continue;
+      const r = p.look(look);
+      if (r.kind !== 'continue') {
+        this.stopped.add(p.name);
+        this.stops.push({ peer: p.name, kind: r.kind, at: look.now, ring: look.ring, reason: r.reason });
+      } else noData ||= r.noData;
+    }
+    if (this.mode === 'bake-only') return Promise.resolve(verdictOf(look.ring, 'inconclusive', 'observer', false, hosts, at));
+    if (this.stopped.size === this.peers.length) noData = candidateSilent(look);
+    return Promise.resolve(verdictOf(ring, 'pass', 'observer: running', noData, hosts, at));
   }
+}
+
+/** Whether no candidate host reported crash data in the look (once every peer stopped, the ramp still needs it). */
+function candidateSilent(l: Look): boolean {
+  return typeof reading(l, l.ctx.rollout.spec.version, 'crash', l.since) !== 'object';
 }
 
 /** The rollout of the bake-only trajectory: no ramp, no declared metrics (bake time alone). */

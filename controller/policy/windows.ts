@@ -170,8 +170,27 @@ function compile(policy: PolicySpec): CompiledPolicy {
 // ---------------------------------------------------------------------------------------------------------
 // Local time <-> instants.
 
+/**
+ * Per zone, the UTC offset of each whole UTC hour whose first and last millisecond have the same offset (an hour
+ * holds at most one transition, so then none), bounded; an hour with a transition in it is computed each time.
+ */
+const offsetCache = new WeakMap<IANAZone, Map<number, number>>();
+const OFFSET_CACHE_LIMIT = 4096;
+
 function offsetMs(zone: IANAZone, t: number): number {
-  return zone.offset(t) * MINUTE;
+  let hours = offsetCache.get(zone);
+  if (hours === undefined) {
+    hours = new Map();
+    offsetCache.set(zone, hours);
+  }
+  const h = Math.floor(t / HOUR);
+  const hit = hours.get(h);
+  if (hit !== undefined) return hit;
+  const first = zone.offset(h * HOUR);
+  if (first !== zone.offset(h * HOUR + HOUR - 1)) return zone.offset(t) * MINUTE;
+  if (hours.size >= OFFSET_CACHE_LIMIT) hours.clear();
+  hours.set(h, first * MINUTE);
+  return first * MINUTE;
 }
 
 /**

@@ -86,6 +86,8 @@ export class Store implements StateStore {
   private killSwitchCache: KillSwitchState | undefined;
   /** Channel lineage records, read through; dropped when lineage is written or a transaction rolls back. */
   private readonly channelCache = new Map<string, ChannelRecord | null>();
+  /** Transitions by rollout, read through (the only writer appends them in commitDecision); dropped with the rest. */
+  private readonly transitionsCache = new Map<string, readonly Transition[]>();
 
   private constructor(
     private readonly db: Database.Database,
@@ -245,6 +247,7 @@ export class Store implements StateStore {
   private forgetCaches(): void {
     this.killSwitchCache = undefined;
     this.channelCache.clear();
+    this.transitionsCache.clear();
     this.records.clear();
     this.activeIndex = undefined;
   }
@@ -341,6 +344,7 @@ export class Store implements StateStore {
       if (prev && prev.revision === input.expectedRevision) this.records.set(input.name, { ...prev, state: input.state, revision: input.expectedRevision + 1, updatedAt: at });
       else this.records.delete(input.name);
       if (TERMINAL_PHASES.has(input.state.phase.kind)) this.activeIndex?.delete(input.name);
+      if (input.transitions.length > 0) this.transitionsCache.delete(input.name);
       for (const t of input.transitions) {
         this.stmts.insertTransition.run(input.name, t.n, t.at, t.from, t.to, t.exposedRing, t.reason, t.actor);
       }
@@ -448,9 +452,13 @@ export class Store implements StateStore {
   }
 
   listTransitions(name: string): Transition[] {
-    return (
+    const hit = this.transitionsCache.get(name);
+    if (hit !== undefined) return hit.map((t) => ({ ...t }));
+    const ts = (
       this.stmts.listTransitions.all(name) as Array<{ n: number; at: string; from_phase: string; to_phase: string; exposed_ring: number; reason: string; actor: string }>
     ).map((r) => ({ n: r.n, at: r.at, from: r.from_phase, to: r.to_phase, exposedRing: r.exposed_ring, reason: r.reason, actor: r.actor }) as Transition);
+    this.transitionsCache.set(name, ts.map((t) => ({ ...t })));
+    return ts;
   }
 
   // ------------------------------------------------------------------------------------------ requests
