@@ -4,7 +4,7 @@
  *
  *   node dist/bench/decisions/compare.js          (BENCH_QUICK=1: 2 seeds; else DECISIONS_SEEDS, default 20)
  *       env: DECISIONS_SEEDS=N  DECISIONS_HOSTS=100000  DECISIONS_JOBS=2  DECISIONS_ONLY=scenario,scenario
- *            DECISIONS_HEADLINE_SEEDS=20 DECISIONS_HEADLINE_HOSTS=1000000 (default 0: no headline rows)
+ *            DECISIONS_HEADLINE_SEEDS=N (default 2; quick 0) DECISIONS_HEADLINE_HOSTS=1000000
  *
  * Per scenario and seed, in a worker process (at most DECISIONS_JOBS, under nice -n 10):
  * - (a) Ringmaster: the scenario's rollout as written, with the controller's own analysis (runVirtual);
@@ -352,21 +352,25 @@ function minBakesHours(def: ScenarioDef): number {
 
 async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === '1';
-  // What fits (measured: one seed of the 8 scenarios x 10 strategies costs about 110 s of one core at 100,000 hosts):
-  // quick 2 seeds (~2 min on 2 cores), full 20 seeds (~20 min). The 200 seeds and the 1,000,000-host headline
-  // rows need DECISIONS_SEEDS=200 (about 3 h) and DECISIONS_HEADLINE_SEEDS=20 (about 5x a seed's cost per host count).
+  // What fits in make bench's 30 minutes (measured on 2 cores, seed 1 at 100,000 hosts: 2-5 s of one core for the
+  // regressions, ~9 s for the tampered manifest, ~20 s for each healthy scenario, which plays 51 h of the real
+  // controller three times: Ringmaster, the bake-only trajectory and the ramp trajectory; at 1,000,000 hosts 9 s,
+  // 18 s and 53 s): quick 2 seeds (~1.5 min), full 20 seeds plus 2 seeds at 1,000,000 hosts for the headline
+  // scenarios (~13 min). The 200 seeds and 20 headline seeds need DECISIONS_SEEDS=200
+  // DECISIONS_HEADLINE_SEEDS=20 (about 3.5 h on these 2 cores; docs/benchmarks.md says so beside the table).
   const seeds = Number(process.env.DECISIONS_SEEDS ?? (quick ? 2 : 20));
   const hosts = Number(process.env.DECISIONS_HOSTS ?? 100_000);
   const jobs = Number(process.env.DECISIONS_JOBS ?? 2);
-  const headlineSeeds = Number(process.env.DECISIONS_HEADLINE_SEEDS ?? 0);
+  const headlineSeeds = Number(process.env.DECISIONS_HEADLINE_SEEDS ?? (quick ? 0 : 2));
   const headlineHosts = Number(process.env.DECISIONS_HEADLINE_HOSTS ?? 1_000_000);
   const only = process.env.DECISIONS_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
   const defs = SCENARIOS.filter((d) => !only || only.includes(d.id));
   const t0 = Date.now();
   const all: Job[] = [];
   // Seed-major: the runs done so far cover every scenario alike (DECISIONS_TABLE_ONLY=1 tables a run cut short).
-  for (let s = 1; s <= seeds; s++) for (const def of defs) all.push({ def, seed: s, hosts });
+  // The 1,000,000-host jobs first: the longest jobs start first, so the two workers finish together.
   for (let s = 1; s <= headlineSeeds; s++) for (const def of defs.filter((d) => d.headline)) all.push({ def, seed: s, hosts: headlineHosts });
+  for (let s = 1; s <= seeds; s++) for (const def of defs) all.push({ def, seed: s, hosts });
   let rows: RunRow[] = [];
   let done = 0;
   const out = path.join(REPO, 'bench', 'results');

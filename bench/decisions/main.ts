@@ -6,7 +6,7 @@
  *   node dist/bench/decisions/main.js            (DECISIONS_SEEDS=1..20 DECISIONS_HOSTS=1000000 DECISIONS_JOBS=2
  *                                                 DECISIONS_ONLY=bad-content-update,tampered-manifest)
  *
- * Writes bench/results/decisions-after-<scenario>.json per row and bench/results/decisions.md (the table, the
+ * Writes bench/results/decisions-after-<scenario>.json per row and bench/results/decisions-before-after.md (the table, the
  * commit and the command), prints the table, and exits 1 when a target is missed.
  */
 import * as fs from 'node:fs';
@@ -205,8 +205,8 @@ async function main(): Promise<number> {
     table,
     '',
   ].join('\n');
-  fs.writeFileSync(path.join(REPO, 'bench', 'results', 'decisions.md'), md);
-  process.stdout.write(`${table}\n\nwritten to bench/results/decisions.md\n`);
+  fs.writeFileSync(path.join(REPO, 'bench', 'results', 'decisions-before-after.md'), md);
+  process.stdout.write(`${table}\n\nwritten to bench/results/decisions-before-after.md\n`);
   return done.every((x) => x.row.met(x.after)) ? 0 : 1;
 }
 
