@@ -88,6 +88,7 @@ const NOTES: Partial<Record<BenchName, string[]>> = {
 export function figuresOf(json: Record<string, unknown>, name?: BenchName, sideTable?: string): string {
   const parts: string[] = [];
   if (typeof json.table === 'string' && json.table.trim() !== '') parts.push(json.table.trim());
+  else if (Array.isArray(json.table) && json.table.every((l) => typeof l === 'string') && json.table.length > 0) parts.push((json.table as string[]).join('\n').trim());
   else if (Array.isArray(json.tables)) parts.push((json.tables as unknown[]).filter((t): t is string => typeof t === 'string').join('\n\n'));
   else if (sideTable !== undefined && sideTable.trim() !== '') parts.push(sideTable.replace(/^# .*\n+/, '').trim());
   else if (Array.isArray(json.rows)) parts.push(markdownTable(json.rows as Array<Record<string, unknown>>, name ? COLUMNS[name] : undefined));
@@ -95,7 +96,10 @@ export function figuresOf(json: Record<string, unknown>, name?: BenchName, sideT
   const notes = (name ? (NOTES[name] ?? []) : []).filter((k) => isScalar(json[k]) && json[k] !== undefined).map((k) => `${k} ${String(json[k])}`);
   if (notes.length > 0) parts.push(notes.join(' · '));
   if (Array.isArray(json.verdicts)) {
-    const lines = (json.verdicts as Array<{ name?: unknown; pass?: unknown; detail?: unknown }>).map((v) => `- ${v.pass === true ? 'PASS' : 'FAIL'} ${String(v.name ?? '')}: ${String(v.detail ?? '')}`);
+    // Two shapes: {name, pass, detail} and {target, measured, pass} (pass null: not evaluated in this run).
+    const lines = (json.verdicts as Array<{ name?: unknown; target?: unknown; pass?: unknown; detail?: unknown; measured?: unknown; note?: unknown }>).map(
+      (v) => `- ${v.pass === true ? 'PASS' : v.pass === null ? 'NOT EVALUATED' : 'FAIL'} ${String(v.name ?? v.target ?? '')}: ${String(v.detail ?? v.measured ?? '')}${typeof v.note === 'string' ? ` (${v.note})` : ''}`,
+    );
     if (lines.length > 0) parts.push(lines.join('\n'));
   }
   return parts.join('\n\n');

@@ -24,3 +24,15 @@ it('rewrites only the region between its markers, and appends a missing one', ()
   expect(replaceRegion(doc, 'sim', 'new')).toBe('intro\n<!-- bench:sim -->\nnew\n<!-- /bench:sim -->\nprose after\n');
   expect(replaceRegion('x\n', 'manifest', 't')).toBe('x\n\n<!-- bench:manifest -->\nt\n<!-- /bench:manifest -->\n');
 });
+
+it('reads the {target, measured, pass} verdicts of the sim and engine benchmarks, and a table given as lines', () => {
+  const f = figuresOf({
+    table: ['| a |', '|---|', '| 1 |'],
+    verdicts: [
+      { target: '10M hosts in under 60 s', measured: '191.2 s wall', pass: false },
+      { target: 'terminal rollouts cost nothing', measured: '0.89x', pass: true },
+      { target: 'manifest p99 < 20 ms at 10,000', measured: 'not run', pass: null, note: 'quick mode' },
+    ],
+  });
+  expect(f).toBe(['| a |', '|---|', '| 1 |', '', '- FAIL 10M hosts in under 60 s: 191.2 s wall', '- PASS terminal rollouts cost nothing: 0.89x', '- NOT EVALUATED manifest p99 < 20 ms at 10,000: not run (quick mode)'].join('\n'));
+});
