@@ -29,7 +29,7 @@ import { durationMs, parseDuration } from '../spec/duration';
 import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
 import { Telemetry } from '../telemetry/metrics';
-import { readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
+import { readNotificationSinks, readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
 import type { PreflightAllowlist } from '../content/allowlist';
 
 export interface ServeSettings {
@@ -186,8 +186,10 @@ async function serve(flags: ServeFlags): Promise<number> {
   let settings: ServeSettings;
   let tokens: TokenSet;
   let preflight: PreflightAllowlist | undefined;
+  let sinks: ReturnType<typeof readNotificationSinks>;
   try {
     settings = resolveSettings(flags);
+    sinks = readNotificationSinks(flags.config);
     tokens = settings.tokens === undefined ? TokenSet.empty() : TokenSet.fromFile(settings.tokens);
     preflight = settings.preflight === undefined ? undefined : (await import('../content/allowlist')).loadPreflightAllowlist(settings.preflight);
   } catch (err) {
@@ -224,6 +226,7 @@ async function serve(flags: ServeFlags): Promise<number> {
       ...(await analysisFor(settings.prometheus, log)),
       observer: telemetry,
       log,
+      ...(sinks.length > 0 ? { notifications: { sinks, observer: telemetry } } : {}),
     });
   } catch (err) {
     if (err instanceof InputError) return fail(err.lines);

@@ -7,7 +7,10 @@
  * ringmaster.ts checks what the text means (a duration, an address, a level) and reports flag and file alike.
  */
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { loadDocumentFileOrThrow, type DocumentType } from '../spec/document';
+import type { Problem } from '../spec/errors';
+import { EVENT_TYPES } from '../engine/events';
 
 const text = { type: ['string', 'number'], 'x-messages': { type: 'must be a string (got {got})' } } as const;
 const pathText = { type: 'string', minLength: 1, 'x-messages': { type: 'must be a string (got {got})' } } as const;
@@ -50,6 +53,33 @@ export const serveConfigSchema = {
     artifacts: pathText,
     /** The pre-flight allowlist: the executables and webhooks rollouts' spec.preflight checks may name (content/allowlist.ts). */
     preflight: pathText,
+    /** Notification sinks (docs/notifications.md): where events are delivered, each with its own event filter. */
+    notifications: {
+      type: 'array',
+      'x-messages': { type: 'must be a list of sinks (got {got})' },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'type'],
+        'x-messages': { type: 'a sink must be a mapping (got {got})', additionalProperties: 'unknown sink setting (expected {known})', required: 'a sink needs {missingProperty}' },
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', 'x-messages': { type: 'must be a string (got {got})', pattern: 'must be lower-case letters, digits, - or _ (got {got})' } },
+          type: { type: 'string', enum: ['webhook', 'slack', 'pagerduty'], 'x-messages': { enum: 'must be webhook, slack or pagerduty (got {got})' } },
+          /** http(s) URL; for slack, prefer urlFile (the URL is the secret). */
+          url: { type: 'string', minLength: 1, 'x-messages': { type: 'must be a string (got {got})' } },
+          /** A file holding the URL (a secret: Slack incoming-webhook URLs carry their token). */
+          urlFile: pathText,
+          /** webhook: the HMAC-SHA256 signing secret; pagerduty: the Events v2 routing key. */
+          secretFile: pathText,
+          /** Event names or `prefix.*`; default all. */
+          events: { type: 'array', items: { type: 'string' }, 'x-messages': { type: 'must be a list of event names (got {got})' } },
+          /** Attempts before the dead letter (default 8). */
+          maxAttempts: { type: 'integer', minimum: 1, maximum: 100, 'x-messages': { type: 'must be an integer (got {got})', minimum: 'must be at least 1', maximum: 'must be at most 100' } },
+          /** Per-request timeout in milliseconds (default 5000). */
+          timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, 'x-messages': { type: 'must be an integer (got {got})', minimum: 'must be at least 100', maximum: 'must be at most 60000' } },
+        },
+      },
+    },
   },
 } as const;
 
@@ -57,6 +87,8 @@ export type ServeConfigKey = keyof typeof serveConfigSchema.properties;
 /** Every setting, in the schema's order. */
 export const SERVE_CONFIG_KEYS = Object.keys(serveConfigSchema.properties) as ServeConfigKey[];
 /** Settings whose value is a file or directory (relative to the config file). */
+/** Settings that are not plain text (read by readNotificationSinks). */
+const STRUCTURED_KEYS: ReadonlySet<ServeConfigKey> = new Set(['notifications']);
 const PATH_KEYS: ReadonlySet<ServeConfigKey> = new Set(['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile', 'artifacts', 'preflight']);
 
 const p = serveConfigSchema.properties;
@@ -72,24 +104,139 @@ export const SERVE_DEFAULTS = {
   manifestReissue: p.manifestReissue.default,
 } as const;
 
-type ServeConfig = Partial<Record<ServeConfigKey, string | number | boolean>>;
+type ServeConfig = Partial<Record<ServeConfigKey, unknown>>;
 
-const SERVE_CONFIG: DocumentType<ServeConfig> = {
+const serveConfigType = (base: string): DocumentType<ServeConfig> => ({
   noun: 'config file',
   schema: serveConfigSchema,
+  rules: (data) => notificationProblems(data, base),
   rootKeyAlias: (key) => key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()),
   empty: () => ({}),
-};
+});
 
 /** The settings a config file sets, as text (paths made absolute); its mistakes are an InputError, one line each. */
 export function readServeConfig(file: string): Partial<Record<ServeConfigKey, string>> {
-  const config = loadDocumentFileOrThrow(SERVE_CONFIG, file);
   const base = path.dirname(file);
+  const config = loadDocumentFileOrThrow(serveConfigType(base), file);
   const out: Partial<Record<ServeConfigKey, string>> = {};
   for (const key of SERVE_CONFIG_KEYS) {
     const value = config[key];
-    if (value === undefined) continue;
+    if (value === undefined || STRUCTURED_KEYS.has(key)) continue;
     out[key] = PATH_KEYS.has(key) ? path.resolve(base, String(value)) : String(value);
   }
   return out;
+}
+
+// ------------------------------------------------------------------------------------------ notifications
+
+export type SinkType = 'webhook' | 'slack' | 'pagerduty';
+
+/** A notification sink as the dispatcher uses it: secrets already read from their files. */
+export interface NotificationSinkConfig {
+  name: string;
+  type: SinkType;
+  /** The URL (a secret when it came from urlFile: never logged). */
+  url: string;
+  /** Where the URL came from, for messages: the URL's origin, or `urlFile` (never the secret URL itself). */
+  shownUrl: string;
+  secret?: string;
+  events: string[];
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+export const NOTIFICATION_DEFAULTS = { maxAttempts: 8, timeoutMs: 5000, pagerdutyUrl: 'https://events.pagerduty.com/v2/enqueue' } as const;
+
+interface RawSink {
+  name?: unknown;
+  type?: unknown;
+  url?: unknown;
+  urlFile?: unknown;
+  secretFile?: unknown;
+  events?: unknown;
+  maxAttempts?: unknown;
+  timeoutMs?: unknown;
+}
+
+function readSecret(file: string): string | Error {
+  try {
+    const text = fs.readFileSync(file, 'utf8').trim();
+    return text === '' ? new Error(`${file}: the file is empty`) : text;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return new Error(`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? 'error'})`}`);
+  }
+}
+
+function httpUrl(raw: string): string | null {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? null : `must be an http:// or https:// URL (got ${u.protocol})`;
+  } catch {
+    return 'must be an http:// or https:// URL';
+  }
+}
+
+/** The checks the schema cannot express: secret files, URLs, event names, unique names (the schema checked the shape). */
+function notificationProblems(data: unknown, base: string): Problem[] {
+  const list = (data as { notifications?: unknown } | null)?.notifications;
+  if (!Array.isArray(list)) return [];
+  const out: Problem[] = [];
+  const names = new Set<string>();
+  list.forEach((item: RawSink, i) => {
+    if (item === null || typeof item !== 'object') return;
+    const at = (key: string): Problem['path'] => ['notifications', i, key];
+    if (typeof item.name === 'string') {
+      if (names.has(item.name)) out.push({ path: at('name'), message: `sink name ${item.name} is used twice` });
+      names.add(item.name);
+    }
+    if (item.url !== undefined && item.urlFile !== undefined) out.push({ path: at('urlFile'), message: 'set url or urlFile, not both' });
+    if (typeof item.url === 'string') {
+      const bad = httpUrl(item.url);
+      if (bad) out.push({ path: at('url'), message: bad });
+    }
+    if (typeof item.urlFile === 'string') {
+      const v = readSecret(path.resolve(base, item.urlFile));
+      if (v instanceof Error) out.push({ path: at('urlFile'), message: v.message });
+      else if (httpUrl(v)) out.push({ path: at('urlFile'), message: 'the file must hold an http:// or https:// URL' });
+    }
+    if (item.url === undefined && item.urlFile === undefined && item.type !== 'pagerduty') out.push({ path: ['notifications', i], message: 'a sink needs url or urlFile' });
+    if (typeof item.secretFile === 'string') {
+      const v = readSecret(path.resolve(base, item.secretFile));
+      if (v instanceof Error) out.push({ path: at('secretFile'), message: v.message });
+    } else if (item.type === 'webhook' || item.type === 'pagerduty') {
+      out.push({ path: ['notifications', i], message: `a ${item.type} sink needs secretFile (${item.type === 'webhook' ? 'the signing secret' : 'the routing key'})` });
+    }
+    if (Array.isArray(item.events)) {
+      item.events.forEach((e: unknown, j) => {
+        if (typeof e !== 'string') return;
+        const known = e === '*' || (EVENT_TYPES as readonly string[]).includes(e) || (e.endsWith('.*') && EVENT_TYPES.some((t) => t.startsWith(e.slice(0, -1))));
+        if (!known) out.push({ path: ['notifications', i, 'events', j], message: `unknown event ${e} (expected ${EVENT_TYPES.join(', ')}, a prefix.* or *)` });
+      });
+    }
+  });
+  return out;
+}
+
+/** The sinks of a config file, secrets read; its mistakes are an InputError, one line each. None without a file. */
+export function readNotificationSinks(file: string | undefined): NotificationSinkConfig[] {
+  if (file === undefined) return [];
+  const base = path.dirname(file);
+  const config = loadDocumentFileOrThrow(serveConfigType(base), file);
+  const list = (config.notifications ?? []) as RawSink[];
+  return list.map((s) => {
+    const type = s.type as SinkType;
+    const fromFile = typeof s.urlFile === 'string' ? (readSecret(path.resolve(base, s.urlFile)) as string) : undefined;
+    const url = fromFile ?? (typeof s.url === 'string' ? s.url : NOTIFICATION_DEFAULTS.pagerdutyUrl);
+    return {
+      name: s.name as string,
+      type,
+      url,
+      shownUrl: fromFile === undefined ? new URL(url).origin : 'urlFile',
+      ...(typeof s.secretFile === 'string' ? { secret: readSecret(path.resolve(base, s.secretFile)) as string } : {}),
+      events: Array.isArray(s.events) ? (s.events as string[]) : ['*'],
+      maxAttempts: typeof s.maxAttempts === 'number' ? s.maxAttempts : NOTIFICATION_DEFAULTS.maxAttempts,
+      timeoutMs: typeof s.timeoutMs === 'number' ? s.timeoutMs : NOTIFICATION_DEFAULTS.timeoutMs,
+    };
+  });
 }

@@ -27,6 +27,9 @@ import type { Analyzer, RuntimeObserver } from './types';
 import { PreflightRunner } from './preflight';
 import { EMPTY_ALLOWLIST, type PreflightAllowlist } from '../content/allowlist';
 import type { FetchLimits } from '../content/fetch';
+import type { NotificationSinkConfig } from '../config/serve';
+import { NotificationDispatcher, type DispatcherOptions, type NotificationObserver } from '../notify/dispatcher';
+import { Notifier } from './notifications';
 
 export type { Analyzer, RuntimeObserver } from './types';
 
@@ -51,6 +54,8 @@ export interface ControllerOptions extends ReconcilerOptions {
   preflightFetchLimits?: Partial<FetchLimits>;
   /** Artifact bytes the embedding program holds, by URL, instead of fetching them (the simulator's artifactFile). */
   preflightArtifacts?: (url: string) => Buffer | undefined;
+  /** Notification sinks (serve config `notifications:`); none: no events are written. */
+  notifications?: { sinks: readonly NotificationSinkConfig[]; observer?: NotificationObserver } & Partial<Omit<DispatcherOptions, 'log' | 'observer'>>;
 }
 
 export class Controller extends Service {
@@ -58,6 +63,8 @@ export class Controller extends Service {
   private stopped = false;
   private isReady = false;
   private loop: Promise<void> = Promise.resolve();
+  /** Delivers the notification outbox in the background (null without sinks). */
+  dispatcher: NotificationDispatcher | null = null;
 
   private constructor(
     readonly store: Store,
@@ -97,8 +104,21 @@ export class Controller extends Service {
     });
     const facts = new FactSource(store, policies, opts.rollbackDrainMs, analyzer?.judges ? (r) => analyzer.judges?.(r) ?? false : undefined, preflight);
     const runner = new ActionRunner(store, publisher, log);
-    const reconciler = new Reconciler(store, facts, runner, clock, log, opts.analyzer, opts.observer, { ...opts, preflight });
-    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log, preflightAllowlist: allowlist }, preflight, publisher);
+    const sinks = opts.notifications?.sinks ?? [];
+    let dispatcher: NotificationDispatcher | null = null;
+    let notifier: Notifier | undefined;
+    if (sinks.length > 0) {
+      const n = opts.notifications as NonNullable<ControllerOptions['notifications']>;
+      const outbox = store.notificationOutbox();
+      const { sinks: _s, observer, ...dispatch } = n;
+      dispatcher = new NotificationDispatcher(outbox, sinks, { ...dispatch, log: log.child({ component: 'notify' }), ...(observer ? { observer } : {}) });
+      notifier = new Notifier(outbox, sinks, (fn) => store.afterCommit(fn), dispatcher, observer);
+    }
+    const reconciler = new Reconciler(store, facts, runner, clock, log, opts.analyzer, opts.observer, { ...opts, preflight, ...(notifier ? { notifier } : {}) });
+    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log, preflightAllowlist: allowlist, ...(notifier ? { notifier } : {}) }, preflight, publisher);
+    c.dispatcher = dispatcher;
+    // Pending notifications of an earlier run are resumed at once (with their ids): delivery never waits on the pass.
+    dispatcher?.start();
     // A pre-flight run that ends is decided at once (not at the next tick), like a human verb: without waiting on I/O.
     decideOnResult = (rollout) => {
       if (c.stopped) return;
@@ -149,6 +169,7 @@ export class Controller extends Service {
     await this.reconciler.idle();
     await this.preflightRunner.stop();
     this.runner.runPending();
+    await this.dispatcher?.stop();
     this.store.close();
   }
 

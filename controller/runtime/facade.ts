@@ -22,6 +22,8 @@ import type { Reconciler } from './reconciler';
 import { allowedNames, type PreflightAllowlist } from '../content/allowlist';
 import { ServiceClosedError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from './service';
 import { rolloutView } from './view';
+import type { Notifier } from './notifications';
+import { killSwitchEvents } from '../engine/events';
 
 export interface ServiceParts {
   store: StateStore;
@@ -34,6 +36,8 @@ export interface ServiceParts {
   log: Logger;
   /** What spec.preflight exec and webhook checks may name (ringmaster serve --preflight); absent: nothing. */
   preflightAllowlist?: PreflightAllowlist;
+  /** Writes notification events in the transaction of the change (runtime/notifications.ts); absent: none. */
+  notifier?: Notifier;
 }
 
 export class Service implements ControllerService {
@@ -143,7 +147,11 @@ export class Service implements ControllerService {
     const { store, reconciler, publisher, log } = this.parts;
     // One transaction: the switch and every rollout's decision on it commit together (one fsync, not one each).
     const state = store.transaction(() => {
+      const prev = store.getKillSwitch();
       const ks = store.setKillSwitch(next, actor);
+      // In this transaction: the event exists iff the switch moved.
+      const nowMs = Date.now();
+      this.parts.notifier?.enqueue(killSwitchEvents(prev, ks, ks.since ?? new Date(nowMs).toISOString()), nowMs);
       reconciler.decideEach(store.listRollouts({ activeOnly: true }).map((r) => r.name));
       publisher.publishAll(actor);
       return ks;

@@ -15,6 +15,8 @@ import { StoreConflictError } from '../store/store';
 import type { RolloutRecord, StateStore } from '../store/types';
 import type { Logger } from '../telemetry/log';
 import type { Clock } from './clock';
+import type { Notifier } from './notifications';
+import { decisionEvents } from '../engine/events';
 import { forEachLimited, withDeadline, yieldToLoop } from './deadline';
 import type { FactSource } from './facts';
 import type { ActionRunner } from './outbox';
@@ -29,6 +31,8 @@ export interface ReconcilerOptions {
   census?: CensusSource;
   /** Runs the pre-flight checks of rollouts in phase `preflight` (runtime/preflight.ts); without it they wait. */
   preflight?: PreflightSource;
+  /** Writes the notification events of each decision in its transaction (runtime/notifications.ts); none without. */
+  notifier?: Notifier;
 }
 
 /** What a verdict was computed on: it applies only while the same ring exposure is in effect. */
@@ -64,7 +68,10 @@ export class Reconciler {
     this.concurrency = opts.analysisConcurrency ?? 8;
     this.census = opts.census;
     this.preflight = opts.preflight;
+    this.notifier = opts.notifier;
   }
+
+  private readonly notifier: Notifier | undefined;
 
   /** One pass over every non-terminal rollout. Passes never overlap: a second call runs after the first. */
   reconcileAll(): Promise<void> {
@@ -252,7 +259,7 @@ export class Reconciler {
     }
     const lastN = d.transitions[d.transitions.length - 1]?.n ?? d.state.transitions;
     const actions = d.actions.map((a, i) => ({ key: `${name}:${revision}:${lastN}:${i}`, kind: a.kind, payload: { ...a, channel: rec.channel, rollout: name } }));
-    this.store.commitDecision({
+    const input = {
       name,
       expectedRevision: rec.revision,
       state: d.state,
@@ -261,7 +268,28 @@ export class Reconciler {
       actions,
       requestOutcomes: d.requestOutcomes,
       lineage: lineageEvents(rec.spec.spec.version, d.transitions),
-    });
+    };
+    const notifier = this.notifier;
+    if (!notifier || d.transitions.length === 0) this.store.commitDecision(input);
+    else {
+      // The decision and its notification events commit together: an event exists iff its transition committed.
+      this.store.transaction(() => {
+        this.store.commitDecision(input);
+        notifier.enqueue(
+          decisionEvents({
+            rollout: name,
+            channel: rec.channel,
+            version: rec.spec.spec.version,
+            rings: rec.spec.spec.rings.map((r) => r.name),
+            previousExposedRing: rec.state.exposedRing,
+            transitions: d.transitions,
+            state: d.state,
+            verdict: facts.verdict ?? null,
+          }),
+          this.clock.now(),
+        );
+      });
+    }
     const log = this.log.child({ rollout: name, channel: rec.channel });
     for (const t of d.transitions) {
       this.observer?.transition(t.to);

@@ -131,4 +131,26 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
     `,
   },
+  {
+    version: 4,
+    name: 'notifications',
+    // The notification outbox (store/notifications.ts): one row per event and sink, written in the transaction that
+    // commits the event's transition; the dispatcher (notify/dispatcher.ts) delivers it and marks it delivered or dead.
+    sql: `
+      CREATE TABLE notifications (
+        event_id TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        type TEXT NOT NULL,
+        event_json TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        last_error TEXT,
+        done_at TEXT,
+        PRIMARY KEY (event_id, sink)
+      );
+      CREATE INDEX notifications_due ON notifications(status, next_at);
+    `,
+  },
 ];

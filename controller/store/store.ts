@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import * as path from 'node:path';
 import type { Logger } from '../telemetry/log';
 import { openPrivateDatabase } from './file-modes';
+import { SqliteNotificationOutbox } from './notifications';
 import { lineageEvents, lineageOfRecord, type ChannelLineage } from '../engine/scheduling';
 import type { KillSwitchState, Request, RequestVerb, RolloutState, Transition } from '../engine/state';
 import { ALL_PHASES, TERMINAL_PHASES } from '../engine/state';
@@ -146,6 +147,14 @@ export class Store implements StateStore {
       }).immediate();
     }
   }
+
+  /** The notification outbox on this file (its own table; not part of StateStore). */
+  notificationOutbox(): SqliteNotificationOutbox {
+    this.notifications ??= new SqliteNotificationOutbox(this.db);
+    return this.notifications;
+  }
+
+  private notifications: SqliteNotificationOutbox | undefined;
 
   schemaVersion(): number {
     return (this.db.prepare('SELECT MAX(version) v FROM schema_migrations').get() as { v: number }).v;

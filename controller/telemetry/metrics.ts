@@ -30,6 +30,8 @@ export class Telemetry {
   private readonly transitions: Counter<'reason'>;
   private readonly reconcileSeconds: Histogram;
   private readonly preflightChecks: Counter<'result'>;
+  private readonly notifications: Counter<'sink' | 'result'>;
+  private readonly notificationsPendingGauge: Gauge<'sink'>;
   private readonly httpRequests: Counter<'route' | 'code'>;
   /** Fast-path manifest responses by status code: plain integers, folded into httpRequests on scrape. */
   private readonly manifestCounts = new Map<number, number>();
@@ -88,6 +90,18 @@ export class Telemetry {
       registers,
     });
     for (const result of ['passed', 'failed']) this.preflightChecks.inc({ result }, 0);
+    this.notifications = new Counter({
+      name: 'ringmaster_notifications_total',
+      help: 'Notification deliveries by sink and result (delivered, retried, dead-lettered, filtered)',
+      labelNames: ['sink', 'result'],
+      registers,
+    });
+    this.notificationsPendingGauge = new Gauge({
+      name: 'ringmaster_notifications_pending',
+      help: 'Notification events waiting for delivery, by sink',
+      labelNames: ['sink'],
+      registers,
+    });
     const counts = this.manifestCounts;
     const flushed = this.manifestFlushed;
     this.httpRequests = new Counter({
@@ -141,6 +155,15 @@ export class Telemetry {
 
   preflightCheck(result: 'passed' | 'failed'): void {
     this.preflightChecks.inc({ result });
+  }
+
+  /** A notification attempt's outcome (sink names come from the config, never a URL or secret). */
+  notification(sink: string, result: 'delivered' | 'retried' | 'dead-lettered' | 'filtered'): void {
+    this.notifications.inc({ sink, result });
+  }
+
+  notificationsPending(sink: string, pending: number): void {
+    this.notificationsPendingGauge.set({ sink }, pending);
   }
 
   /** Refreshes the phase and ring gauges of every rollout (the API calls it before each scrape). */
