@@ -4,7 +4,6 @@
  * the same Idempotency-Key), a slow receiver (the kill switch answers at once and manifests carry it).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';

@@ -7,6 +7,8 @@ import { readNotificationSinks } from '../../controller/config/serve';
 import { pagerdutyEvent, render, signatureHeader, slackMessage, verifySignature } from '../../controller/notify/sinks';
 import { InputError } from '../../controller/spec/errors';
 import { Store } from '../../controller/store/store';
+import { compileSchema } from '../../controller/spec/validate';
+import { notificationEventSchema } from '../../controller/notify/event-schema';
 
 const t = (n: number, from: Transition['from'], to: Transition['to'], exposedRing: number, actor = 'controller'): Transition => ({ n, at: `2026-01-01T00:00:0${n}.000Z`, from, to, exposedRing, reason: `r${n}`, actor });
 const state = (over: Partial<RolloutState> = {}): RolloutState => ({ ...initialState(), ...over });
@@ -36,6 +38,8 @@ describe('engine events', () => {
     expect(evs[3]?.evidence).toEqual([{ metric: 'crashes', result: 'fail', reason: 'ratio 3', candidateRate: 0.3, baselineRate: 0.1, ratio: 3, statistic: 5.2, boundary: 4.6 }]);
     expect(evs[4]).toMatchObject({ actor: 'alice', severity: 'critical' });
     expect(evs[5]).toMatchObject({ ring: 1 });
+    const validate = compileSchema(notificationEventSchema);
+    for (const e of evs) expect([e.id, validate(e), validate.errors ?? null]).toEqual([e.id, true, null]);
   });
 
   test('approval after a pass, success, preflight failure; nothing for a transition without an event', () => {
