@@ -8,7 +8,7 @@ const nullableString = { type: ['string', 'null'] } as const;
 const nullableNumber = { type: ['number', 'null'] } as const;
 
 export const notificationEventSchema = {
-  $id: 'https://ringmaster.dev/schemas/notification-event.json',
+  
   type: 'object',
   additionalProperties: false,
   required: ['id', 'type', 'time', 'severity', 'rollout', 'channel', 'version', 'ring', 'ringName', 'actor', 'reason'],
@@ -16,7 +16,8 @@ export const notificationEventSchema = {
     /** The idempotency key: `<rollout>:<transition n>:<type>` or `killswitch:<time>:<type>`; also the Idempotency-Key header. */
     id: { type: 'string', minLength: 1 },
     type: { type: 'string', enum: [...EVENT_TYPES] },
-    time: { type: 'string', format: 'date-time' },
+    /** ISO 8601 UTC. */
+    time: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' },
     severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
     rollout: nullableString,
     channel: nullableString,
