@@ -12,7 +12,7 @@ interface View {
   name: string; channel: string; version: string; previousVersion: string | null; policy: string; phase: Phase; exposedRing: number;
   ring: { index: number; name: string } | null; waitingReason: string | null; wave: Wave | null; lastVerdict: Verdict | null;
   history: Array<{ n: number; at: string; to: string; exposedRing: number; reason: string; actor: string }>;
-  spec: { rings: Array<{ name: string; percent?: number }> };
+  spec?: { spec?: { rings: Array<{ name: string; percent?: number }> } };
 }
 interface Point { at: string; metric: string; candidateRate: number | null; baselineRate: number | null; statistic: number | null; boundary: number | null; candidateHosts: number | null }
 interface Who { actor: string | null; role: string | null; permissions: string[] }
@@ -62,7 +62,7 @@ function showError(err: unknown): void {
   const box = $('error');
   box.hidden = false;
   // Only our own one-line messages: never a stack.
-  box.textContent = err instanceof ApiFailure ? err.message : 'request failed (network error); see the server log';
+  box.textContent = err instanceof ApiFailure ? err.message : `dashboard error: ${err instanceof Error ? err.message : String(err)}`;
 }
 const clearError = (): void => {
   $('error').hidden = true;
@@ -74,7 +74,7 @@ const may = (p: string): boolean => who.permissions.includes(p);
 
 function phaseClass(kind: string): string {
   if (['halted', 'rolling-back', 'rolled-back', 'aborted'].includes(kind)) return 'badge bad';
-  if (['paused', 'awaiting-approval', 'waiting'].includes(kind)) return 'badge warn';
+  if (['paused', 'awaiting-approval', 'waiting-for-window', 'held', 'blocked'].includes(kind)) return 'badge warn';
   if (kind === 'succeeded') return 'badge ok';
   return 'badge';
 }
@@ -94,6 +94,7 @@ function renderRollouts(): void {
     const phase = el('td');
     phase.append(el('span', v.phase.kind, `phase ${phaseClass(v.phase.kind)}`));
     phase.dataset.phase = v.phase.kind;
+    tr.dataset.progress = `${v.phase.kind} ring ${v.exposedRing} wave ${v.wave?.index ?? '-'}`;
     tr.append(nameCell, el('td', v.channel), el('td', v.version), phase, el('td', v.ring ? `${v.ring.index} ${v.ring.name}` : v.exposedRing >= 0 ? `exposed 0..${v.exposedRing}` : '-'), el('td', v.wave ? `wave ${v.wave.index}: ${v.wave.sharePercent}%${v.wave.targetHosts === null ? '' : ` (${v.wave.targetHosts} hosts)`}` : '-'), el('td', v.waitingReason ?? ''));
     body.append(tr);
   }
@@ -164,17 +165,18 @@ function chart(box: HTMLElement, series: Array<{ cls: string; label: string; pts
 const fmt = (n: number): string => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(2));
 
 async function renderDetail(): Promise<void> {
-  const v = views.find((x) => x.name === selected);
-  if (!v) {
+  if (selected === null) {
     $('detail').hidden = true;
     return;
   }
+  // The list carries no spec: the detail reads the whole view.
+  const v = (await api<{ rollout: View }>(`/v1/rollouts/${encodeURIComponent(selected)}`)).rollout;
   $('detail').hidden = false;
   $('detail-title').textContent = `${v.name}: ${v.channel} ${v.previousVersion ?? '-'} -> ${v.version} (${v.phase.kind})`;
   renderActions(v);
   const rings = $('rings');
   rings.replaceChildren();
-  v.spec.rings.forEach((r, i) => {
+  (v.spec?.spec?.rings ?? []).forEach((r, i) => {
     const wave = v.wave && i === v.exposedRing ? `, wave ${v.wave.index}: ${v.wave.sharePercent}% of the ring${v.wave.targetHosts === null ? '' : `, ${v.wave.targetHosts} of ${v.wave.ringHosts ?? '?'} hosts`}` : '';
     const li = el('li', `${r.name}${r.percent === undefined ? '' : ` (${r.percent}%)`}: ${i <= v.exposedRing ? 'exposed' : 'not exposed'}${wave}`, i <= v.exposedRing ? 'exposed' : '');
     rings.append(li);
@@ -185,7 +187,10 @@ async function renderDetail(): Promise<void> {
   hist.replaceChildren(...v.history.slice(-15).reverse().map((t) => row([t.at, t.to, String(t.exposedRing), `${t.reason} (${t.actor})`])));
   try {
     const [ev, ch] = await Promise.all([api<{ points: Point[] }>(`/v1/rollouts/${encodeURIComponent(v.name)}/evidence`), api<{ channel: { stable: { version: string; since: string } | null; history: Array<{ at: string; version: string; event: string; rollout: string | null; reason: string }> } }>(`/v1/channels/${encodeURIComponent(v.channel)}`)]);
-    const metric = ev.points.find((p) => p.statistic !== null)?.metric ?? ev.points[0]?.metric;
+    // The metric with the most rate observations (a declared or built-in rate metric, not a signal).
+    const counts = new Map<string, number>();
+    for (const p of ev.points) counts.set(p.metric, (counts.get(p.metric) ?? 0) + (p.candidateRate !== null ? 2 : 0) + (p.statistic !== null ? 1 : 0));
+    const metric = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
     const pts = ev.points.filter((p) => p.metric === metric);
     const t = (p: Point): number => Date.parse(p.at);
     chart($('chart-rate'), [

@@ -197,12 +197,13 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   };
-  app.get('/ui', (_req, res) => {
-    uiHeaders(res);
-    res.redirect(308, '/ui/');
-  });
   app.get(['/ui/', '/ui/:file'], async (req, res) => {
     uiHeaders(res);
+    // Routing is not strict: /ui lands here too, and relative asset URLs need the slash.
+    if (!req.originalUrl.startsWith('/ui/')) {
+      res.redirect(308, '/ui/');
+      return;
+    }
     const file = typeof req.params.file === 'string' ? req.params.file : 'index.html';
     const type = UI_FILES[file];
     if (type === undefined) throw new ApiError(404, 'not_found', 'no such dashboard file');

@@ -74,19 +74,22 @@ test('the dashboard follows a rollout live, the sre engages the kill switch, a v
     const yaml = fs.readFileSync(ex('rollouts/live-content-update.yaml'), 'utf8');
     const applied = await fetch(`${url}/v1/rollouts`, { method: 'POST', headers: { Authorization: DEPLOYER, 'Content-Type': 'application/yaml' }, body: yaml });
     expect(applied.status).toBe(201);
-    const phaseCell = sre.locator(`#rollouts tr[data-rollout="${NAME}"] td[data-phase]`);
-    await phaseCell.waitFor({ timeout: 10_000 });
+    const rowOf = sre.locator(`#rollouts tr[data-rollout="${NAME}"]`);
+    await rowOf.waitFor({ timeout: 10_000 });
     const seen = new Set<string>();
     const until = Date.now() + 40_000;
-    // Live progress: the phase cell walks through phases, and the judge's evidence reaches the chart.
+    // Live progress: phase, ring and wave change on the page, and the judge's evidence reaches the chart.
     while (Date.now() < until) {
-      seen.add((await phaseCell.getAttribute('data-phase')) ?? '');
-      if (seen.has('baking') && (await sre.locator('#chart-rate svg path.cand').count()) > 0) break;
+      seen.add((await rowOf.getAttribute('data-progress')) ?? '');
+      if (seen.size >= 3 && [...seen].some((p) => p.startsWith('progressing ring 0 wave ')) && (await sre.locator('#chart-rate svg path.cand').count()) > 0) break;
       await sre.waitForTimeout(250);
     }
-    console.log(`dashboard: phases seen live: ${[...seen].join(' -> ')}`);
-    expect(seen.size).toBeGreaterThanOrEqual(2);
-    expect(seen.has('baking')).toBe(true);
+    console.log(`dashboard: seen live: ${[...seen].join(' -> ')}`);
+    const evidence = (await (await fetch(`${url}/v1/rollouts/${NAME}/evidence`, { headers: { Authorization: `Bearer ${SRE}` } })).json()) as { points: Array<{ metric: string; candidateRate: number | null }> };
+    const rated = evidence.points.filter((p) => p.candidateRate !== null);
+    console.log(`dashboard: ${evidence.points.length} evidence points, ${rated.length} with a candidate rate (${[...new Set(rated.map((p) => p.metric))].join(', ')})`);
+    expect(seen.size).toBeGreaterThanOrEqual(3);
+    expect([...seen].some((p) => p.startsWith('progressing ring 0 wave '))).toBe(true);
     expect(await sre.locator('#chart-rate svg path.cand').count()).toBe(1);
     expect(await sre.locator('#chart-stat svg path.bound').count()).toBe(1);
     expect(await sre.locator('#live').textContent()).toBe('live');
