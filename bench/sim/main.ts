@@ -32,7 +32,7 @@ const VIRTUAL_HOURS = 72;
 const TARGET = { hosts: 10_000_000, virtualHours: VIRTUAL_HOURS, wallS: 60, peakRssMB: 1024 };
 /** The heap limit given to each child: the fleet's per-host state is in typed arrays (outside the heap). */
 const HEAP_MB = 4096;
-const CHILD_TIMEOUT_S = QUICK ? 80 : 240;
+const CHILD_TIMEOUT_S = QUICK ? 120 : 480;
 
 const log = (line: string): void => void process.stderr.write(`sim-bench: ${line}\n`);
 
