@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 NPM ?= npm
 
-.PHONY: setup build lint test test-unit prometheus k8s-tools crds demo demo-live bench bench-quick soak clean
+.PHONY: setup build lint test test-unit prometheus k8s-tools chromium crds demo demo-live bench bench-quick soak clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci
@@ -22,6 +22,10 @@ lint: setup
 prometheus:
 	./scripts/install-prometheus.sh
 
+# Installs the Debian chromium package when missing; the dashboard's browser test drives it with playwright-core.
+chromium:
+	./scripts/install-chromium.sh
+
 # The real helm and kubectl binaries (.tools/bin), for the chart and operator tests.
 k8s-tools:
 	./scripts/install-k8s-tools.sh >/dev/null
@@ -30,7 +34,7 @@ k8s-tools:
 crds: build
 	node dist/controller/operator/gen-crds.js
 
-test: build prometheus k8s-tools lint
+test: build prometheus k8s-tools chromium lint
 	npx jest --ci --forceExit --testPathIgnorePatterns=/test/soak/
 
 test-unit: build

@@ -16,9 +16,11 @@ import { textFlaw } from '../spec/text';
 import { authorize, type AuthContext, type Permission } from './auth';
 import { readTextBody } from './body';
 import { ApiError, codeForStatus, sendError } from './errors';
+import { EventHub } from './events';
 import { BODY_SOURCE, loadRolloutBody, locateInBody } from './rollout-input';
 import type { ApiMetrics } from './server';
 import type { TokenEntry } from './tokens';
+import { GRANTS } from './auth';
 
 export interface AppContext {
   auth: AuthContext;
@@ -28,7 +30,21 @@ export interface AppContext {
   log: Logger;
   /** Served at GET /artifacts/NAME when set. */
   artifactsDir?: string;
+  /** The dashboard's static files (index.html, app.js, style.css), served at /ui/; default: the package's dist/ui. */
+  uiDir?: string;
+  /** Live updates (GET /v1/events); created here when not given. */
+  events?: EventHub;
 }
+
+/** The dashboard's headers: nothing inline, nothing from elsewhere, never framed. */
+export const UI_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const UI_FILES: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+/** Where dist/ui is from dist/controller/api (the built package). */
+export const DEFAULT_UI_DIR = path.join(__dirname, '..', '..', 'ui');
 
 /** An artifact file name: no separators, no leading dot. */
 const ARTIFACT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
@@ -153,6 +169,53 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
       });
     });
   }
+
+  // ---------------------------------------------------------------------------------------- dashboard, live updates
+
+  const hub = ctx.events ?? new EventHub(service);
+  hub.start();
+  app.get('/v1/whoami', need('read'), (_req, res) => {
+    const p = principalOf(res);
+    const role = p?.role ?? null;
+    const may = role ? [...GRANTS[role]].filter((x) => x !== 'manifest') : ['read'];
+    res.json({ actor: p?.name ?? null, role, permissions: may });
+  });
+  app.get('/v1/events', need('read'), (req, res) => {
+    if (hub.full()) throw new ApiError(503, 'not_ready', 'too many event streams open; retry later', { headers: { 'Retry-After': '5' } });
+    const last = req.headers['last-event-id'];
+    hub.attach(res, typeof last === 'string' ? last : undefined);
+  });
+  app.get('/v1/rollouts/:name/evidence', need('read'), (req, res) => {
+    const name = rolloutName(req);
+    if (!service.getRollout(name)) throw new ApiError(404, 'not_found', `no rollout named "${name}"`);
+    res.json({ rollout: name, points: hub.evidence(name), note: 'in-memory: the verdicts this server saw since it started' });
+  });
+  const uiDir = ctx.uiDir ?? DEFAULT_UI_DIR;
+  const uiHeaders = (res: Response): void => {
+    res.setHeader('Content-Security-Policy', UI_CSP);
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  };
+  app.get(['/ui/', '/ui/:file'], async (req, res) => {
+    uiHeaders(res);
+    // Routing is not strict: /ui lands here too, and relative asset URLs need the slash.
+    if (!req.originalUrl.startsWith('/ui/')) {
+      res.redirect(308, '/ui/');
+      return;
+    }
+    const file = typeof req.params.file === 'string' ? req.params.file : 'index.html';
+    const type = UI_FILES[file];
+    if (type === undefined) throw new ApiError(404, 'not_found', 'no such dashboard file');
+    let body: Buffer;
+    try {
+      body = await fs.promises.readFile(path.join(uiDir, file));
+    } catch {
+      throw new ApiError(404, 'not_found', 'the dashboard is not built (make build)');
+    }
+    res.setHeader('Content-Type', type);
+    res.send(body);
+  });
 
   // ---------------------------------------------------------------------------------------- rollouts
 
@@ -296,6 +359,9 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/v1/audit/verify', 'GET, HEAD'],
     ['/v1/audit/checkpoints', 'GET, HEAD'],
     ['/v1/audit/key', 'GET, HEAD'],
+    ['/v1/whoami', 'GET, HEAD'],
+    ['/v1/events', 'GET'],
+    ['/v1/rollouts/:name/evidence', 'GET, HEAD'],
   ];
   if (ctx.artifactsDir !== undefined) methodsOf.push(['/artifacts/:name', 'GET, HEAD']);
   for (const [path, allow] of methodsOf) {
