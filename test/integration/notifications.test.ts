@@ -6,27 +6,17 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureBuilt } from '../helpers/build';
 import { start, stop } from '../helpers/children';
 import { verifySignature } from '../../controller/notify/sinks';
+import { freePort } from '../helpers/prometheus';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SECRET = 'test-webhook-secret';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Delivery {
   key: string;
