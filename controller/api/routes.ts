@@ -51,7 +51,10 @@ const ARTIFACT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
 
 export const ROLLOUT_MEDIA_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'application/json'] as const;
 const JSON_MEDIA_TYPES = ['application/json'] as const;
-export const VERBS: readonly RequestVerb[] = ['pause', 'resume', 'approve', 'abort', 'rollback'];
+/** The verbs of POST /v1/rollouts/NAME/VERB (promote with {"full": true} is the engine's promote-full). */
+export const VERBS = ['pause', 'resume', 'approve', 'abort', 'rollback', 'promote', 'retry'] as const satisfies readonly RequestVerb[];
+type ApiVerb = (typeof VERBS)[number];
+const isApiVerb = (v: unknown): v is ApiVerb => typeof v === 'string' && (VERBS as readonly string[]).includes(v);
 export const MAX_REASON_LENGTH = 512;
 export const MAX_AUDIT_LIMIT = 1000;
 const DEFAULT_AUDIT_LIMIT = 100;
@@ -268,8 +271,8 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   });
 
   app.post('/v1/rollouts/:name/:verb', async (req, res, next) => {
-    const verb = req.params.verb as RequestVerb;
-    if (!VERBS.includes(verb)) {
+    const verb = req.params.verb;
+    if (!isApiVerb(verb)) {
       next();
       return;
     }
@@ -277,9 +280,10 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     const actor = actorOf(res);
     const name = rolloutName(req);
     const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: true });
-    checkFields(body, ['reason']);
+    checkFields(body, verb === 'promote' ? ['reason', 'full'] : ['reason']);
+    if (body.full !== undefined && typeof body.full !== 'boolean') throw new ApiError(422, 'invalid_request', 'full: must be true or false');
     const reason = body.reason === undefined ? `${verb} via API` : checkReason(body.reason, false);
-    const result = await service.request(name, verb, actor, reason);
+    const result = await service.request(name, verb === 'promote' && body.full === true ? 'promote-full' : verb, actor, reason);
     switch (result.status) {
       case 'applied':
         res.json({ outcome: 'applied', message: result.message, rollout: result.rollout });
@@ -370,7 +374,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     });
   }
   app.all('/v1/rollouts/:name/:verb', (req, _res, next) => {
-    if (!VERBS.includes(req.params.verb as RequestVerb)) {
+    if (!isApiVerb(req.params.verb)) {
       next();
       return;
     }

@@ -78,7 +78,7 @@ export interface ChannelView {
   /** null only before any rollout founded the channel's lineage. */
   stable: { version: string; artifact: { url: string; sha256: string; signature?: string } | null; rollout: string | null; since: string } | null;
   /** Oldest first: the founding version, each version that became stable, each one rolled back or aborted. */
-  history: Array<{ version: string; event: 'initial' | 'stable' | 'rolled-back' | 'aborted'; rollout: string | null; at: string; reason: string }>;
+  history: Array<{ version: string; event: 'initial' | 'stable' | 'rolled-back' | 'aborted' | 'retried'; rollout: string | null; at: string; reason: string }>;
   rollouts: Array<{ name: string; version: string; previousVersion: string | null; phase: string }>;
   manifestRevision: number | null;
 }
