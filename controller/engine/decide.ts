@@ -428,7 +428,9 @@ function promote(s: Step, req: Request, label: string): void {
         refuse(`ring ${ring.name} is still ramping in waves; promote ends a bake, it never skips the blast-radius waves: wait until the ring is wholly exposed`);
         return;
       }
-      const lv = s.state.lastVerdict;
+      // This decision's own verdict on the ring, if any, is the latest (a fail in it is never promoted past).
+      const v = facts.verdict !== undefined && facts.verdict.ring === p.ring ? facts.verdict : undefined;
+      const lv = v === undefined ? s.state.lastVerdict : { ring: v.ring, at: s.now, result: v.result, reason: v.reason };
       if (config.analysisEnabled) {
         if (lv === null || lv.ring !== p.ring || Date.parse(lv.at) < Date.parse(p.bakeStartedAt)) {
           refuse(`ring ${ring.name} has no verdict on the wholly exposed ring yet; promote needs a passing verdict: wait for the next analysis`);
@@ -589,9 +591,12 @@ function stepPhase(s: Step): void {
     case 'preflight':
       stepPreflight(s, p);
       return;
-    case 'waiting-for-window':
-      startRing(s, p.ring, 'window open', CONTROLLER_ACTOR, { approved: true });
+    case 'waiting-for-window': {
+      // A promote-full in this decision may have made the last ring the awaited one: its own window fact applies.
+      const window = p.ring === s.config.rings.length - 1 && s.facts.lastRingWindow !== undefined ? s.facts.lastRingWindow : s.facts.window;
+      startRing(s, p.ring, 'window open', CONTROLLER_ACTOR, { approved: true, window });
       return;
+    }
     case 'progressing':
       stepProgressing(s, p);
       return;
