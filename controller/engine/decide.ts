@@ -418,8 +418,9 @@ function promote(s: Step, req: Request, label: string): void {
     const skipped = full ? config.rings.slice(Math.min(target, ringIndexAfter(p)), last).map((r) => r.name) : [];
     const why = `${label}${skipped.length > 0 ? ` (skips ring${skipped.length === 1 ? '' : 's'} ${skipped.join(', ')})` : ''}`;
     startRing(s, target, why, req.actor, { approved: full || p.kind === 'awaiting-approval', window: windowFor(target) });
-    s.outcome(req, true, `${from} -> ${s.state.phase.kind}${s.state.phase.kind === 'waiting-for-window' ? ' (the policy window is closed: it starts when the window opens)' : ''}`);
+    s.outcome(req, true, `${from} -> ${where(s)}${s.state.phase.kind === 'waiting-for-window' ? ' (the policy window is closed: it starts when the window opens)' : ''}`);
   };
+  const at = `${p.kind}${'ring' in p ? ` ${ringName(config, p.ring)}` : ''}`;
   switch (p.kind) {
     case 'progressing': {
       const ring = config.rings[p.ring];
@@ -442,7 +443,7 @@ function promote(s: Step, req: Request, label: string): void {
           return;
         }
       }
-      go(full ? Math.max(last, p.ring + 1) : p.ring + 1, 'progressing');
+      go(full ? Math.max(last, p.ring + 1) : p.ring + 1, at);
       return;
     }
     case 'awaiting-approval': {
@@ -450,7 +451,7 @@ function promote(s: Step, req: Request, label: string): void {
         refuse(`${phaseWords(s)}: it has no passing verdict, and promote never goes past one; ringctl approve ${nameOf(s)} if you accept the undecided ring, or ringctl rollback ${nameOf(s)}`);
         return;
       }
-      go(full ? Math.max(last, p.ring) : p.ring, 'awaiting-approval');
+      go(full ? Math.max(last, p.ring) : p.ring, at);
       return;
     }
     case 'waiting-for-window': {
@@ -458,7 +459,7 @@ function promote(s: Step, req: Request, label: string): void {
         refuse(`${phaseWords(s)}; promote does not bypass the policy window: ring ${ringName(config, p.ring)} starts when it opens`);
         return;
       }
-      go(last, 'waiting-for-window');
+      go(last, at);
       return;
     }
     case 'halted':
@@ -470,6 +471,12 @@ function promote(s: Step, req: Request, label: string): void {
     default:
       refuse(`${phaseWords(s)}; nothing to promote${isTerminal(p) ? '' : `: ${nextWords(s, req.verb)}`}`);
   }
+}
+
+/** `progressing ring full`, `succeeded`: the phase and its ring, for a promote's outcome. */
+function where(s: Step): string {
+  const p = s.state.phase;
+  return `${p.kind}${'ring' in p ? ` ${p.ring >= s.config.rings.length ? '(completion)' : ringName(s.config, p.ring)}` : ''}`;
 }
 
 /** The first ring a promote-full skips: the one after the exposed ring (progressing) or the awaited one. */

@@ -159,10 +159,11 @@ export function retryLineage(self: SlotRollout, others: readonly SlotRollout[], 
 
 /**
  * apply --supersede: which rollouts of the channel a new version withdraws, or why it may not. The new rollout must
- * build on the channel's stable version (the candidate it replaces was never stable); it withdraws every rollout that
- * holds the channel's slot (in flight or in pre-flight) and is not already rolling back, and then waits in `pending`
- * until their rollbacks drained (they hold the slot while rolling back). Rollouts queued behind (pending) are left
- * alone; one built on a withdrawn candidate becomes `blocked`, as it would after any rollback.
+ * build on the channel's stable version (the candidate it replaces was never stable); it withdraws every rollout of
+ * the channel that is not final and not already rolling back: the one in flight (rolled back: its candidate is
+ * withdrawn from the hosts) and the ones queued (pending, blocked, held: they end rolled-back with nothing exposed),
+ * since each would start after it, or be blocked, on a lineage the new version replaces. The new rollout then waits
+ * in `pending` until the rollbacks drained (a rollback holds the channel's slot).
  */
 export function supersedePlan(
   channel: string,
@@ -171,7 +172,7 @@ export function supersedePlan(
   lineage: ChannelLineage | null,
   inFlight: readonly SlotRollout[],
 ): { ok: true; withdraw: string[] } | { ok: false; message: string } {
-  const holders = inFlight.filter((r) => holdsChannelSlot(r.phase) && r.phase.kind !== 'rolling-back');
+  const holders = inFlight.filter((r) => !TERMINAL_PHASES.has(r.phase.kind) && r.phase.kind !== 'rolling-back');
   const replaced = holders.find((r) => r.version === previousVersion);
   if (lineage !== null && previousVersion !== lineage.stableVersion) {
     const what = replaced ? `${previousVersion} is the candidate it replaces (${replaced.name}), which was never stable` : `the channel's stable version is ${lineage.stableVersion}`;

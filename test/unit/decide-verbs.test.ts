@@ -47,7 +47,7 @@ describe('promote', () => {
   it('ends a bake early on a passing verdict: the next ring starts at once, audited with the actor', () => {
     const d = decide(baking(note('pass')), ask('promote'), config);
     expect(d.state.phase).toMatchObject({ kind: 'awaiting-approval', ring: 2 }); // 10pct requires approval: promote does not give it
-    expect(d.requestOutcomes).toEqual([{ id: 9, applied: true, message: 'progressing -> awaiting-approval' }]);
+    expect(d.requestOutcomes).toEqual([{ id: 9, applied: true, message: 'progressing 1pct -> awaiting-approval 10pct' }]);
     expect(d.transitions[0]).toMatchObject({ actor: 'alice', reason: 'promoted by alice: looks fine' });
   });
 
@@ -91,7 +91,7 @@ describe('promote', () => {
     const d = decide(baking(note('pass')), ask('promote', { window: closed }), { ...config, rings: config.rings.map((r) => ({ ...r, approvalRequired: false })) });
     expect(d.state.phase).toMatchObject({ kind: 'waiting-for-window', ring: 2 });
     expect(d.state.exposedRing).toBe(1);
-    expect(d.requestOutcomes[0]?.message).toBe('progressing -> waiting-for-window (the policy window is closed: it starts when the window opens)');
+    expect(d.requestOutcomes[0]?.message).toBe('progressing 1pct -> waiting-for-window 10pct (the policy window is closed: it starts when the window opens)');
     const waiting: RolloutState = { ...baking(note('pass')), phase: { kind: 'waiting-for-window', ring: 2, reasons: closed.reasons } };
     expect(decide(waiting, ask('promote', { window: closed }), config).requestOutcomes[0]?.message).toMatch(/promote does not bypass the policy window: ring 10pct starts when it opens$/);
   });
