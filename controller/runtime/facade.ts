@@ -135,7 +135,7 @@ export class Service implements ControllerService {
       // apply --supersede, one act: the old candidates are withdrawn (each decided at once: its rollback begins), then
       // the new rollout is accepted; it waits in pending while they drain, since a rollback holds the channel's slot.
       for (const old of withdraw) {
-        store.addRequest({ rollout: old, verb: 'supersede', actor, reason: `superseded by ${name} (${version})` });
+        store.addRequest({ rollout: old, verb: 'supersede', actor, reason: `${name} (${version}) replaces it` });
         this.parts.reconciler.decideNow(old);
       }
       const r = store.insertRollout({ name, channel, spec: rollout, specHash, policy: policyName, state: initialState(), actor, reason: opts.reason ?? `apply ${channel} ${version}` });

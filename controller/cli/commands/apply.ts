@@ -20,7 +20,7 @@ export interface ApplyResponse {
 
 export function renderApplyResult(res: ApplyResponse): string {
   const v = res.rollout;
-  const sup = res.superseded === undefined ? '' : res.superseded.length === 0 ? '; nothing in flight to supersede' : `; supersedes ${res.superseded.join(', ')} (rolling back; it starts once they drained)`;
+  const sup = res.superseded === undefined ? '' : res.superseded.length === 0 ? '; nothing in flight to supersede' : `; supersedes ${res.superseded.join(', ')} (withdrawn: it starts once ${res.superseded.length === 1 ? 'that rollback has' : 'those rollbacks have'} drained)`;
   return `rollout/${v.name} ${res.status} (phase ${phaseLabel(v.phase)}, channel ${v.channel}, ${v.version})${sup}`;
 }
 
