@@ -224,6 +224,35 @@ describe('every refusal says what state the rollout is in and what to do', () =>
     if (TERMINAL_PHASES.has(kind)) expect(o?.message).toContain('(terminal');
   });
 
+  // The phase after one decision, per phase (row) and verb (column: promote, promote-full, retry with the channel
+  // allowing it). The rollout's last verdict is inconclusive: promote of an exposed ring is refused; the awaited ring's
+  // approval (approval-required) is given by either promote; the rest is the phase's own step.
+  const P = 'progressing';
+  const after: Record<PhaseKind, [string, string, string]> = {
+    pending: [P, P, P],
+    blocked: [P, P, P],
+    held: ['held', 'held', 'held'],
+    preflight: ['preflight', 'preflight', 'preflight'],
+    'preflight-failed': ['preflight-failed', 'preflight-failed', 'preflight-failed'],
+    'waiting-for-window': [P, P, P], // the window fact is open in these columns: the wait ends by itself
+    progressing: [P, P, P],
+    'awaiting-approval': [P, P, 'awaiting-approval'],
+    paused: ['paused', 'paused', 'paused'],
+    halted: ['halted', 'halted', P],
+    'rolling-back': ['rolling-back', 'rolling-back', 'rolling-back'],
+    'rolled-back': ['rolled-back', 'rolled-back', 'pending'],
+    succeeded: ['succeeded', 'succeeded', 'succeeded'],
+    aborted: ['aborted', 'aborted', 'pending'],
+  };
+  const table = ALL_PHASES.flatMap((k) => (['promote', 'promote-full', 'retry'] as const).map((v, i) => [k, v, after[k][i]] as const));
+  it.each(table)('%s + %s -> %s', (kind, verb, want) => {
+    const exposed = TERMINAL_PHASES.has(kind) || ['pending', 'blocked', 'held', 'preflight', 'rolling-back'].includes(kind) ? -1 : 1;
+    const state: RolloutState = { ...baking(note('inconclusive')), phase: phases[kind], exposedRing: exposed };
+    const d = decide(state, ask(verb, { retry: { ok: true } }), config);
+    expect(d.state.phase.kind).toBe(want);
+    if (kind === 'awaiting-approval' && verb !== 'retry') expect(d.state.phase).toMatchObject({ ring: verb === 'promote' ? 2 : 3 });
+  });
+
   it('resume on a rolled-back rollout says it was rolled back and what to do', () => {
     const d = decide({ ...initialState(), phase: phases['rolled-back'] }, ask('resume'), config);
     expect(d.requestOutcomes[0]?.message).toBe('sensor-content-7.16.291 was rolled back (terminal): rollback by bob; apply a new version, or ringctl retry sensor-content-7.16.291 to run it again from the first ring');
