@@ -16,6 +16,8 @@ export type Permission =
   | 'approve'
   | 'abort'
   | 'rollback'
+  | 'promote'
+  | 'retry'
   | 'killswitch'
   | 'manifest';
 
@@ -24,10 +26,10 @@ const READ: Permission[] = ['read', 'manifest'];
 /** admin can do everything; deployer, approver and sre include viewer; agent only reads manifests. */
 export const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   viewer: new Set([...READ]),
-  deployer: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'abort', 'rollback']),
-  approver: new Set<Permission>([...READ, 'approve']),
-  sre: new Set<Permission>([...READ, 'pause', 'resume', 'abort', 'rollback', 'killswitch']),
-  admin: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'approve', 'abort', 'rollback', 'killswitch']),
+  deployer: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'abort', 'rollback', 'retry']),
+  approver: new Set<Permission>([...READ, 'approve', 'promote']),
+  sre: new Set<Permission>([...READ, 'pause', 'resume', 'abort', 'rollback', 'retry', 'killswitch']),
+  admin: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'approve', 'promote', 'abort', 'rollback', 'retry', 'killswitch']),
   agent: new Set<Permission>(['manifest']),
 };
 

@@ -51,7 +51,10 @@ const ARTIFACT_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
 
 export const ROLLOUT_MEDIA_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml', 'application/json'] as const;
 const JSON_MEDIA_TYPES = ['application/json'] as const;
-export const VERBS: readonly RequestVerb[] = ['pause', 'resume', 'approve', 'abort', 'rollback'];
+/** The verbs of POST /v1/rollouts/NAME/VERB (promote with {"full": true} is the engine's promote-full). */
+export const VERBS = ['pause', 'resume', 'approve', 'abort', 'rollback', 'promote', 'retry'] as const satisfies readonly RequestVerb[];
+type ApiVerb = (typeof VERBS)[number];
+const isApiVerb = (v: unknown): v is ApiVerb => typeof v === 'string' && (VERBS as readonly string[]).includes(v);
 export const MAX_REASON_LENGTH = 512;
 export const MAX_AUDIT_LIMIT = 1000;
 const DEFAULT_AUDIT_LIMIT = 100;
@@ -220,14 +223,18 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   // ---------------------------------------------------------------------------------------- rollouts
 
   app.post('/v1/rollouts', need('apply'), async (req, res) => {
+    const supersede = boolParam(req.query.supersede, 'supersede');
+    // Superseding withdraws the rollouts in flight: the caller needs the rollback permission too.
+    if (supersede) authorizeOrThrow(req, res, 'rollback');
     const actor = actorOf(res);
     const text = await readTextBody(req, res, { accepted: ROLLOUT_MEDIA_TYPES, maxBytes: ctx.maxBodyBytes });
     const input = await loadRolloutBody(text);
     if (!input.ok) throw invalidRollout(input.lines);
-    const result = await service.applyRollout(input.rollout, actor);
+    if (supersede && service.supersede === undefined) throw new ApiError(409, 'conflict', 'this controller does not support supersede (the operator: delete the old Rollout, then apply the new one)');
+    const result = supersede && service.supersede ? await service.supersede(input.rollout, actor) : await service.applyRollout(input.rollout, actor);
     switch (result.status) {
       case 'created':
-        res.status(201).json({ status: 'created', rollout: result.rollout });
+        res.status(201).json(result.superseded === undefined ? { status: 'created', rollout: result.rollout } : { status: 'created', rollout: result.rollout, superseded: result.superseded });
         return;
       case 'unchanged':
         res.status(200).json({ status: 'unchanged', rollout: result.rollout });
@@ -267,9 +274,37 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     res.json({ channel: view });
   });
 
+  app.post('/v1/channels/:channel/undo', need('apply'), async (req, res) => {
+    const channel = req.params.channel;
+    if (typeof channel !== 'string' || channel.length > 253 || !NAME_RE.test(channel)) {
+      throw new ApiError(400, 'invalid_request', 'invalid channel name (lower-case letters, digits, "-" and ".", at most 253 characters)');
+    }
+    const actor = actorOf(res);
+    const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: false });
+    checkFields(body, ['to', 'reason']);
+    if (typeof body.to !== 'string' || body.to === '' || body.to.length > 128) throw new ApiError(422, 'invalid_request', 'to: required, the earlier stable version to go back to (1-128 characters)');
+    const reason = body.reason === undefined ? `undo ${channel} to ${body.to} via API` : checkReason(body.reason, false);
+    if (service.undo === undefined) throw new ApiError(409, 'conflict', 'this controller does not support undo (the operator: apply a Rollout of the earlier version)');
+    const result = await service.undo(channel, body.to, actor, reason);
+    switch (result.status) {
+      case 'created':
+        res.status(201).json({ status: 'created', rollout: result.rollout, undo: result.undo });
+        return;
+      case 'refused':
+        throw new ApiError(result.code, result.code === 404 ? 'not_found' : result.code === 409 ? 'conflict' : 'invalid_request', `undo refused: ${result.message}`);
+      case 'invalid':
+        // The server built this rollout from the channel's records: name the field, not a position in a body.
+        throw invalidRollout(result.errors.map((e) => `undo of ${channel} to ${String(body.to)}: ${e.path}: ${e.message}`));
+      default: {
+        const _never: never = result;
+        throw new Error(`unknown undo status ${String(_never)}`);
+      }
+    }
+  });
+
   app.post('/v1/rollouts/:name/:verb', async (req, res, next) => {
-    const verb = req.params.verb as RequestVerb;
-    if (!VERBS.includes(verb)) {
+    const verb = req.params.verb;
+    if (!isApiVerb(verb)) {
       next();
       return;
     }
@@ -277,9 +312,10 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     const actor = actorOf(res);
     const name = rolloutName(req);
     const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: true });
-    checkFields(body, ['reason']);
+    checkFields(body, verb === 'promote' ? ['reason', 'full'] : ['reason']);
+    if (body.full !== undefined && typeof body.full !== 'boolean') throw new ApiError(422, 'invalid_request', 'full: must be true or false');
     const reason = body.reason === undefined ? `${verb} via API` : checkReason(body.reason, false);
-    const result = await service.request(name, verb, actor, reason);
+    const result = await service.request(name, verb === 'promote' && body.full === true ? 'promote-full' : verb, actor, reason);
     switch (result.status) {
       case 'applied':
         res.json({ outcome: 'applied', message: result.message, rollout: result.rollout });
@@ -354,6 +390,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/v1/rollouts', 'GET, HEAD, POST'],
     ['/v1/rollouts/:name', 'GET, HEAD'],
     ['/v1/channels/:channel', 'GET, HEAD'],
+    ['/v1/channels/:channel/undo', 'POST'],
     ['/v1/killswitch', 'GET, HEAD, POST'],
     ['/v1/audit', 'GET, HEAD'],
     ['/v1/audit/verify', 'GET, HEAD'],
@@ -370,7 +407,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     });
   }
   app.all('/v1/rollouts/:name/:verb', (req, _res, next) => {
-    if (!VERBS.includes(req.params.verb as RequestVerb)) {
+    if (!isApiVerb(req.params.verb)) {
       next();
       return;
     }
@@ -470,6 +507,13 @@ function checkQuery(req: Request, known: readonly string[]): void {
   for (const k of Object.keys(q)) {
     if (!known.includes(k)) throw new ApiError(400, 'invalid_request', `unknown query parameter (expected: ${known.join(', ')})`);
   }
+}
+
+function boolParam(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new ApiError(400, 'invalid_request', `${name}: must be true or false`);
 }
 
 function intParam(value: unknown, name: string, min: number, max: number): number | undefined {

@@ -18,8 +18,10 @@ import type {
   PhaseKind,
   Request,
   ResumablePhase,
+  RollbackCause,
   RollbackEnd,
   RolloutState,
+  WindowStatus,
   Transition,
   WaitNote,
 } from './state';
@@ -114,7 +116,11 @@ export function decide(prev: RolloutState, facts: Facts, config: EngineConfig): 
     if (!isTerminal(s.state.phase)) guardExposedRing(s);
     if (!isTerminal(s.state.phase)) stepPhase(s);
   } else {
-    for (const req of facts.requests) s.outcome(req, false, `rollout already ${s.state.phase.kind}`);
+    // Final: only `retry` may bring it back (to pending; the next pass gathers its channel slot); the rest are refused.
+    for (const req of facts.requests) {
+      if (isTerminal(s.state.phase)) applyTerminalRequest(s, req);
+      else s.outcome(req, false, `${phaseWords(s)} (retried in this same decision); send it again`);
+    }
   }
   return { state: s.state, transitions: s.transitions, actions: dedupe(s.actions), requestOutcomes: s.requestOutcomes };
 }
@@ -142,7 +148,7 @@ function applyKillSwitch(s: Step): void {
   if (ks.mode === 'rollback') {
     if (p.kind === 'rolling-back') return;
     if (s.state.exposedRing >= 0) {
-      beginRollback(s, why, 'rolled-back', ks.actor);
+      beginRollback(s, why, 'rolled-back', ks.actor, 'kill-switch');
       return;
     }
     // Nothing exposed: nothing to roll back; the rollout holds (it cannot start while the switch is engaged).
@@ -183,20 +189,23 @@ function ringOf(p: ResumablePhase | Extract<Phase, { kind: 'paused' }>): number 
 function applyRequest(s: Step, req: Request): void {
   const p = s.state.phase;
   if (isTerminal(p)) {
-    s.outcome(req, false, `rollout already ${p.kind}`);
+    applyTerminalRequest(s, req);
     return;
   }
-  const label = `${req.verb} by ${req.actor}${req.reason ? `: ${req.reason}` : ''}`;
+  const label = `${verbWord(req.verb)} by ${req.actor}${req.reason ? `: ${req.reason}` : ''}`;
+  const refuse = (message: string): void => s.outcome(req, false, message);
   switch (req.verb) {
     case 'abort':
-    case 'rollback': {
+    case 'rollback':
+    case 'supersede': {
       if (p.kind === 'rolling-back') {
-        s.outcome(req, false, 'rollback already in progress');
+        refuse(`${phaseWords(s)}; a rollback is already in progress and ends by itself after the drain`);
         return;
       }
       const end: RollbackEnd = req.verb === 'abort' ? 'aborted' : 'rolled-back';
-      if (s.state.exposedRing >= 0) beginRollback(s, label, end, req.actor);
-      else s.go(end === 'aborted' ? { kind: 'aborted', reason: label } : { kind: 'rolled-back', reason: label }, label, req.actor);
+      const cause: RollbackCause = req.verb === 'supersede' ? 'superseded' : 'request';
+      if (s.state.exposedRing >= 0) beginRollback(s, label, end, req.actor, cause);
+      else s.go(end === 'aborted' ? { kind: 'aborted', reason: label, cause } : { kind: 'rolled-back', reason: label, cause }, label, req.actor);
       s.outcome(req, true, `${p.kind} -> ${s.state.phase.kind}`);
       return;
     }
@@ -210,47 +219,269 @@ function applyRequest(s: Step, req: Request): void {
         s.go({ kind: 'held', reason: label }, `${label} (during pre-flight; resume runs the checks again)`, req.actor);
         s.outcome(req, true, 'preflight -> held');
       } else {
-        s.outcome(req, false, `cannot pause a rollout that is ${p.kind}`);
+        refuse(`${phaseWords(s)}; ${nextWords(s, 'pause')}`);
       }
       return;
     }
-    case 'resume': {
+    case 'resume':
+    case 'retry': {
       if (s.facts.killSwitch.engaged) {
-        s.outcome(req, false, 'kill switch engaged: disengage it before resuming');
+        refuse(`the kill switch is engaged (${s.facts.killSwitch.mode}, by ${s.facts.killSwitch.actor}: ${s.facts.killSwitch.reason}); release it (ringctl unkill) before ${req.verb === 'retry' ? 'retrying' : 'resuming'}`);
         return;
       }
-      if (p.kind === 'paused') {
+      if (p.kind === 'halted') {
+        // retry and resume agree here: the failed ring again, with a fresh bake and fresh evidence.
+        resumeHalted(s, p.ring, label, req.actor);
+        s.outcome(req, true, `halted -> ${s.state.phase.kind}`);
+      } else if (req.verb === 'resume' && p.kind === 'paused') {
         s.go(p.from, label, req.actor);
         s.outcome(req, true, `paused -> ${p.from.kind}`);
-      } else if (p.kind === 'held') {
+      } else if (req.verb === 'resume' && p.kind === 'held') {
         s.go({ kind: 'pending', reason: label }, label, req.actor);
         s.outcome(req, true, 'held -> pending');
       } else if (p.kind === 'blocked') {
-        s.outcome(req, false, `${p.reason}: resuming cannot change that; abort it and apply a rollout with previousVersion ${p.stableVersion}`);
-      } else if (p.kind === 'halted') {
-        resumeHalted(s, p.ring, label, req.actor);
-        s.outcome(req, true, `halted -> ${s.state.phase.kind}`);
+        refuse(`${phaseWords(s)}; ${req.verb === 'retry' ? 'retrying' : 'resuming'} cannot change that: abort it (ringctl abort ${nameOf(s)}) and apply a rollout with previousVersion ${p.stableVersion}`);
       } else {
-        s.outcome(req, false, `cannot resume a rollout that is ${p.kind}`);
+        refuse(`${phaseWords(s)}; ${nextWords(s, req.verb)}`);
       }
       return;
     }
     case 'approve': {
       if (p.kind !== 'awaiting-approval') {
-        s.outcome(req, false, `nothing to approve: rollout is ${p.kind}`);
+        refuse(`nothing awaits approval: ${phaseWords(s)}; ${nextWords(s, 'approve')}`);
         return;
       }
       if (s.facts.killSwitch.engaged) {
-        s.outcome(req, false, 'kill switch engaged: no ring may start');
+        refuse(`the kill switch is engaged (by ${s.facts.killSwitch.actor}: ${s.facts.killSwitch.reason}): no ring may start; release it first (ringctl unkill)`);
         return;
       }
       startRing(s, p.ring, label, req.actor, { approved: true });
       s.outcome(req, true, `awaiting-approval -> ${s.state.phase.kind}`);
       return;
     }
+    case 'promote':
+    case 'promote-full':
+      promote(s, req, label);
+      return;
     default:
       assertNever(req.verb);
   }
+}
+
+/** What the verb is called in a transition's reason. */
+function verbWord(verb: Request['verb']): string {
+  return verb === 'promote-full' ? 'promoted to full' : verb === 'supersede' ? 'superseded' : verb === 'promote' ? 'promoted' : verb;
+}
+
+/** The rollout's name as it goes in a command line (`ringctl resume NAME`). */
+function nameOf(s: Step): string {
+  return s.config.name ?? 'NAME';
+}
+
+/**
+ * The rollout's state in plain words, for refusals: `sensor-content-7.16.291 was rolled back (terminal): ...`.
+ */
+export function phaseWords(s: { state: RolloutState; config: EngineConfig }): string {
+  const name = s.config.name ?? 'the rollout';
+  const p = s.state.phase;
+  const ring = (i: number): string => ringName(s.config, i);
+  switch (p.kind) {
+    case 'pending':
+      return `${name} is pending, not started yet (${p.reason})`;
+    case 'blocked':
+      return `${name} is blocked (${p.reason})`;
+    case 'held':
+      return `${name} is held, not started (${p.reason})`;
+    case 'preflight':
+      return `${name} is running its pre-flight checks (since ${p.since}); no host has it yet`;
+    case 'preflight-failed':
+      return `${name} failed its pre-flight check ${p.check} (terminal; no host received it): ${p.reason}`;
+    case 'waiting-for-window':
+      return `${name} waits for the policy window to start ring ${ring(p.ring)} (${p.reasons.map((r) => r.message).join('; ') || 'outside the window'})`;
+    case 'progressing':
+      return (s.state.wave ?? null) !== null || p.bakeStartedAt === null ? `${name} is ramping ring ${ring(p.ring)} in waves` : `${name} is baking ring ${ring(p.ring)} (since ${p.bakeStartedAt})`;
+    case 'awaiting-approval':
+      return `${name} awaits approval for ${p.ring >= s.config.rings.length ? 'completion' : `ring ${ring(p.ring)}`} (${p.reason})`;
+    case 'paused':
+      return `${name} is paused (${p.reason})`;
+    case 'halted':
+      return `${name} is halted in ring ${ring(p.ring)} (${p.reason}: ${p.message})`;
+    case 'rolling-back':
+      return `${name} is rolling back since ${p.since} (${p.reason})`;
+    case 'rolled-back':
+      return `${name} was rolled back (terminal): ${p.reason}`;
+    case 'succeeded':
+      return `${name} succeeded (terminal)`;
+    case 'aborted':
+      return `${name} was aborted (terminal): ${p.reason}`;
+    default:
+      return assertNever(p);
+  }
+}
+
+/** What the user can do instead, for a verb refused in the rollout's phase. */
+function nextWords(s: Step, verb: Request['verb']): string {
+  const name = nameOf(s);
+  const p = s.state.phase;
+  const channel = s.config.channel ?? 'CHANNEL';
+  switch (p.kind) {
+    case 'pending':
+    case 'held':
+    case 'blocked':
+      return p.kind === 'held' && verb !== 'resume' ? `ringctl resume ${name} queues it again once the kill switch is released` : `it starts by itself when its channel lets it; ringctl abort ${name} cancels it`;
+    case 'preflight':
+      return `its checks are running; ringctl pause ${name} holds it, ringctl abort ${name} cancels it`;
+    case 'waiting-for-window':
+      return `it starts ring ${ringName(s.config, p.ring)} by itself when the window opens; nothing to ${verb}`;
+    case 'progressing':
+      return verb === 'approve' ? 'nothing to approve: it advances by itself after a passing bake' : `it is running; nothing to ${verb} (ringctl pause ${name} holds it)`;
+    case 'awaiting-approval':
+      return `ringctl approve ${name} (role approver) starts it, ringctl rollback ${name} withdraws it`;
+    case 'paused':
+      return verb === 'pause' ? `it is already paused; ringctl resume ${name} continues it` : `ringctl resume ${name} continues it`;
+    case 'halted':
+      return `ringctl resume ${name} (or retry) restarts ring ${ringName(s.config, p.ring)} with fresh evidence, ringctl rollback ${name} withdraws it`;
+    case 'rolling-back':
+      return 'a rollback cannot be stopped; it ends by itself after the drain';
+    case 'rolled-back':
+      if (p.cause === 'analysis-failed') return `its version failed analysis and is withdrawn from channel ${channel} for good: give the fix a new version and apply it`;
+      if (p.cause === undefined || p.cause === 'superseded') return `its version is withdrawn from channel ${channel}: apply a new version`;
+      return `apply a new version, or ringctl retry ${name} to run it again from the first ring`;
+    case 'aborted':
+      return `ringctl retry ${name} runs it again from the first ring (if its channel allows), or apply a new version`;
+    case 'succeeded':
+      return `its version is the channel's stable version; apply a new version, or ringctl undo ${channel} --to VERSION to go back`;
+    case 'preflight-failed':
+      return 'fix the artifact and apply it as a new rollout (new name and version)';
+    default:
+      return assertNever(p);
+  }
+}
+
+/**
+ * A request to a final rollout. Only `retry` may bring one back, and only an aborted rollout or one rolled back for
+ * another reason than a failing verdict, when its channel allows it (facts.retry, engine/scheduling.retryLineage: it
+ * builds on the channel's stable version, and nothing else is queued or in flight there). It goes back to `pending`
+ * with nothing exposed and fresh evidence: the candidate was withdrawn from every host, so the evidence of its earlier
+ * rings is void, and it starts again from the first ring (pre-flight included) when the next pass gives it the slot.
+ */
+function applyTerminalRequest(s: Step, req: Request): void {
+  const p = s.state.phase;
+  if (req.verb !== 'retry') {
+    s.outcome(req, false, `${phaseWords(s)}; ${nextWords(s, req.verb)}`);
+    return;
+  }
+  const retryable = p.kind === 'aborted' || (p.kind === 'rolled-back' && p.cause !== undefined && p.cause !== 'analysis-failed' && p.cause !== 'superseded');
+  if (!retryable) {
+    s.outcome(req, false, `${phaseWords(s)}; ${nextWords(s, req.verb)}`);
+    return;
+  }
+  if (s.facts.killSwitch.engaged) {
+    s.outcome(req, false, `the kill switch is engaged (by ${s.facts.killSwitch.actor}: ${s.facts.killSwitch.reason}); release it (ringctl unkill) before retrying`);
+    return;
+  }
+  const lineage = s.facts.retry;
+  if (lineage === undefined || !lineage.ok) {
+    s.outcome(req, false, `${phaseWords(s)}; it cannot run again: ${lineage === undefined ? 'its channel was not checked' : lineage.reason}`);
+    return;
+  }
+  const label = `retry by ${req.actor}${req.reason ? `: ${req.reason}` : ''}`;
+  s.go({ kind: 'pending', reason: `${label}; starts again from ring ${ringName(s.config, 0)}` }, `${label} (was ${p.kind}; starts again from ring ${ringName(s.config, 0)} with fresh evidence)`, req.actor, {
+    exposedRing: -1,
+    ringStartedAt: null,
+    wave: null,
+    ...freshEvidence(),
+  });
+  s.outcome(req, true, `${p.kind} -> pending (starts again from ring ${ringName(s.config, 0)} when its channel lets it)`);
+}
+
+/**
+ * promote: end the exposed ring's bake early and start the next ring (promote-full: the last ring), never past a
+ * failing, inconclusive or missing verdict, never during a ramp (the blast-radius waves are not skipped), never through
+ * a closed window or the kill switch. A ring that awaits approval (approval-required) is approved by a promote; one that
+ * awaits a human after maxBake without a passing verdict is not (that is `approve`: a human accepting an undecided ring).
+ * promote-full approves the gates of every ring it skips and of the last ring: going to full is its point. The last
+ * ring still ramps in waves and bakes with analysis before the rollout succeeds.
+ */
+function promote(s: Step, req: Request, label: string): void {
+  const { config, facts } = s;
+  const p = s.state.phase;
+  const full = req.verb === 'promote-full';
+  const last = config.rings.length - 1;
+  const refuse = (message: string): void => s.outcome(req, false, message);
+  if (facts.killSwitch.engaged) {
+    refuse(`the kill switch is engaged (${facts.killSwitch.mode}, by ${facts.killSwitch.actor}: ${facts.killSwitch.reason}): no ring may start; release it first (ringctl unkill)`);
+    return;
+  }
+  const windowFor = (ring: number): WindowStatus => (full && ring === last ? (facts.lastRingWindow ?? facts.window) : facts.window);
+  const go = (target: number, from: string): void => {
+    const skipped = full ? config.rings.slice(Math.min(target, ringIndexAfter(p)), last).map((r) => r.name) : [];
+    const why = `${label}${skipped.length > 0 ? ` (skips ring${skipped.length === 1 ? '' : 's'} ${skipped.join(', ')})` : ''}`;
+    startRing(s, target, why, req.actor, { approved: full || p.kind === 'awaiting-approval', window: windowFor(target) });
+    s.outcome(req, true, `${from} -> ${where(s)}${s.state.phase.kind === 'waiting-for-window' ? ' (the policy window is closed: it starts when the window opens)' : ''}`);
+  };
+  const at = `${p.kind}${'ring' in p ? ` ${ringName(config, p.ring)}` : ''}`;
+  switch (p.kind) {
+    case 'progressing': {
+      const ring = config.rings[p.ring];
+      if (ring === undefined) throw new Error(`ring ${p.ring} out of range`);
+      if ((s.state.wave ?? null) !== null || p.bakeStartedAt === null) {
+        refuse(`ring ${ring.name} is still ramping in waves; promote ends a bake, it never skips the blast-radius waves: wait until the ring is wholly exposed`);
+        return;
+      }
+      // This decision's own verdict on the ring, if any, is the latest (a fail in it is never promoted past).
+      const v = facts.verdict !== undefined && facts.verdict.ring === p.ring ? facts.verdict : undefined;
+      const lv = v === undefined ? s.state.lastVerdict : { ring: v.ring, at: s.now, result: v.result, reason: v.reason };
+      if (config.analysisEnabled) {
+        if (lv === null || lv.ring !== p.ring || Date.parse(lv.at) < Date.parse(p.bakeStartedAt)) {
+          refuse(`ring ${ring.name} has no verdict on the wholly exposed ring yet; promote needs a passing verdict: wait for the next analysis`);
+          return;
+        }
+        if (lv.result !== 'pass' || s.state.noDataSince !== null) {
+          const what = lv.result === 'pass' ? 'pass, but data stopped since' : lv.result;
+          refuse(`ring ${ring.name}'s last verdict is ${what} (${lv.reason}); promote never goes past a verdict that is not a pass`);
+          return;
+        }
+      }
+      go(full ? Math.max(last, p.ring + 1) : p.ring + 1, at);
+      return;
+    }
+    case 'awaiting-approval': {
+      if (p.cause === 'max-bake') {
+        refuse(`${phaseWords(s)}: it has no passing verdict, and promote never goes past one; ringctl approve ${nameOf(s)} if you accept the undecided ring, or ringctl rollback ${nameOf(s)}`);
+        return;
+      }
+      go(full ? Math.max(last, p.ring) : p.ring, at);
+      return;
+    }
+    case 'waiting-for-window': {
+      if (!full || p.ring >= last) {
+        refuse(`${phaseWords(s)}; promote does not bypass the policy window: ring ${ringName(config, p.ring)} starts when it opens`);
+        return;
+      }
+      go(last, at);
+      return;
+    }
+    case 'halted':
+      refuse(`${phaseWords(s)}; promote never goes past a halt: ringctl resume ${nameOf(s)} (fresh evidence) or ringctl rollback ${nameOf(s)}`);
+      return;
+    case 'paused':
+      refuse(`${phaseWords(s)}; ringctl resume ${nameOf(s)} first, then promote`);
+      return;
+    default:
+      refuse(`${phaseWords(s)}; nothing to promote${isTerminal(p) ? '' : `: ${nextWords(s, req.verb)}`}`);
+  }
+}
+
+/** `progressing ring full`, `succeeded`: the phase and its ring, for a promote's outcome. */
+function where(s: Step): string {
+  const p = s.state.phase;
+  return `${p.kind}${'ring' in p ? ` ${p.ring >= s.config.rings.length ? '(completion)' : ringName(s.config, p.ring)}` : ''}`;
+}
+
+/** The first ring a promote-full skips: the one after the exposed ring (progressing) or the awaited one. */
+function ringIndexAfter(p: Phase): number {
+  return p.kind === 'progressing' ? p.ring + 1 : p.kind === 'awaiting-approval' || p.kind === 'waiting-for-window' ? p.ring : 0;
 }
 
 /** A halted rollout resumes its ring with a fresh bake and fresh evidence; an unexposed ring re-enters its gates. */
@@ -270,8 +501,8 @@ function freshEvidence(): Pick<RolloutState, 'noDataSince' | 'consecutiveErrors'
   return { noDataSince: null, consecutiveErrors: 0, lastVerdict: null, judgeStates: {} };
 }
 
-function beginRollback(s: Step, reason: string, end: RollbackEnd, actor: string): void {
-  s.go({ kind: 'rolling-back', since: s.now, reason, end }, reason, actor, { exposedRing: -1, ringStartedAt: null, wave: null });
+function beginRollback(s: Step, reason: string, end: RollbackEnd, actor: string, cause: RollbackCause): void {
+  s.go({ kind: 'rolling-back', since: s.now, reason, end, cause }, reason, actor, { exposedRing: -1, ringStartedAt: null, wave: null });
 }
 
 function halt(s: Step, ring: number, reason: HaltReason, message: string, actor: string = CONTROLLER_ACTOR): void {
@@ -290,7 +521,7 @@ function guardExposedRing(s: Step): void {
   if (p.kind === 'progressing' || p.kind === 'rolling-back' || p.kind === 'pending' || p.kind === 'blocked' || p.kind === 'held') return;
   s.state = { ...s.state, lastVerdict: { ring: v.ring, at: s.now, result: v.result, reason: v.reason, metrics: v.metrics } };
   const why = `ring ${ringName(s.config, v.ring)} failed analysis while ${p.kind}: ${v.reason}`;
-  if (s.config.automaticRollback) beginRollback(s, why, 'rolled-back', CONTROLLER_ACTOR);
+  if (s.config.automaticRollback) beginRollback(s, why, 'rolled-back', CONTROLLER_ACTOR, 'analysis-failed');
   else if (p.kind !== 'halted') halt(s, v.ring, 'analysis-failed', why);
 }
 
@@ -305,8 +536,9 @@ function waitKey(reasons: readonly WaitNote[]): string {
   return JSON.stringify(reasons.map((r) => (r.kind === 'freeze' ? `${r.kind}:${r.message}` : r.kind)));
 }
 
-function startRing(s: Step, ring: number, reason: string, actor: string, opts: { approved: boolean }): void {
+function startRing(s: Step, ring: number, reason: string, actor: string, opts: { approved: boolean; window?: WindowStatus }): void {
   const { config, facts } = s;
+  const window = opts.window ?? facts.window;
   if (ring >= config.rings.length) {
     s.go({ kind: 'succeeded' }, reason, actor);
     return;
@@ -320,8 +552,8 @@ function startRing(s: Step, ring: number, reason: string, actor: string, opts: {
     return;
   }
   if (facts.killSwitch.engaged) return; // cannot start; the kill switch step has already halted in-flight phases
-  if (!facts.window.allowed) {
-    const reasons = facts.window.reasons;
+  if (!window.allowed) {
+    const reasons = window.reasons;
     if (s.state.phase.kind === 'waiting-for-window' && s.state.phase.ring === ring) {
       // Refresh the reasons when what the rollout waits for changed (a freeze began, the window is now open but
       // the bake would not fit), not when only the clock in a message moved ("Sun 23:01 is outside ..."): that
@@ -366,15 +598,19 @@ function stepPhase(s: Step): void {
     case 'preflight':
       stepPreflight(s, p);
       return;
-    case 'waiting-for-window':
-      startRing(s, p.ring, 'window open', CONTROLLER_ACTOR, { approved: true });
+    case 'waiting-for-window': {
+      // A promote-full in this decision may have made the last ring the awaited one: its own window fact applies.
+      const window = p.ring === s.config.rings.length - 1 && s.facts.lastRingWindow !== undefined ? s.facts.lastRingWindow : s.facts.window;
+      startRing(s, p.ring, 'window open', CONTROLLER_ACTOR, { approved: true, window });
       return;
+    }
     case 'progressing':
       stepProgressing(s, p);
       return;
     case 'rolling-back':
       if (ms(s.now) - ms(p.since) >= s.config.rollbackDrainMs) {
-        const to: Phase = p.end === 'aborted' ? { kind: 'aborted', reason: p.reason } : { kind: 'rolled-back', reason: p.reason };
+        const cause = p.cause === undefined ? {} : { cause: p.cause };
+        const to: Phase = p.end === 'aborted' ? { kind: 'aborted', reason: p.reason, ...cause } : { kind: 'rolled-back', reason: p.reason, ...cause };
         s.go(to, `rollback drained (${p.reason})`);
       }
       return;
@@ -442,7 +678,7 @@ function stepProgressing(s: Step, p: Extract<Phase, { kind: 'progressing' }>): v
     switch (v.result) {
       case 'fail': {
         const why = `ring ${name} failed analysis: ${v.reason}`;
-        if (config.automaticRollback) beginRollback(s, why, 'rolled-back', CONTROLLER_ACTOR);
+        if (config.automaticRollback) beginRollback(s, why, 'rolled-back', CONTROLLER_ACTOR, 'analysis-failed');
         else halt(s, p.ring, 'analysis-failed', why);
         return;
       }

@@ -21,6 +21,13 @@ export interface WaitNote {
 /** What the rollout does with its exposure after a rollback completes. */
 export type RollbackEnd = 'rolled-back' | 'aborted';
 
+/**
+ * Why a rollback began (absent in states written before issue 15): a failing verdict, the kill switch, a human's
+ * abort or rollback, or a newer version that superseded it (apply --supersede). `retry` reads it: a version that
+ * failed its analysis is never retried.
+ */
+export type RollbackCause = 'analysis-failed' | 'kill-switch' | 'request' | 'superseded';
+
 /** Phases of a rollout. `ring` is an index into spec.rings. */
 export type Phase =
   /** Accepted; waits for a free slot on its channel. */
@@ -58,10 +65,10 @@ export type Phase =
   /** Stopped; exposure frozen. Resume restarts the bake of `ring`; rollback withdraws the candidate. */
   | { kind: 'halted'; ring: number; reason: HaltReason; message: string }
   /** The candidate is withdrawn; agents revert on their next poll. Ends after the drain period. */
-  | { kind: 'rolling-back'; since: string; reason: string; end: RollbackEnd }
-  | { kind: 'rolled-back'; reason: string }
+  | { kind: 'rolling-back'; since: string; reason: string; end: RollbackEnd; cause?: RollbackCause }
+  | { kind: 'rolled-back'; reason: string; cause?: RollbackCause }
   | { kind: 'succeeded' }
-  | { kind: 'aborted'; reason: string };
+  | { kind: 'aborted'; reason: string; cause?: RollbackCause };
 
 export type PhaseKind = Phase['kind'];
 export type ApprovalCause = 'approval-required' | 'max-bake';
@@ -158,7 +165,12 @@ export function initialState(): RolloutState {
 }
 
 /** A human request, stored by the API and consumed by the next decision. */
-export type RequestVerb = 'pause' | 'resume' | 'approve' | 'abort' | 'rollback';
+/**
+ * `promote` ends the current ring's bake early (or approves a ring that awaits approval); `promote-full` goes to the
+ * last ring; `retry` restarts a halted, aborted or (not for a failing verdict) rolled-back rollout; `supersede` (not an
+ * API verb: apply --supersede records it) withdraws it like `rollback`, with the cause `superseded`.
+ */
+export type RequestVerb = 'pause' | 'resume' | 'approve' | 'abort' | 'rollback' | 'promote' | 'promote-full' | 'retry' | 'supersede';
 export interface Request {
   id: number;
   verb: RequestVerb;
@@ -220,6 +232,16 @@ export interface Facts {
   killSwitch: KillSwitchState;
   /** The pre-flight result of the run in progress, once it has one (only while the phase is `preflight`). */
   preflight?: PreflightResult;
+  /**
+   * May the last ring start now (for `promote-full`, whose bake the window is checked with)? Given by the runtime
+   * when a request is pending; absent: `window` is used.
+   */
+  lastRingWindow?: WindowStatus;
+  /**
+   * May a finished rollout come back to life on its channel (engine/scheduling.retryLineage)? Given by the runtime
+   * when a request is pending on a terminal rollout; absent: retry of a terminal rollout is refused.
+   */
+  retry?: { ok: true } | { ok: false; reason: string };
 }
 
 /**
@@ -233,6 +255,9 @@ export type SlotFact =
 
 /** Settings of the engine that come from the spec and the runtime configuration. */
 export interface EngineConfig {
+  /** The rollout's name and channel, for the words of refusals ("NAME was rolled back ..."). Absent: "the rollout". */
+  name?: string;
+  channel?: string;
   /** `ramp`: the ring's waves (first wave in hosts, growth factor), or null to expose the whole ring at once. */
   rings: Array<{ name: string; bakeMs: number; maxBakeMs: number | null; approvalRequired: boolean; ramp: { first: number; growth: number } | null }>;
   /** spec.analysis.interval: without analysis, a ramp grows once per interval. */

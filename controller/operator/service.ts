@@ -10,7 +10,7 @@
  * A write the API server refuses or does not take is a 503 naming why; nothing is reported done that is not.
  */
 import { describeKubeError, KubeConflictError } from './kube';
-import type { KillSwitchState, RequestVerb } from '../engine/state';
+import { TERMINAL_PHASES, type KillSwitchState, type RequestVerb } from '../engine/state';
 import { channelView, checkForApply } from '../runtime/facade';
 import { ServiceUnavailableError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from '../runtime/service';
 import { rolloutView } from '../runtime/view';
@@ -83,7 +83,12 @@ export class OperatorService implements ControllerService {
   }
 
   async request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult> {
-    if (!this.op.store.getRollout(name)) return { status: 'not-found' };
+    const current = this.op.store.getRollout(name);
+    if (!current) return { status: 'not-found' };
+    // A final Rollout has let go of its finalizer: brought back to life it could be deleted in flight unnoticed.
+    if (verb === 'retry' && TERMINAL_PHASES.has(current.state.phase.kind)) {
+      return { status: 'rejected', message: `${name} is ${current.state.phase.kind} (terminal); the operator does not retry a finished Rollout: apply a new Rollout`, rollout: this.view(current) };
+    }
     let written: { id: number; answered: boolean };
     try {
       written = await this.op.writeRequest(name, verb, actor, reason);

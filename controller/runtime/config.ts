@@ -90,6 +90,8 @@ export function engineConfigFor(rollout: Rollout, opts: { rollbackDrainMs?: numb
   const spec = rollout.spec;
   const analysis = analysisOf(spec);
   return {
+    name: rollout.metadata.name,
+    channel: spec.channel,
     rings: spec.rings.map((r, i) => ({
       name: r.name,
       bakeMs: durationMs(r.bake),

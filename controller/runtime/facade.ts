@@ -5,7 +5,7 @@
  * Prometheus is doing.
  */
 import { verifyArtifactSignature, type TrustedKey } from '../crypto/keys';
-import { lineageAtApply } from '../engine/scheduling';
+import { lineageAtApply, supersedePlan, undoPlan } from '../engine/scheduling';
 import type { KillSwitchState, RequestVerb } from '../engine/state';
 import { initialState } from '../engine/state';
 import { POLICY_DEFAULTS } from '../spec/defaults';
@@ -20,7 +20,7 @@ import type { ManifestSink } from './publisher';
 import type { SignedRotation } from '../crypto/keys';
 import type { Reconciler } from './reconciler';
 import { allowedNames, type PreflightAllowlist } from '../content/allowlist';
-import { ServiceClosedError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from './service';
+import { ServiceClosedError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest, type UndoResult } from './service';
 import { rolloutView } from './view';
 import type { Notifier } from './notifications';
 import { killSwitchEvents } from '../engine/events';
@@ -55,7 +55,59 @@ export class Service implements ControllerService {
     return Promise.resolve(this.apply(rollout, actor));
   }
 
-  private apply(rollout: Rollout, actor: string): ApplyResult {
+  supersede(rollout: Rollout, actor: string): Promise<ApplyResult> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
+    return Promise.resolve(this.apply(rollout, actor, { supersede: true }));
+  }
+
+  /**
+   * `undo`: a new rollout whose version is the earlier stable VERSION and whose previousVersion is the channel's stable
+   * version now, with VERSION's artifact as recorded (its url, sha256 and signature, checked again like any apply) and
+   * the rings, analysis, policy and rollback of the rollout of the current stable version. It goes through the rings
+   * like any rollout, and becomes the stable version when it succeeds.
+   */
+  undo(channel: string, to: string, actor: string, reason: string): Promise<UndoResult> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
+    const { store } = this.parts;
+    const rec = store.getChannel(channel);
+    const plan = undoPlan(channel, to, rec ? { stableVersion: rec.stable.version, stableRollout: rec.stable.rollout, history: rec.history } : null, this.parts.facts.inFlight(channel));
+    if (!plan.ok) return Promise.resolve({ status: 'refused', code: plan.status, message: plan.message });
+    const from = rec?.stable.version as string;
+    const source = store.getRollout(plan.artifactFrom.rollout);
+    const artifact = source?.spec.spec[plan.artifactFrom.field];
+    if (!source || artifact === undefined) {
+      return Promise.resolve({ status: 'refused', code: 409, message: `channel ${channel} records no artifact for ${to} (${plan.artifactFrom.rollout} set no ${plan.artifactFrom.field}); apply a rollout of it by hand` });
+    }
+    const ringsFrom = (plan.ringsFrom === null ? undefined : store.getRollout(plan.ringsFrom)) ?? source;
+    const { previousArtifact: _dropped, ...base } = ringsFrom.spec.spec;
+    const name = undoName(channel, to, (n) => store.getRollout(n) !== undefined);
+    const doc: Rollout = {
+      apiVersion: ringsFrom.spec.apiVersion,
+      kind: ringsFrom.spec.kind,
+      metadata: { name, annotations: { 'ringmaster.dev/undo-of': from, 'ringmaster.dev/undo-to': to, 'ringmaster.dev/undo-rings-from': ringsFrom.name, 'ringmaster.dev/undo-artifact-from': source.name } },
+      spec: { ...base, version: to, previousVersion: from, artifact: { ...artifact } },
+    };
+    const res = store.transaction(() => {
+      const r = this.apply(doc, actor, { reason: `undo ${channel} from ${from} to ${to}` });
+      if (r.status === 'created') store.appendAudit({ actor, action: 'channel.undo', target: channel, reason, payload: { rollout: name, from, to, artifactFrom: source.name, ringsFrom: ringsFrom.name } });
+      return r;
+    });
+    switch (res.status) {
+      case 'created':
+        return Promise.resolve({ status: 'created', rollout: res.rollout, undo: { channel, from, to, artifactFrom: source.name, ringsFrom: ringsFrom.name } });
+      case 'unchanged':
+      case 'conflict':
+        return Promise.resolve({ status: 'refused', code: 409, message: res.status === 'conflict' ? res.message : `rollout ${name} exists already` });
+      case 'invalid':
+        return Promise.resolve({ status: 'invalid', errors: res.errors });
+      default: {
+        const _never: never = res;
+        throw new Error(`unknown apply status ${String(_never)}`);
+      }
+    }
+  }
+
+  private apply(rollout: Rollout, actor: string, opts: { supersede?: boolean; reason?: string } = {}): ApplyResult {
     const { store } = this.parts;
     const checked = checkForApply(rollout, this.parts);
     if (!checked.ok) return { status: 'invalid', errors: checked.errors };
@@ -68,12 +120,28 @@ export class Service implements ControllerService {
       return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
     }
     const { channel, version, previousVersion } = rollout.spec;
-    const lineage = lineageAtApply(channel, version, previousVersion, store.lineage(channel), this.parts.facts.inFlight(channel));
+    const inFlight = this.parts.facts.inFlight(channel);
+    let withdraw: string[] = [];
+    if (opts.supersede === true) {
+      const plan = supersedePlan(channel, version, previousVersion, store.lineage(channel), inFlight);
+      if (!plan.ok) return { status: 'conflict', message: plan.message };
+      withdraw = plan.withdraw;
+    }
+    const lineage = lineageAtApply(channel, version, previousVersion, store.lineage(channel), inFlight);
     if (!lineage.ok) return { status: 'conflict', message: lineage.message };
     const seed = this.previousArtifactSeed(rollout);
     if (!seed.ok) return { status: 'invalid', errors: [specError('spec.previousArtifact.sha256', seed.message)] };
     const res = store.transaction(() => {
-      const r = store.insertRollout({ name, channel, spec: rollout, specHash, policy: policyName, state: initialState(), actor, reason: `apply ${channel} ${version}` });
+      // apply --supersede, one act: the old candidates are withdrawn (each decided at once: its rollback begins), then
+      // the new rollout is accepted; it waits in pending while they drain, since a rollback holds the channel's slot.
+      for (const old of withdraw) {
+        store.addRequest({ rollout: old, verb: 'supersede', actor, reason: `${name} (${version}) replaces it` });
+        this.parts.reconciler.decideNow(old);
+      }
+      const r = store.insertRollout({ name, channel, spec: rollout, specHash, policy: policyName, state: initialState(), actor, reason: opts.reason ?? `apply ${channel} ${version}` });
+      if (r.status === 'created' && opts.supersede === true) {
+        store.appendAudit({ actor, action: 'rollout.supersede', target: name, reason: withdraw.length > 0 ? `${name} (${version}) supersedes ${withdraw.join(', ')}` : `${name} (${version}): nothing in flight on ${channel} to supersede`, payload: { channel, version, superseded: withdraw } });
+      }
       if (r.status === 'created') {
         if (seed.artifact && previousVersion !== undefined) store.seedStableArtifact(channel, previousVersion, seed.artifact, name, actor);
         this.parts.reconciler.decideNow(name);
@@ -82,8 +150,9 @@ export class Service implements ControllerService {
       return r;
     });
     if (res.status === 'conflict') return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
-    if (res.status === 'created') this.parts.log.info({ rollout: name, channel, version, actor }, 'rollout created');
-    return { status: res.status, rollout: this.view(store.getRollout(name) ?? res.record) };
+    if (res.status === 'created') this.parts.log.info({ rollout: name, channel, version, actor, ...(opts.supersede === true ? { superseded: withdraw } : {}) }, 'rollout created');
+    const view = this.view(store.getRollout(name) ?? res.record);
+    return res.status === 'created' && opts.supersede === true ? { status: res.status, rollout: view, superseded: withdraw } : { status: res.status, rollout: view };
   }
 
   /**
@@ -134,7 +203,7 @@ export class Service implements ControllerService {
     const outcome = store.getRequest(id);
     const rollout = this.view(store.getRollout(name) as RolloutRecord);
     if (outcome?.applied) return Promise.resolve({ status: 'applied' as const, message: outcome.message ?? 'applied', rollout });
-    return Promise.resolve({ status: 'rejected' as const, message: outcome?.message ?? 'not applied (the request is queued for the next pass)', rollout });
+    return Promise.resolve({ status: 'rejected' as const, message: outcome?.message ?? `${name} is ${rollout.phase.kind}; the request is recorded and the next pass decides it`, rollout });
   }
 
   getKillSwitch(): KillSwitchState {
@@ -238,4 +307,13 @@ export function channelView(store: Pick<StateStore, 'getChannel' | 'listRollouts
 
 function specError(pathText: string, message: string): SpecError {
   return { file: 'request', line: 0, col: 0, path: pathText, message };
+}
+
+/** The name of an undo rollout: `CHANNEL-undo-VERSION`, then `-2`, `-3`... when taken (a valid rollout name). */
+export function undoName(channel: string, to: string, taken: (name: string) => boolean): string {
+  const base = `${channel}-undo-${to.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}`.slice(0, 240).replace(/[-.]+$/, '');
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? base : `${base}-${i}`;
+    if (!taken(name)) return name;
+  }
 }

@@ -4,8 +4,9 @@
  * policy/windows and the channel slot with engine/scheduling. Memoised per pass, so that thousands of rollouts
  * on the same policy cost one window evaluation, and per spec, since specs never change.
  */
-import { channelSlot, type SlotRollout } from '../engine/scheduling';
+import { channelSlot, retryLineage, type SlotRollout } from '../engine/scheduling';
 import type { EngineConfig, Facts, RingVerdict, WindowStatus } from '../engine/state';
+import { TERMINAL_PHASES } from '../engine/state';
 import { ringAwaitingStart } from '../engine/decide';
 import { isAllowed } from '../policy/windows';
 import { POLICY_DEFAULTS } from '../spec/defaults';
@@ -45,21 +46,31 @@ export class FactSource {
   /** The facts of one rollout at `nowMs`. The kill switch is read here, at the last moment before deciding. */
   facts(rec: RolloutRecord, nowMs: number, verdict?: RingVerdict): Facts {
     const policy = this.policies.get(rec.policy);
+    const requests = this.store.pendingRequests(rec.name);
     const facts: Facts = {
       now: new Date(nowMs).toISOString(),
       window: this.window(rec, policy, nowMs),
       channelSlot: this.slot(rec, policy),
-      requests: this.store.pendingRequests(rec.name),
+      requests,
       killSwitch: this.store.getKillSwitch(),
     };
+    if (requests.some((r) => r.verb === 'promote-full')) {
+      const last = rec.spec.spec.rings.length - 1;
+      facts.lastRingWindow = this.window(rec, policy, nowMs, last);
+    }
+    if (requests.some((r) => r.verb === 'retry') && TERMINAL_PHASES.has(rec.state.phase.kind)) {
+      const others = this.store.listRollouts({ channel: rec.channel, activeOnly: true }).filter((r) => r.name !== rec.name);
+      facts.retry = retryLineage(slotView(rec), others.map(slotView), this.store.lineage(rec.channel));
+    }
     if (verdict) facts.verdict = verdict;
     const preflight = this.preflight?.result(rec);
     if (preflight) facts.preflight = preflight;
     return facts;
   }
 
-  private window(rec: RolloutRecord, policy: PolicySpec | undefined, nowMs: number): WindowStatus {
-    const ring = ringAwaitingStart(rec.state);
+  /** May `ring` (default: the one the phase awaits, engine/decide.ringAwaitingStart) start now? */
+  private window(rec: RolloutRecord, policy: PolicySpec | undefined, nowMs: number, ringIndex?: number): WindowStatus {
+    const ring = ringIndex ?? ringAwaitingStart(rec.state);
     if (ring === undefined) return { allowed: true };
     if (policy === undefined) return { allowed: false, reasons: [{ kind: 'invalid-policy', message: `policy "${rec.policy}" is not loaded` }] };
     const bakeMs = this.engineConfig(rec).rings[ring]?.bakeMs ?? 0;

@@ -202,7 +202,8 @@ export class Reconciler {
   private decideAndCommit(name: string, nowMs: number, gathered: Gathered | undefined): boolean {
     for (let attempt = 0; attempt < 3; attempt++) {
       const rec = this.store.getRollout(name);
-      if (!rec || isTerminal(rec.state.phase)) {
+      // A final rollout is decided only for the requests sent to it (retry; every other verb gets its refusal in words).
+      if (!rec || (isTerminal(rec.state.phase) && this.store.pendingRequests(name).length === 0)) {
         this.preflight?.release(name);
         return false;
       }

@@ -38,7 +38,8 @@ export interface RolloutView {
 }
 
 export type ApplyResult =
-  | { status: 'created' | 'unchanged'; rollout: RolloutView }
+  /** `superseded`: the rollouts apply --supersede withdrew (created only; absent without --supersede). */
+  | { status: 'created' | 'unchanged'; rollout: RolloutView; superseded?: string[] }
   /** Same name, different spec: rollouts are immutable once accepted. */
   | { status: 'conflict'; message: string }
   /** Failed validation (schema, semantics, unknown policy, signature): 422. */
@@ -78,10 +79,20 @@ export interface ChannelView {
   /** null only before any rollout founded the channel's lineage. */
   stable: { version: string; artifact: { url: string; sha256: string; signature?: string } | null; rollout: string | null; since: string } | null;
   /** Oldest first: the founding version, each version that became stable, each one rolled back or aborted. */
-  history: Array<{ version: string; event: 'initial' | 'stable' | 'rolled-back' | 'aborted'; rollout: string | null; at: string; reason: string }>;
+  history: Array<{ version: string; event: 'initial' | 'stable' | 'rolled-back' | 'aborted' | 'retried'; rollout: string | null; at: string; reason: string }>;
   rollouts: Array<{ name: string; version: string; previousVersion: string | null; phase: string }>;
   manifestRevision: number | null;
 }
+
+/**
+ * `undo CHANNEL --to VERSION`: the new rollout of the earlier stable version (`rollout`), or why not (`refused`, with
+ * the HTTP status to answer: 404 unknown channel, 409 the channel's state does not allow it, 422 a VERSION that was
+ * never stable there).
+ */
+export type UndoResult =
+  | { status: 'created'; rollout: RolloutView; undo: { channel: string; from: string; to: string; artifactFrom: string; ringsFrom: string } }
+  | { status: 'refused'; code: 404 | 409 | 422; message: string }
+  | { status: 'invalid'; errors: SpecError[] };
 
 /** A mutation that arrived after the controller began to stop (the API answers 503). */
 export class ServiceClosedError extends Error {
@@ -98,6 +109,14 @@ export interface ControllerService {
   applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult>;
   listRollouts(): RolloutView[];
   getRollout(name: string): RolloutView | undefined;
+  /**
+   * apply --supersede: like applyRollout, and in the same transaction every rollout holding the channel's slot is
+   * withdrawn (engine/scheduling.supersedePlan); one audit entry `rollout.supersede` names both. Absent on servers
+   * that do not support it (the operator).
+   */
+  supersede?(rollout: Rollout, actor: string): Promise<ApplyResult>;
+  /** undo CHANNEL --to VERSION (engine/scheduling.undoPlan); absent on servers that do not support it. */
+  undo?(channel: string, to: string, actor: string, reason: string): Promise<UndoResult>;
   /** Records the request and decides the rollout at once (no I/O, no wait), so the answer says what happened. */
   request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult>;
   /** The channel's stable version and lineage history; undefined for a channel nothing was ever applied to. */

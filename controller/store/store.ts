@@ -353,6 +353,7 @@ export class Store implements StateStore {
       if (prev && prev.revision === input.expectedRevision) this.records.set(input.name, { ...prev, state: input.state, revision: input.expectedRevision + 1, updatedAt: at });
       else this.records.delete(input.name);
       if (TERMINAL_PHASES.has(input.state.phase.kind)) this.activeIndex?.delete(input.name);
+      else this.activeIndex?.add(input.name); // a retried rollout comes back from a final phase
       if (input.transitions.length > 0) this.transitionsCache.delete(input.name);
       for (const t of input.transitions) {
         this.stmts.insertTransition.run(input.name, t.n, t.at, t.from, t.to, t.exposedRing, t.reason, t.actor);

@@ -55,7 +55,7 @@ export interface ManifestArtifactRef {
 export interface ChannelRecord {
   channel: string;
   stable: { version: string; artifact: ManifestArtifactRef | null; rollout: string | null; since: string };
-  history: Array<{ version: string; event: 'initial' | 'stable' | 'rolled-back' | 'aborted'; rollout: string | null; at: string; reason: string }>;
+  history: Array<{ version: string; event: 'initial' | 'stable' | 'rolled-back' | 'aborted' | 'retried'; rollout: string | null; at: string; reason: string }>;
 }
 
 export interface DecisionCommit {

@@ -30,6 +30,10 @@ const ALLOWED: Record<string, Role[]> = {
   approve: ['approver', 'admin'],
   abort: ['deployer', 'sre', 'admin'],
   rollback: ['deployer', 'sre', 'admin'],
+  promote: ['approver', 'admin'],
+  retry: ['deployer', 'sre', 'admin'],
+  // apply --supersede withdraws what is in flight: it needs both apply and rollback.
+  supersede: ['deployer', 'admin'],
   killswitch: ['sre', 'admin'],
 };
 
@@ -42,17 +46,28 @@ async function prepare(service: ControllerService, route: string): Promise<{ pat
   if (route === 'apply') {
     return { path: '/v1/rollouts', body: rolloutYaml(name, channel), contentType: 'application/yaml', channels: [channel] };
   }
+  if (route === 'supersede') {
+    const old = parseRolloutBody(rolloutYaml(`${name}-old`, channel));
+    if (!old.ok) throw new Error(old.lines.join('\n'));
+    if ((await service.applyRollout(old.rollout, 'setup')).status !== 'created') throw new Error('setup: supersede');
+    return { path: '/v1/rollouts?supersede=true', body: rolloutYaml(name, channel, { version: '7.16.292' }), contentType: 'application/yaml', channels: [channel] };
+  }
   if (route === 'killswitch') {
     const engaged = !service.getKillSwitch().engaged;
     return { path: '/v1/killswitch', body: JSON.stringify({ engaged, mode: 'freeze', reason: `matrix ${n}` }), contentType: 'application/json', channels: [] };
   }
-  const parsed = parseRolloutBody(rolloutYaml(name, channel, { approvalFirst: route === 'approve' }));
+  const parsed = parseRolloutBody(rolloutYaml(name, channel, { approvalFirst: route === 'approve' || route === 'promote' || route === 'retry' }));
   if (!parsed.ok) throw new Error(parsed.lines.join('\n'));
   const applied = await service.applyRollout(parsed.rollout, 'setup');
   if (applied.status !== 'created') throw new Error(`setup: ${applied.status}`);
   if (route === 'resume') {
     const paused = await service.request(name, 'pause', 'setup', 'setup');
     if (paused.status !== 'applied') throw new Error(`setup pause: ${paused.status}`);
+  }
+  if (route === 'retry') {
+    // Awaiting approval of ring 0: nothing exposed, so abort ends it aborted at once, and retry may bring it back.
+    const aborted = await service.request(name, 'abort', 'setup', 'setup');
+    if (aborted.status !== 'applied' || aborted.rollout.phase.kind !== 'aborted') throw new Error(`setup abort: ${aborted.status}`);
   }
   return { path: `/v1/rollouts/${name}/${route}`, body: JSON.stringify({ reason: `matrix ${n}` }), contentType: 'application/json', channels: [channel] };
 }
@@ -104,7 +119,7 @@ describe('authz matrix (real controller, SQLite)', () => {
         expect(snapshot(service, req.channels)).toBe(before);
         return;
       }
-      expect([label(cred), res.status, text.slice(0, 200)]).toEqual([label(cred), route === 'apply' ? 201 : 200, text.slice(0, 200)]);
+      expect([label(cred), res.status, text.slice(0, 200)]).toEqual([label(cred), route === 'apply' || route === 'supersede' ? 201 : 200, text.slice(0, 200)]);
       const audit = service.listAudit({ limit: 1_000_000 });
       const added = audit.slice(auditBefore);
       expect(added.length).toBeGreaterThan(0);

@@ -213,7 +213,7 @@ describe('decide: behaviours', () => {
 
   it('denied requests are reported with a reason and change nothing', () => {
     const d = decide(states.halted, { ...quiet, requests: req('approve') }, config);
-    expect(d.requestOutcomes).toEqual([{ id: 7, applied: false, message: 'nothing to approve: rollout is halted' }]);
+    expect(d.requestOutcomes).toEqual([{ id: 7, applied: false, message: 'nothing awaits approval: the rollout is halted in ring canary (analysis-failed: stop); ringctl resume NAME (or retry) restarts ring canary with fresh evidence, ringctl rollback NAME withdraws it' }]);
     expect(d.transitions).toHaveLength(0);
   });
 

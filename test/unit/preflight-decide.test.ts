@@ -72,7 +72,7 @@ describe('entering and leaving preflight', () => {
     // Final: later facts and verbs change nothing.
     const after = decide(d.state, { ...quiet, preflight: passed, requests: [{ id: 1, verb: 'resume', actor: 'bob', reason: '' }] }, config());
     expect(after.state).toBe(d.state);
-    expect(after.requestOutcomes).toEqual([{ id: 1, applied: false, message: 'rollout already preflight-failed' }]);
+    expect(after.requestOutcomes).toEqual([{ id: 1, applied: false, message: expect.stringMatching(/^the rollout failed its pre-flight check .* \(terminal; no host received it\): .*; fix the artifact and apply it as a new rollout \(new name and version\)$/) }]);
   });
 });
 
@@ -94,7 +94,7 @@ describe('the kill switch and the verbs during preflight', () => {
     const paused = decide(inPreflight, verb('pause'), config());
     expect(paused.state.phase.kind).toBe('held');
     expect(paused.requestOutcomes).toEqual([{ id: 3, applied: true, message: 'preflight -> held' }]);
-    expect(decide(inPreflight, verb('approve'), config()).requestOutcomes).toEqual([{ id: 3, applied: false, message: 'nothing to approve: rollout is preflight' }]);
+    expect(decide(inPreflight, verb('approve'), config()).requestOutcomes).toEqual([{ id: 3, applied: false, message: expect.stringMatching(/^nothing awaits approval: the rollout is running its pre-flight checks .*; ringctl pause NAME holds it, ringctl abort NAME cancels it$/) }]);
   });
 });
 

@@ -14,11 +14,14 @@ import { phaseLabel } from '../render';
 export interface ApplyResponse {
   status: 'created' | 'unchanged';
   rollout: RolloutView;
+  /** apply --supersede: the rollouts it withdrew. */
+  superseded?: string[];
 }
 
 export function renderApplyResult(res: ApplyResponse): string {
   const v = res.rollout;
-  return `rollout/${v.name} ${res.status} (phase ${phaseLabel(v.phase)}, channel ${v.channel}, ${v.version})`;
+  const sup = res.superseded === undefined ? '' : res.superseded.length === 0 ? '; nothing in flight to supersede' : `; supersedes ${res.superseded.join(', ')} (withdrawn: it starts once ${res.superseded.length === 1 ? 'that rollback has' : 'those rollbacks have'} drained)`;
+  return `rollout/${v.name} ${res.status} (phase ${phaseLabel(v.phase)}, channel ${v.channel}, ${v.version})${sup}`;
 }
 
 /**
@@ -42,7 +45,8 @@ export function registerApply(program: Command): void {
       .requiredOption('-f, --file <file>', 'rollout document ("-" reads stdin)'),
   )
     .option('--json', 'print the server response as JSON')
-    .action((opts: RemoteOptions & { file: string; json?: boolean }) =>
+    .option('--supersede', 'replace the version in flight on the channel: it is rolled back, this one starts after the drain')
+    .action((opts: RemoteOptions & { file: string; json?: boolean; supersede?: boolean }) =>
       runVerb(async () => {
         let text: string;
         try {
@@ -56,7 +60,7 @@ export function registerApply(program: Command): void {
         const client = new Client('apply', opts);
         let res: ApplyResponse;
         try {
-          res = await client.post<ApplyResponse>('/v1/rollouts', text, 'application/yaml');
+          res = await client.post<ApplyResponse>(opts.supersede === true ? '/v1/rollouts?supersede=true' : '/v1/rollouts', text, 'application/yaml');
         } catch (err) {
           throw inFile(err, opts.file === '-' ? '<stdin>' : opts.file);
         }
