@@ -12,7 +12,7 @@
  * in the commands' output), the metrics are labelled simulated, the JSON logs go to the log file and not to the
  * terminal, and the server is stopped by the README's own `kill` line (its summary line, its pid file removed).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -100,12 +100,16 @@ test('the README Quick start, run as written, reaches awaiting-approval, is appr
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   // The server got the README's kill as the script's last line: its output ends once it has stopped (its summary
   // line), when every process holding the script's stdout is gone.
-  await Promise.race([new Promise((r) => child.once('close', r)), new Promise((r) => setTimeout(r, 20_000))]);
+  let grace: NodeJS.Timeout | undefined;
+  await Promise.race([new Promise((r) => child.once('close', r)), new Promise((r) => (grace = setTimeout(r, 20_000)))]);
+  clearTimeout(grace);
   clearTimeout(timer);
   const seconds = (Date.now() - t0) / 1000;
   const pidFile = path.join(qs, 'server.pid');
-  // Nothing of the script's group should be left (the README's kill line stopped the server).
+  // Nothing of the script's group should be left (the README's kill line stopped the server; npx exits just after).
+  for (let i = 0; i < 50 && groupAlive(child.pid as number); i++) await new Promise((r) => setTimeout(r, 200));
   const leftOver = groupAlive(child.pid as number);
+  if (leftOver) console.log(execFileSync('ps', ['-o', 'pid,stat,args', '-g', String(child.pid)], { encoding: 'utf8' }));
   if (leftOver) process.kill(-(child.pid as number), 'SIGKILL');
   const watch = fs.existsSync(watchOut) ? fs.readFileSync(watchOut, 'utf8') : '';
   const log = fs.existsSync(path.join(qs, 'server.log')) ? fs.readFileSync(path.join(qs, 'server.log'), 'utf8') : '';
