@@ -20,7 +20,7 @@ import { ensureBuilt } from '../helpers/build';
 import { freePort } from '../helpers/prometheus';
 
 const ROOT = path.join(__dirname, '..', '..');
-const LIMIT_MS = 6 * 60_000;
+const LIMIT_MS = 4 * 60_000;
 jest.setTimeout(LIMIT_MS + 60_000);
 
 /** The fenced sh block right after `<!-- quickstart: NAME ... -->` in the Quick start section. */
