@@ -69,7 +69,8 @@ soak: build
 demo: build
 	node bin/agent-sim.js --scenario examples/scenarios/bad-content-update.yaml --clock virtual --plot demo-bad-content-update.svg
 
-# Real time: Prometheus + ringmaster serve + agent-sim live; watch with ringctl status --watch. Ctrl-C stops it.
+# Real time: Prometheus + ringmaster serve + two agent-sim live fleets: a healthy update the script approves, then the
+# bad update halted in the canary ring (about 4 min; DEMO_PART=2 only the second). Ctrl-C stops it.
 demo-live: build prometheus
 	./scripts/demo-live.sh
 

@@ -5,6 +5,8 @@
  *   agent-sim --scenario FILE --clock live [--controller URL] [--pin-key BASE64] [--metrics-listen HOST:PORT] [--duration D] [--hosts N]
  *   agent-sim --scenario FILE --clock live --pollers K [--duration 10s]      (load mode)
  *   agent-sim --scenario FILE --clock live --agents K [--agents-dir DIR] [--pin-key BASE64] (K real reference agents)
+ *   agent-sim serve --scenario FILE [--listen HOST:PORT] [--data DIR] [--tokens FILE] [--pid-file FILE] ...
+ *     (the real controller and its HTTP API in real time, the simulated fleet as its fleet and metrics: serve.ts)
  *
  * Virtual clock: plays the scenario against the real controller runtime in process and prints the story and a
  * summary table, with the same scenario and seed "all at once" (no rings) for comparison, and the oracle (a judge
@@ -39,6 +41,7 @@ interface Flags {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve') return (await import('./serve')).serveMain(argv.slice(1));
   let exit = 0;
   const program = new Command('agent-sim')
     .description('Ringmaster fleet simulator: plays a scenario against the controller')

@@ -12,6 +12,7 @@
  *   sum(increase(ringmaster_agent_update_failures_total{channel,version}[D]))
  *   sum(increase(ringmaster_agent_host_seconds_total{channel,version}[D])) / 3600
  *   sum(ringmaster_agent_hosts{channel,version})
+ *   sum(ringmaster_agent_hosts{channel,ring})                              -> the ring census, hosts of ring R now
  *
  *   with D in seconds (`60s`) or milliseconds (`1500ms`); a range query evaluates them at start, start + step, ...
  *   up to end, like Prometheus, and differences are exact (no extrapolation).
@@ -31,6 +32,8 @@ const DURATION = String.raw`\[(\d+)(ms|s)\]`;
 const EVENTS = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_(crashes|update_failures)_total${LABELS}${DURATION}\)\)$`);
 const EXPOSURE = new RegExp(String.raw`^sum\(increase\(ringmaster_agent_host_seconds_total${LABELS}${DURATION}\)\) / 3600$`);
 const HOSTS = new RegExp(String.raw`^sum\(ringmaster_agent_hosts${LABELS}\)$`);
+/** The ring census (controller/runtime/census.ts): hosts, on any version, that belong to ring R of the candidate's plan. */
+const CENSUS = /^sum\(ringmaster_agent_hosts\{channel="([^"]*)",ring="([^"]*)"\}\)$/;
 
 /** A parsed contract query: what to read from the fleet at an instant t (undefined: no sample at t). */
 type Reader = { version: string; channel: string; read: (t: number) => number };
@@ -82,6 +85,11 @@ export class SimMetricsProvider implements MetricsProvider, CountsSource {
 
   query(promql: string, at: Date): Promise<QueryResult> {
     this.queries++;
+    const census = CENSUS.exec(promql);
+    if (census) {
+      if (census[1] !== this.channel || this.inGap(at.getTime())) return Promise.resolve({ kind: 'no-data', reason: 'empty vector (no series matched)' });
+      return Promise.resolve({ kind: 'value', value: this.fleet.ringHosts(census[2] as string) });
+    }
     const r = this.parse(promql);
     if (typeof r === 'string') return Promise.resolve({ kind: 'error', message: r });
     const t = at.getTime();

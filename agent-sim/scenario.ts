@@ -9,7 +9,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { DEFAULT_BOOT_RULES } from '../controller/engine/agent';
 import { loadDocumentFileOrThrow, type DocumentType } from '../controller/spec/document';
 import { parseDuration } from '../controller/spec/duration';
-import type { PathSegment, Problem } from '../controller/spec/errors';
+import { InputError, type PathSegment, type Problem } from '../controller/spec/errors';
 
 const DURATION = '^([0-9]+(ms|s|m|h|d|w))+$';
 /** ISO 8601 with an offset or Z: the instant must not depend on the machine's time zone. */
@@ -257,9 +257,25 @@ function scenarioRules(data: unknown): Problem[] {
 
 export const SCENARIO_FILE: DocumentType<ScenarioDocument> = { noun: 'scenario file', schema: scenarioSchema, materialise: 'all', rules: scenarioRules };
 
+/**
+ * The scenario document. Another kind of document (a Rollout, a Policy: the usual mix-up) is one line that says so,
+ * instead of the schema's complaints about every field of it.
+ */
+function loadScenarioDocument(file: string): ScenarioDocument {
+  try {
+    return loadDocumentFileOrThrow(SCENARIO_FILE, file);
+  } catch (err) {
+    const kind = err instanceof InputError ? /\skind: must be Scenario \(got ([A-Za-z]+)\)$/.exec(err.lines[0] ?? '')?.[1] : undefined;
+    if (kind === undefined) throw err;
+    throw new InputError([
+      `${file} is a ${kind}, not a Scenario: agent-sim plays a Scenario (kind: Scenario, e.g. examples/scenarios/bad-content-update.yaml) whose spec.rollout names the rollout file${kind === 'Rollout' ? '; to serve a controller for it: agent-sim serve --scenario examples/quickstart/fleet.yaml' : ''}`,
+    ]);
+  }
+}
+
 /** A scenario file, defaults filled in; its mistakes are an InputError (controller/spec/errors.ts), one line each. */
 export function loadScenario(file: string, overrides: { hosts?: number; seed?: number } = {}): Scenario {
-  const doc = loadDocumentFileOrThrow(SCENARIO_FILE, file);
+  const doc = loadScenarioDocument(file);
   const s = doc.spec;
   const f = s.fleet;
   const dir = path.dirname(file);

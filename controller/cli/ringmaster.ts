@@ -17,20 +17,18 @@
  * of a start refused for bad input (exit 2). See docs/cli.md#logs.
  */
 import * as fs from 'node:fs';
-import type * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
-import { createServer } from '../api/server';
+import type { MetricsProvider } from '../analysis/provider';
 import { TokenSet } from '../api/tokens';
 import { KeyFileError, rotateSigningKey } from '../crypto/keys';
-import type { Analyzer, Controller } from '../runtime/controller';
-import type { CensusSource } from '../runtime/types';
 import { durationMs, parseDuration } from '../spec/duration';
 import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
-import { Telemetry } from '../telemetry/metrics';
 import { readNotificationSinks, readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
 import type { PreflightAllowlist } from '../content/allowlist';
+import { runServe, type ServeAnalysis } from './serve-run';
+
+export { close, listen, untilSignal } from './serve-net';
 
 export interface ServeSettings {
   listen: { host: string; port: number };
@@ -199,85 +197,39 @@ async function serve(flags: ServeFlags): Promise<number> {
   }
   // From here on, stderr carries JSON log lines only (docs/cli.md#logs); stdout the listening lines for people and scripts.
   const log = createLogger(settings.logLevel === undefined ? {} : { level: settings.logLevel });
-  if (tokens.size === 0) {
-    log.warn(
-      `${settings.tokens === undefined ? 'no --tokens file' : `${settings.tokens} has no tokens`}: ` +
-        'every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open',
-    );
-  }
-  const telemetry = new Telemetry();
-  // The audit chain is verified before the controller opens the store; a broken one refuses to start (docs/audit.md).
-  const { attachAuditSource, auditKeyLine, openServeAudit } = await import('../store/audit-open');
-  const audit = openServeAudit({ dataDir: settings.data, acceptBroken: flags.acceptBrokenAudit, log });
-  if (!audit.ok) return fail([audit.line]);
-  telemetry.watchAudit(() => audit.publisher.sample());
-  // Loaded here, after the flags were checked: the runtime pulls in SQLite and the document loaders.
-  const { Controller } = await import('../runtime/controller');
-  let controller: Controller;
-  try {
-    controller = await Controller.open({
-      ...(preflight === undefined ? {} : { preflightAllowlist: preflight }),
-      dataDir: settings.data,
-      policiesDir: settings.policies,
-      ...(settings.trustedKeys === undefined ? {} : { trustedKeysFile: settings.trustedKeys }),
-      tickMs: settings.tickMs,
-      rollbackDrainMs: settings.rollbackDrainMs,
-      manifestReissueMs: settings.manifestReissueMs,
-      ...(await analysisFor(settings.prometheus, log)),
-      observer: telemetry,
-      log,
-      ...(sinks.length > 0 ? { notifications: { sinks, observer: telemetry } } : {}),
-    });
-  } catch (err) {
-    if (err instanceof InputError) return fail(err.lines);
-    if (err instanceof KeyFileError) return fail([err.message]);
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EACCES' || e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'EROFS') {
-      return fail([`${settings.data}: cannot use the data directory (${e.code})`]);
-    }
-    throw err;
-  }
+  warnWithoutTokens(log, tokens, settings.tokens);
+  const prometheus = settings.prometheus;
+  return runServe({
+    settings,
+    tokens,
+    log,
+    analysis: () => analysisFor(prometheus, log),
+    ...(preflight === undefined ? {} : { preflight }),
+    sinks,
+    ...(flags.acceptBrokenAudit === undefined ? {} : { acceptBrokenAudit: flags.acceptBrokenAudit }),
+  });
+}
 
-  const server = createServer(controller, { tokens, observer: telemetry, log, ...(settings.artifacts === undefined ? {} : { artifactsDir: settings.artifacts }) });
-  try {
-    await listen(server, settings.listen.host, settings.listen.port);
-  } catch (err) {
-    await controller.stop();
-    const e = err as NodeJS.ErrnoException;
-    log.fatal({ listen: `${settings.listen.host}:${settings.listen.port}`, code: e.code }, `cannot listen on ${settings.listen.host}:${settings.listen.port} (${e.code ?? e.message})`);
-    return 1;
-  }
-  controller.start();
-  attachAuditSource(controller, audit.publisher.store);
-  audit.publisher.start();
-  const addr = server.address() as AddressInfo;
-  const key = controller.signingKey();
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  process.stdout.write(`ringmaster: listening on http://${host}:${addr.port}\n`);
-  process.stdout.write(`ringmaster: manifest signing key ed25519 ${key.publicKey} (key id ${key.keyId}); agents pin it, also at GET /v1/signing-key\n`);
-  const auditKey = audit.publisher.key();
-  if (auditKey) process.stdout.write(`${auditKeyLine(auditKey)}\n`);
-
-  await untilSignal(log, 'shutting down');
-  await close(server);
-  await controller.stop();
-  audit.publisher.stop();
-  log.info('stopped');
-  return 0;
+/** The warning of a server whose API refuses every change (no tokens). */
+export function warnWithoutTokens(log: Logger, tokens: TokenSet, file: string | undefined): void {
+  if (tokens.size > 0) return;
+  log.warn(
+    `${file === undefined ? 'no --tokens file' : `${file} has no tokens`}: ` +
+      'every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open',
+  );
 }
 
 /**
  * The health analysis: Prometheus when configured. Without a provider, rollouts that declare metrics get an
  * error verdict on every interval and halt with provider-error: missing data is never treated as healthy.
  */
-export async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Promise<{ analyzer: Analyzer; census?: CensusSource }> {
+export async function analysisFor(p: PrometheusSettings | undefined, log: Logger): Promise<ServeAnalysis> {
   const { MetricsAnalyzer } = await import('../runtime/analysis');
   if (p === undefined) {
     log.warn('no --prometheus-url: rollouts with analysis metrics will halt (provider-error); rollouts without metrics advance on bake time');
     return { analyzer: new MetricsAnalyzer(async (_metric, ctx) => ({ kind: 'error', at: ctx.now.toISOString(), message: 'no metrics provider configured (start ringmaster serve with --prometheus-url)' }), { signals: false }) };
   }
   const { PrometheusProvider } = await import('../analysis/prometheus');
-  const { prometheusObserver } = await import('../analysis/observe');
   const provider = new PrometheusProvider({
     url: p.url,
     timeoutMs: p.timeoutMs,
@@ -289,45 +241,22 @@ export async function analysisFor(p: PrometheusSettings | undefined, log: Logger
   const online = await provider.isOnline();
   if (online === true) log.info({ prometheus: provider.endpoint }, 'metrics from Prometheus');
   else log.warn({ prometheus: provider.endpoint, error: online }, 'Prometheus is not ready yet');
+  return providerAnalysis(provider, { minWindowSeconds: p.minWindowSeconds, log });
+}
+
+/**
+ * The health analysis over any MetricsProvider that answers the agent metrics contract's PromQL: Prometheus here,
+ * the fleet simulator's in-process counters in `agent-sim serve`. `source`, when set, is appended to every verdict's
+ * reason, so that `ringctl status` and the dashboard say where the numbers came from.
+ */
+export async function providerAnalysis(provider: MetricsProvider, opts: { minWindowSeconds: number; log: Logger; source?: string }): Promise<ServeAnalysis> {
+  const { MetricsAnalyzer } = await import('../runtime/analysis');
+  const { prometheusObserver } = await import('../analysis/observe');
   const { prometheusCensus } = await import('../runtime/census');
-  return { analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: p.minWindowSeconds, log })), census: prometheusCensus(provider) };
-}
-
-/** Resolves on the first SIGTERM or SIGINT, logged with `message`. */
-export function untilSignal(log: Logger, message: string): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      log.info({ signal }, message);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-}
-
-export function listen(server: http.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-/** Stops accepting, lets requests in flight finish (up to 5 s), then drops what is left. */
-export function close(server: http.Server): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), 5000);
-    server.close(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
+  return {
+    analyzer: new MetricsAnalyzer(prometheusObserver(provider, { minWindowSeconds: opts.minWindowSeconds, log: opts.log }), opts.source === undefined ? {} : { source: opts.source }),
+    census: prometheusCensus(provider),
+  };
 }
 
 // ------------------------------------------------------------------------------------------ settings

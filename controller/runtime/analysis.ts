@@ -20,18 +20,25 @@ export interface MetricsAnalyzerOptions {
    * then runs on bake time alone, as before (contracts §3).
    */
   signals?: boolean;
+  /**
+   * Where the numbers come from, when that is not Prometheus: appended to every verdict's reason in brackets
+   * (agent-sim serve: "simulated metrics (agent-sim), not Prometheus"), so that whoever reads a verdict knows.
+   */
+  source?: string;
 }
 
 export class MetricsAnalyzer implements Analyzer {
   /** Last analysis per rollout and ring start; in memory: after a restart the next tick analyses at once. */
   private readonly last = new Map<string, number>();
   readonly judgesSignals: boolean;
+  readonly source: string | undefined;
 
   constructor(
     private readonly observe: ObserveFn,
     opts: MetricsAnalyzerOptions = {},
   ) {
     this.judgesSignals = opts.signals !== false;
+    this.source = opts.source;
   }
 
   /** The declared metrics and the signals this analyzer judges for a rollout. */
@@ -88,7 +95,7 @@ export class MetricsAnalyzer implements Analyzer {
     return {
       ring,
       result: judged.result,
-      reason: judged.reason,
+      reason: this.source === undefined ? judged.reason : `${judged.reason} [${this.source}]`,
       noData,
       metrics: judged.metrics,
       judgeStates: judged.states,
