@@ -1,5 +1,9 @@
 /**
- * `ringctl plan ROLLOUT.yaml --policy POLICY.yaml [--start WHEN] [--hosts N] [--ring-hosts NAME=N,...] [--json]`
+ * `ringctl plan ROLLOUT.yaml --policy POLICY.yaml [--start WHEN] [--hosts N] [--ring-hosts NAME=N,...] [--json]
+ *   [--power --baseline-rate R]`
+ *
+ * --power adds the rings' sizing (policy/power-plan.ts, commands/plan-power.ts): per ring and counts metric, the
+ * exposure and time to detect detectRatio with 95% power, and the smallest ratio detected within the bake.
  *
  * Shows when each ring of a rollout would start and end under a policy, if every ring passed its health
  * checks at the end of its minimum bake and approvals came in time, and why a ring has to wait. Each ring's
@@ -22,6 +26,8 @@ import { loadPolicyFile, loadRolloutFile } from '../../spec/load';
 import { planRollout, type PlannedRamp, type PlanSizes, type RolloutPlan } from '../../policy/plan';
 import { describePolicyWindows, policyTimeErrors } from '../../policy/windows';
 import type { PolicySpec } from '../../spec/types';
+import { planPower, type RingPower } from '../../policy/power-plan';
+import { parseBaselineRates, powerText } from './plan-power';
 
 export interface PlanOptions {
   policy: string;
@@ -29,6 +35,8 @@ export interface PlanOptions {
   json?: boolean;
   hosts?: string;
   ringHosts?: string;
+  power?: boolean;
+  baselineRate?: string;
 }
 
 /** --hosts and --ring-hosts (`canary=2000,dogfood=300`), or a one-line usage error. */
@@ -104,8 +112,8 @@ export function resolveStart(start: StartSpec, timezone: string, now: Date): Dat
   }
 }
 
-/** The --json document: waitReasons reduced to {kind, message}. */
-export function planJson(plan: RolloutPlan): string {
+/** The --json document: waitReasons reduced to {kind, message}; with --power, the power rows. */
+export function planJson(plan: RolloutPlan, power?: RingPower[]): string {
   return JSON.stringify({
     rings: plan.rings.map((r) => ({
       name: r.name,
@@ -115,6 +123,7 @@ export function planJson(plan: RolloutPlan): string {
       ramp: r.ramp,
     })),
     holdbackPercent: plan.holdbackPercent,
+    ...(power ? { power } : {}),
   });
 }
 
@@ -191,11 +200,24 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
   if (spec.policy !== undefined && spec.policy !== policy.doc.metadata.name) {
     err(`note: the rollout names policy "${spec.policy}"; planning with "${policy.doc.metadata.name}" (${opts.policy})`);
   }
+  let power: RingPower[] | undefined;
+  if (opts.power) {
+    if (parsedSizes.sizes.fleetHosts === undefined) {
+      err("ringctl plan: --power needs the fleet's size: --hosts N (and --ring-hosts NAME=N for selector rings)");
+      return 2;
+    }
+    const rates = parseBaselineRates(opts.baselineRate, spec);
+    if (!rates.ok) {
+      err(`ringctl plan: ${rates.message}`);
+      return 2;
+    }
+    power = planPower(spec, parsedSizes.sizes, rates.rates);
+  }
   const start = resolveStart(parsedStart.start, policySpec.timezone, now);
   const plan = planRollout(spec, policySpec, start, parsedSizes.sizes);
   const unknown = plan.rings.filter((r) => r.ramp !== null && r.ramp.ringHosts === null).map((r) => r.name);
   if (opts.json) {
-    process.stdout.write(`${planJson(plan)}\n`);
+    process.stdout.write(`${planJson(plan, power)}\n`);
     return 0;
   }
   const startText = DateTime.fromJSDate(start, { zone: policySpec.timezone })
@@ -214,6 +236,7 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
       ...(unknown.length > 0 ? [`Ring sizes unknown for ${unknown.join(', ')}: their ramp time is not in the plan (pass --hosts N, and --ring-hosts NAME=N for selector rings).`] : []),
       ...(plan.holdbackPercent > 0 ? [`Holdback: ${plan.holdbackPercent}% of the fleet stays on ${spec.previousVersion ?? 'the previous version'} through the last ring, until its bake passes.`] : []),
       '',
+      ...(power ? [powerText(power), ''] : []),
     ].join('\n'),
   );
   return 0;
@@ -228,6 +251,8 @@ export function registerPlan(program: Command): void {
     .option('--start <when>', `when the rollout would begin (default: now); ${START_HELP}`)
     .option('--hosts <n>', "the fleet's size, to size the waves of percent rings")
     .option('--ring-hosts <pairs>', 'sizes of selector rings, e.g. canary=2000 (comma-separated)')
+    .option('--power', "size the rings: exposure and time each metric's test needs to detect its detectRatio (95% power), and the smallest ratio detected within each bake (needs --hosts, --baseline-rate)")
+    .option('--baseline-rate <rate>', 'with --power: baseline events per host-hour, one rate or NAME=RATE per metric (crashes=0.0005,bsod=0.0002)')
     .option('--json', 'print the plan as one JSON document')
     .action((rolloutFile: string, opts: PlanOptions) => {
       process.exitCode = runPlan(rolloutFile, opts);
