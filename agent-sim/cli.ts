@@ -110,12 +110,12 @@ async function run(flags: Flags): Promise<number> {
   }
   const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  if (flags.plot) fs.writeFileSync(flags.plot, plotSvg(result, `${sc.name}: ${sc.fleet.hosts.toLocaleString('en-US')} hosts`));
+  if (flags.plot) fs.writeFileSync(flags.plot, plotSvg(result, `${sc.name}: ${sc.fleet.hosts.toLocaleString('en-US')} simulated hosts`, allAtOnce));
   const problems = checkExpectations(sc, result);
   if (flags.json) {
     const { timeline, transitions, ...rest } = result;
     process.stdout.write(
-      `${JSON.stringify({ ...rest, transitions: transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason })), ...(flags.timeline ? { timeline } : {}), allAtOnce: allAtOnce ?? null, wallTimeMs: Math.round(wallMs), peakRssMB: Math.round(peakRssMB), expectationsMet: problems.length === 0, problems })}\n`,
+      `${JSON.stringify({ ...rest, transitions: transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason })), ...(flags.timeline ? { timeline } : {}), allAtOnce: allAtOnce ? withoutTimeline(allAtOnce) : null, wallTimeMs: Math.round(wallMs), peakRssMB: Math.round(peakRssMB), expectationsMet: problems.length === 0, problems })}\n`,
     );
   } else {
     process.stdout.write(`\n${summaryTable(result, allAtOnce)}\n`);
@@ -124,6 +124,12 @@ async function run(flags: Flags): Promise<number> {
     process.stdout.write(`${whatNext(flags.scenario)}\n`);
   }
   return problems.length === 0 ? 0 : 1;
+}
+
+/** The all-at-once numbers without the per-step timeline (kept for the plot). */
+function withoutTimeline(a: AllAtOnceResult): Omit<AllAtOnceResult, 'timeline'> {
+  const { timeline: _timeline, ...rest } = a;
+  return rest;
 }
 
 /** "13 min", "14 h", "3.5 days" of virtual time. */

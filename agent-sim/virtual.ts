@@ -119,7 +119,16 @@ export interface RunResult {
   timeline: TimelinePoint[];
 }
 
+/** A point of the all-at-once run: ms since the start, hosts that took the update, hosts bricked. */
+export interface AllAtOncePoint {
+  t: number;
+  took: number;
+  bricked: number;
+}
+
 export interface AllAtOnceResult {
+  /** Over the run, one point per step (for the plot; left out of agent-sim's JSON). */
+  timeline: AllAtOncePoint[];
   hostsUpdated: number;
   hostsUpdatedOutsideCanary: number;
   hostsBricked: number;
@@ -467,7 +476,11 @@ export function runAllAtOnce(sc: Scenario): AllAtOnceResult {
   const fetched = channel.publish({ activeRing: 0, rings: [{ name: 'everyone', basisPoints: 10_000 }] }, { issuedAtMs: start });
   // Two poll intervals and an hour: every host that can poll has polled.
   const until = start + 2 * sc.fleet.pollIntervalMs + 3_600_000;
-  for (let t = start; t < until; t += sc.tickMs) fleet.step(t, sc.tickMs, fetched);
+  const timeline: AllAtOncePoint[] = [];
+  for (let t = start; t < until; t += sc.tickMs) {
+    fleet.step(t, sc.tickMs, fetched);
+    timeline.push({ t: t + sc.tickMs - start, took: fleet.tookTotal, bricked: fleet.brickedTotal });
+  }
   const counts = fleet.counts();
-  return { hostsUpdated: counts.took, hostsUpdatedOutsideCanary: counts.tookOutsideCanary, hostsBricked: counts.bricked, hostsRecoveredLocally: counts.recoveredLocally, bricked: counts.bricked / sc.fleet.hosts };
+  return { timeline, hostsUpdated: counts.took, hostsUpdatedOutsideCanary: counts.tookOutsideCanary, hostsBricked: counts.bricked, hostsRecoveredLocally: counts.recoveredLocally, bricked: counts.bricked / sc.fleet.hosts };
 }
