@@ -3,7 +3,9 @@
  * rows a user reads, the JSON numbers against engine/power.ts, and the usage errors. The statistics themselves are
  * checked against the judge in test/unit/power.test.ts.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { intervalsForPower } from '../../controller/engine/power';
 import type { RingPower } from '../../controller/policy/power-plan';
@@ -16,6 +18,18 @@ const BASE = ['plan', 'examples/rollouts/content-update.yaml', '--policy', 'poli
 function ringctl(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin/ringctl.js'), ...args], { cwd: ROOT, encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, without blocking the event loop (the fake Prometheus below runs in this process). */
+function ringctlAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/ringctl.js'), ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 beforeAll(() => ensureBuilt(), 120_000);
@@ -58,4 +72,51 @@ test.each([
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(message);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
+});
+
+describe('--prometheus-url: the baseline rate from the rollout\'s own baseline queries (a loopback server speaking the Prometheus HTTP API)', () => {
+  let server: http.Server;
+  let url: string;
+  const queries: string[] = [];
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        const q = new URLSearchParams(body).get('query') ?? '';
+        queries.push(q);
+        // 480 crashes and 24 BSODs over 24,000 host-h: rates 0.02 and 0.001 per host-hour.
+        const value = q.includes('[3600s]') ? null : q.includes('host_seconds_total') ? '24000' : q.includes('kind="crash"') ? '480' : q.includes('kind="bsod"') ? '24' : null;
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: value === null ? [] : [{ metric: {}, value: [Date.now() / 1000, value] }] } }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test('reads each metric\'s baseline events and host-hours on previousVersion over the window; --baseline-rate wins for the metrics it names', async () => {
+    const r = await ringctlAsync([...BASE, '--json', '--prometheus-url', url, '--baseline-window', '24h', '--baseline-rate', 'bsod=0.0005']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { power: RingPower[] };
+    expect(doc.power.find((x) => x.metric === 'crashes')?.baselineRate).toBeCloseTo(0.02, 12);
+    expect(doc.power.find((x) => x.metric === 'bsod')?.baselineRate).toBe(0.0005);
+    expect(r.stderr).toMatch(/baseline rate of crashes from Prometheus: 480 events \/ 24000 host-h on 7\.16\.290 over 86400s = 0\.02\/host-h/);
+    // Only the crashes metric was asked for, with the rollout's baseline selector and the window.
+    expect(queries).toHaveLength(2);
+    for (const q of queries) expect(q).toMatch(/channel="sensor-content",version="7\.16\.290".*\[86400s\]/);
+  });
+
+  test('no series in the window, or Prometheus unreachable: one line naming the metric, exit 1', async () => {
+    // The fake has no samples for a 1h window (nobody ran the baseline then).
+    const empty = await ringctlAsync([...BASE, '--prometheus-url', url, '--baseline-window', '1h']);
+    expect(empty.status).toBe(1);
+    expect(empty.stderr.trim().split('\n')).toHaveLength(1);
+    expect(empty.stderr).toMatch(/^ringctl plan: --prometheus-url: crashes baseline events: empty vector \(no series matched\) for sensor-content 7\.16\.290 over 3600s \(pass --baseline-rate crashes=R\)/);
+    const down = await ringctlAsync([...BASE, '--prometheus-url', 'http://127.0.0.1:1', '--baseline-rate', 'crashes=0.02']);
+    expect(down.status).toBe(1);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).toMatch(/^ringctl plan: --prometheus-url: bsod baseline (events|exposure): prometheus: /);
+  });
 });

@@ -1,8 +1,10 @@
 /**
  * `ringctl plan FILE --policy P --power --hosts N [--ring-hosts NAME=N,...] --baseline-rate R`: the power part of
  * the plan (controller/policy/power-plan.ts). R is events per host-hour on the baseline, one number for every metric
- * or `NAME=R,...` per metric.
+ * or `NAME=R,...` per metric; with --prometheus-url the rates the flag does not give are read from Prometheus.
  */
+import { builtinQueries, eventKindOf, promDuration } from '../../analysis/observe';
+import type { MetricsProvider } from '../../analysis/provider';
 import { fmt } from '../../engine/judge';
 import { PLANNED_POWER, poweredMetrics, type BaselineRates, type RingPower } from '../../policy/power-plan';
 import type { RolloutSpec } from '../../spec/types';
@@ -11,7 +13,7 @@ import type { RolloutSpec } from '../../spec/types';
 export function parseBaselineRates(text: string | undefined, spec: RolloutSpec): { ok: true; rates: BaselineRates } | { ok: false; message: string } {
   const metrics = poweredMetrics(spec);
   if (text === undefined) {
-    return { ok: false, message: `--power needs --baseline-rate R (events per host-hour on the baseline), or NAME=R for each of ${metrics.join(', ') || 'the metrics'}` };
+    return { ok: false, message: `--power needs --baseline-rate R (events per host-hour on the baseline, or NAME=R for each of ${metrics.join(', ') || 'the metrics'}) or --prometheus-url URL` };
   }
   const rate = (t: string): number | null => (/^\s*([0-9]*\.?[0-9]+(e-?[0-9]+)?)\s*$/i.test(t) && Number(t) > 0 ? Number(t) : null);
   const one = rate(text);
@@ -73,4 +75,46 @@ export function powerText(rows: RingPower[]): string {
     "The candidate is every host of the rings so far, the baseline the rest of the fleet. ALPHA is the test's share of the rollout's alpha.",
     'The max guard and the catastrophic test can only fail a ring sooner; a noisier fleet than Poisson needs more exposure.',
   ].join('\n');
+}
+
+/** What --prometheus-url found: the --baseline-rate text to use, and one note per metric read. */
+export type PrometheusRates = { ok: true; text: string; notes: string[] } | { ok: false; message: string };
+
+/**
+ * Fills the rates --baseline-rate does not give from Prometheus, with the rollout's own baseline queries
+ * (analysis/observe.ts builtinQueries for spec.previousVersion) over `windowMs` ending `now`:
+ * rate = sum(increase(events[W])) / (sum(increase(host_seconds[W])) / 3600). The flag wins: one rate for every metric
+ * leaves nothing to ask; NAME=RATE pairs leave the other metrics.
+ */
+export async function baselineRatesFromPrometheus(
+  spec: RolloutSpec,
+  provider: MetricsProvider,
+  windowMs: number,
+  flag: string | undefined,
+  now: Date,
+): Promise<PrometheusRates> {
+  if (flag !== undefined && /^\s*[0-9.]+(e-?[0-9]+)?\s*$/i.test(flag)) return { ok: true, text: flag, notes: [] };
+  const given = new Set((flag ?? '').split(',').map((p) => /^\s*([^=\s]+)\s*=/.exec(p)?.[1]).filter((x): x is string => x !== undefined));
+  if (spec.previousVersion === undefined) return { ok: false, message: '--prometheus-url: the rollout has no previousVersion, so there is no baseline to query (pass --baseline-rate)' };
+  const window = promDuration(windowMs);
+  const pairs: string[] = flag === undefined || flag.trim() === '' ? [] : [flag];
+  const notes: string[] = [];
+  for (const metric of (spec.analysis?.metrics ?? []).filter((m) => poweredMetrics(spec).includes(m.name) && !given.has(m.name))) {
+    const kind = eventKindOf(metric.type);
+    if (kind === undefined) continue;
+    const q = builtinQueries(kind, spec.channel, spec.previousVersion, window);
+    const [events, exposure] = await Promise.all([provider.query(q.events, now), provider.query(q.exposure, now)]);
+    for (const [what, r] of [['events', events], ['exposure', exposure]] as const) {
+      if (r.kind === 'error') return { ok: false, message: `--prometheus-url: ${metric.name} baseline ${what}: ${r.message}` };
+      if (r.kind === 'no-data') return { ok: false, message: `--prometheus-url: ${metric.name} baseline ${what}: ${r.reason} for ${spec.channel} ${spec.previousVersion} over ${window} (pass --baseline-rate ${metric.name}=R)` };
+    }
+    const e = (events as { value: number }).value;
+    const x = (exposure as { value: number }).value;
+    if (!(x > 0) || !(e > 0)) {
+      return { ok: false, message: `--prometheus-url: ${metric.name}: ${fmt(e)} events over ${fmt(x)} host-h on ${spec.previousVersion} in ${window}: no rate to size with (pass --baseline-rate ${metric.name}=R)` };
+    }
+    pairs.push(`${metric.name}=${e / x}`);
+    notes.push(`baseline rate of ${metric.name} from Prometheus: ${fmt(e)} events / ${fmt(x)} host-h on ${spec.previousVersion} over ${window} = ${fmt(e / x)}/host-h`);
+  }
+  return { ok: true, text: pairs.join(','), notes };
 }

@@ -27,7 +27,9 @@ import { planRollout, type PlannedRamp, type PlanSizes, type RolloutPlan } from 
 import { describePolicyWindows, policyTimeErrors } from '../../policy/windows';
 import type { PolicySpec } from '../../spec/types';
 import { planPower, type RingPower } from '../../policy/power-plan';
-import { parseBaselineRates, powerText } from './plan-power';
+import { baselineRatesFromPrometheus, parseBaselineRates, powerText } from './plan-power';
+import { PrometheusProvider } from '../../analysis/prometheus';
+import { parseDuration } from '../../spec/duration';
 
 export interface PlanOptions {
   policy: string;
@@ -37,6 +39,8 @@ export interface PlanOptions {
   ringHosts?: string;
   power?: boolean;
   baselineRate?: string;
+  prometheusUrl?: string;
+  baselineWindow?: string;
 }
 
 /** --hosts and --ring-hosts (`canary=2000,dogfood=300`), or a one-line usage error. */
@@ -253,8 +257,37 @@ export function registerPlan(program: Command): void {
     .option('--ring-hosts <pairs>', 'sizes of selector rings, e.g. canary=2000 (comma-separated)')
     .option('--power', "size the rings: exposure and time each metric's test needs to detect its detectRatio (95% power), and the smallest ratio detected within each bake (needs --hosts, --baseline-rate)")
     .option('--baseline-rate <rate>', 'with --power: baseline events per host-hour, one rate or NAME=RATE per metric (crashes=0.0005,bsod=0.0002)')
+    .option('--prometheus-url <url>', "with --power: read the rates --baseline-rate does not give from Prometheus, with the rollout's own baseline queries")
+    .option('--baseline-window <duration>', 'with --prometheus-url: the window the baseline rate is measured over (default 24h)')
     .option('--json', 'print the plan as one JSON document')
-    .action((rolloutFile: string, opts: PlanOptions) => {
-      process.exitCode = runPlan(rolloutFile, opts);
+    .action(async (rolloutFile: string, opts: PlanOptions) => {
+      const rates = opts.power && opts.prometheusUrl !== undefined ? await prometheusRates(rolloutFile, opts) : { ok: true as const, opts };
+      process.exitCode = rates.ok ? runPlan(rolloutFile, rates.opts) : rates.exit;
     });
+}
+
+/**
+ * --power --prometheus-url: the baseline rates from Prometheus (plan-power.ts), handed to runPlan as --baseline-rate.
+ * A rollout that does not load is left to runPlan, which prints its errors. Exit 2 for a bad URL or window, 1 when
+ * Prometheus cannot give a rate.
+ */
+async function prometheusRates(rolloutFile: string, opts: PlanOptions): Promise<{ ok: true; opts: PlanOptions } | { ok: false; exit: number }> {
+  const fail = (message: string, exit: number): { ok: false; exit: number } => {
+    process.stderr.write(`ringctl plan: ${message}\n`);
+    return { ok: false, exit };
+  };
+  const rollout = loadRolloutFile(rolloutFile);
+  if (!rollout.ok) return { ok: true, opts };
+  const window = parseDuration(opts.baselineWindow ?? '24h');
+  if (!window.ok) return fail(`invalid --baseline-window ${JSON.stringify(opts.baselineWindow)}: ${window.message}`, 2);
+  let provider: PrometheusProvider;
+  try {
+    provider = new PrometheusProvider({ url: opts.prometheusUrl as string, timeoutMs: 10_000 });
+  } catch (e) {
+    return fail(`--prometheus-url: ${(e as Error).message}`, 2);
+  }
+  const r = await baselineRatesFromPrometheus(rollout.doc.spec, provider, window.ms, opts.baselineRate, new Date());
+  if (!r.ok) return fail(r.message, 1);
+  for (const note of r.notes) process.stderr.write(`${note}\n`);
+  return { ok: true, opts: { ...opts, baselineRate: r.text } };
 }
