@@ -16,7 +16,8 @@
  * horizon. Each wait reason is an object {kind, message}; kinds: outside-window, freeze,
  * bake-ends-outside-window, no-allowed-start, approval-required, previous-ring-unscheduled.
  *
- * Exit codes: 0 planned; 1 a document is invalid (its errors are printed, one per line); 2 bad usage,
+ * Exit codes: 0 planned; 1 a document is invalid (its errors are printed, one per line), or --prometheus-url could
+ * not give a baseline rate; 2 bad usage,
  * e.g. an unreadable --start.
  */
 import type { Command } from 'commander';
