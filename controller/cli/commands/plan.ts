@@ -256,7 +256,7 @@ export function registerPlan(program: Command): void {
     .option('--start <when>', `when the rollout would begin (default: now); ${START_HELP}`)
     .option('--hosts <n>', "the fleet's size, to size the waves of percent rings")
     .option('--ring-hosts <pairs>', 'sizes of selector rings, e.g. canary=2000 (comma-separated)')
-    .option('--power', "size the rings: exposure and time each metric's test needs to detect its detectRatio (95% power), and the smallest ratio detected within each bake (needs --hosts, --baseline-rate)")
+    .option('--power', "size the rings: exposure and time each metric's test needs to detect its detectRatio (95% power), and the smallest ratio detected within each bake (needs --hosts, and --baseline-rate or --prometheus-url)")
     .option('--baseline-rate <rate>', 'with --power: baseline events per host-hour, one rate or NAME=RATE per metric (crashes=0.0005,bsod=0.0002)')
     .option('--prometheus-url <url>', "with --power: read the rates --baseline-rate does not give from Prometheus, with the rollout's own baseline queries")
     .option('--baseline-window <duration>', 'with --prometheus-url: the window the baseline rate is measured over (default 24h)')
