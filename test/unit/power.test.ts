@@ -5,8 +5,8 @@
  * baseline rate), for exactly the number of intervals intervalsForPower says gives 95% power.
  *
  * Bound: the number of rings detected must be at least the 0.1% quantile of Binomial(RUNS, 0.95): a judge whose
- * true power at that exposure is 95% falls below it in fewer than 1 seed in 1,000 (with RUNS = 400, 366 of 400,
- * i.e. 91.5%). At half that exposure the detection rate must be clearly lower (<= 85%), so the test can tell a
+ * true power at that exposure is 95% falls below it in fewer than 1 seed in 1,000 (with RUNS = 400, 365 of 400,
+ * i.e. 91.25%). At half that exposure the detection rate must be clearly lower (<= 85%), so the test can tell a
  * planned exposure from a far larger one. Seeds are fixed below; runs use seed, seed + 1, ... (noise.ts tally).
  */
 import { binomialQuantile, SENSITIVE_METRIC, tally, FLEET_HOSTS } from '../../bench/judge/noise';
