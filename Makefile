@@ -11,8 +11,15 @@ node_modules/.installed: package.json package-lock.json
 
 setup: node_modules/.installed
 
-build: setup
+# dist/ is rebuilt only when a source is newer than the last build (dist/.stamp): sources of the four TypeScript
+# trees and the dashboard, the tsconfigs and package.json. A clean clone has no stamp, so the first build runs.
+BUILD_SOURCES := $(shell find controller agent agent-sim bench ui -type f \( -name '*.ts' -o -name '*.json' -o -name '*.html' -o -name '*.css' \) -not -name '*.test.ts' -not -path 'bench/results/*' 2>/dev/null) tsconfig.json tsconfig.build.json package.json
+
+dist/.stamp: node_modules/.installed $(BUILD_SOURCES)
 	$(NPM) run --silent build
+	@touch $@
+
+build: setup dist/.stamp
 
 lint: setup
 	npx eslint .

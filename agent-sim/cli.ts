@@ -113,19 +113,42 @@ async function run(flags: Flags): Promise<number> {
   }
   const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  if (flags.plot) fs.writeFileSync(flags.plot, plotSvg(result, `${sc.name}: ${sc.fleet.hosts.toLocaleString('en-US')} hosts`));
+  if (flags.plot) fs.writeFileSync(flags.plot, plotSvg(result, `${sc.name}: ${sc.fleet.hosts.toLocaleString('en-US')} simulated hosts`, allAtOnce));
   const problems = checkExpectations(sc, result);
   if (flags.json) {
     const { timeline, transitions, ...rest } = result;
     process.stdout.write(
-      `${JSON.stringify({ ...rest, transitions: transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason })), ...(flags.timeline ? { timeline } : {}), allAtOnce: allAtOnce ?? null, wallTimeMs: Math.round(wallMs), peakRssMB: Math.round(peakRssMB), expectationsMet: problems.length === 0, problems })}\n`,
+      `${JSON.stringify({ ...rest, transitions: transitions.map((t) => ({ at: t.at, from: t.from, to: t.to, ring: t.exposedRing, reason: t.reason })), ...(flags.timeline ? { timeline } : {}), allAtOnce: allAtOnce ? withoutTimeline(allAtOnce) : null, wallTimeMs: Math.round(wallMs), peakRssMB: Math.round(peakRssMB), expectationsMet: problems.length === 0, problems })}\n`,
     );
   } else {
     process.stdout.write(`\n${summaryTable(result, allAtOnce)}\n`);
-    process.stdout.write(`wall time ${(wallMs / 1000).toFixed(1)} s, peak RSS ${Math.round(peakRssMB)} MB${flags.plot ? `, plot written to ${flags.plot}` : ''}\n`);
+    process.stdout.write(`virtual time: ${virtualSpan(result.virtualDurationHours)} simulated in ${(wallMs / 1000).toFixed(1)} s of wall time (peak RSS ${Math.round(peakRssMB)} MB)${flags.plot ? `; plot written to ${flags.plot}` : ''}\n`);
     for (const p of problems) process.stdout.write(`UNEXPECTED: ${p}\n`);
+    process.stdout.write(`${whatNext(flags.scenario)}\n`);
   }
   return problems.length === 0 ? 0 : 1;
+}
+
+/** The all-at-once numbers without the per-step timeline (kept for the plot). */
+function withoutTimeline(a: AllAtOnceResult): Omit<AllAtOnceResult, 'timeline'> {
+  const { timeline: _timeline, ...rest } = a;
+  return rest;
+}
+
+/** "13 min", "14 h", "3.5 days" of virtual time. */
+export function virtualSpan(hours: number): string {
+  if (hours < 1) return `${Math.max(1, Math.round(hours * 60))} min`;
+  if (hours < 48) return `${Number(hours.toPrecision(2))} h`;
+  return `${Number((hours / 24).toPrecision(2))} days`;
+}
+
+/** The closing line of a human run: where to go from here. */
+export function whatNext(scenario: string): string {
+  const other = scenario.endsWith('subtle-regression.yaml') ? 'examples/scenarios/bad-content-update.yaml' : 'examples/scenarios/subtle-regression.yaml';
+  return (
+    `next: another scenario (node bin/agent-sim.js --scenario ${other} --clock virtual; all in examples/scenarios/), ` +
+    'the same in real time against a real server and Prometheus (make demo-live), or drive a rollout yourself (README, Quick start).'
+  );
 }
 
 export function checkExpectations(sc: Scenario, r: RunResult): string[] {

@@ -24,6 +24,7 @@ import { CANDIDATE, Fleet, type FleetAgent } from './fleet';
 import { SimMetricsProvider } from './provider';
 import type { Scenario } from './scenario';
 import { fetchedOf, sha256Hex, SimChannel } from './signed';
+import { transitionWords, virtualOffset } from './story';
 
 export interface TimelinePoint {
   /** ms since the scenario start */
@@ -118,7 +119,16 @@ export interface RunResult {
   timeline: TimelinePoint[];
 }
 
+/** A point of the all-at-once run: ms since the start, hosts that took the update, hosts bricked. */
+export interface AllAtOncePoint {
+  t: number;
+  took: number;
+  bricked: number;
+}
+
 export interface AllAtOnceResult {
+  /** Over the run, one point per step (for the plot; left out of agent-sim's JSON). */
+  timeline: AllAtOncePoint[];
   hostsUpdated: number;
   hostsUpdatedOutsideCanary: number;
   hostsBricked: number;
@@ -244,16 +254,14 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
   const agent: FleetAgent = { channel, trust: [{ keyId: key.keyId, publicKey: key.publicKey }], versions: { baseline, candidate: spec.version }, artifact: docs.artifact };
   const fleet = new Fleet(sc, agent, start, { noiseIntervalMs: sc.fleet.noiseIntervalMs ?? intervalMs, pollQuantumMs: sc.tickMs, ...(opts.hostGroups ? { hostGroups: opts.hostGroups } : {}) });
   const provider = new SimMetricsProvider(fleet, channel, { baseline, candidate: spec.version }, gaps);
-  const off = (ms: number): string => {
-    const m = Math.round((ms - start) / 60_000);
-    return `T+${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-  };
+  const off = (ms: number): string => virtualOffset(ms - start);
   try {
     const applied = await c.applyRollout(rollout, 'agent-sim');
     if (applied.status !== 'created') throw new InputError([`${sc.rolloutFile}: the controller refused the rollout: ${applied.status === 'invalid' ? applied.errors.map(formatSpecError).join('; ') : applied.status === 'conflict' ? applied.message : applied.status}`]);
     const artifactOk = docs.artifact === undefined || (!sc.tamper.artifact && sha256Hex(docs.artifact) === spec.artifact.sha256);
-    log(`${off(start)} ${iso(start)} apply ${rollout.metadata.name}: ${channel} ${baseline} -> ${spec.version} to ${sc.fleet.hosts.toLocaleString('en-US')} hosts (${fleet.canaryCount} canary)`);
-    if (!artifactOk) log(`${off(start)} the artifact agents download does not match spec.artifact.sha256: every install will be refused (reason hash)`);
+    log(`Virtual time: a simulated clock; T+ is virtual time since the rollout was applied (${iso(start)}).`);
+    log(`${off(start)}apply ${rollout.metadata.name}: ${channel} ${baseline} -> ${spec.version} on a simulated fleet of ${sc.fleet.hosts.toLocaleString('en-US')} hosts (${fleet.canaryCount.toLocaleString('en-US')} in the canary ring)`);
+    if (!artifactOk) log(`${off(start)}the artifact agents download does not match spec.artifact.sha256: every install will be refused (reason hash)`);
 
     let seenTransitions = 0;
     let fetched: FetchedManifest | undefined;
@@ -281,7 +289,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
     /** Reads the transitions since the last call: the story, ring starts, the furthest ring, the halt. */
     const absorb = (view: RolloutView): void => {
       for (const tr of view.history.slice(seenTransitions)) {
-        log(`${off(Date.parse(tr.at))} ${tr.from} -> ${tr.to}${tr.exposedRing >= 0 ? ` (ring ${tr.exposedRing}: ${spec.rings[tr.exposedRing]?.name ?? '?'})` : ''}: ${tr.reason}`);
+        log(`${off(Date.parse(tr.at))}${transitionWords(tr, view, { baseline, candidate: spec.version })}`);
         const at = Date.parse(tr.at);
         if (firstRingStart === null && tr.to === 'progressing') firstRingStart = at;
         if (tr.exposedRing > exposedBefore && tr.exposedRing >= 0) {
@@ -316,7 +324,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
         approvalSince ??= t;
         if (t - approvalSince >= sc.approvalDelayMs) {
           const r = await c.request(rollout.metadata.name, 'approve', 'sim-approver', 'scenario: an approver approves after approvalDelay');
-          log(`${off(t)} sim-approver approves ring ${view.phase.ring}: ${r.status}`);
+          log(`${off(t)}a (simulated) approver approves ring ${spec.rings[view.phase.ring]?.name ?? view.phase.ring}: ${r.status}`);
           approvalSince = null;
           // The approval starts the ring now: read it before the fleet moves (its ring counts even if it fails at its first look).
           view = c.getRollout(rollout.metadata.name);
@@ -336,7 +344,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
           const body = JSON.parse(m.body.toString('utf8')) as ChannelManifest;
           if (!body.candidates.some((x) => x.rollout === rollout.metadata.name && x.exposure.activeRing >= 0)) {
             rollbackRevision = body.revision;
-            log(`${off(t)} manifest revision ${body.revision} withdraws ${spec.version}: agents revert on their next poll`);
+            log(`${off(t)}the signed manifest agents poll no longer offers ${spec.version} (revision ${body.revision}): hosts revert to ${baseline} at their next poll`);
           }
         }
       }
@@ -356,7 +364,7 @@ export async function runVirtual(sc: Scenario, log: (line: string) => void = () 
       if (firstUpdateFailureAt === null && (snap.events[CANDIDATE][2] as number) > 0) firstUpdateFailureAt = t + dt;
       if (firstCrashAt === null && candCrashes > 0) {
         firstCrashAt = t + dt;
-        log(`${off(firstCrashAt)} first crash on ${spec.version}: ${candCrashes} crash/BSOD events, ${fleet.hostsOn[CANDIDATE]} hosts reporting on it`);
+        log(`${off(firstCrashAt)}first crashes on ${spec.version}: ${candCrashes.toLocaleString('en-US')} crash/BSOD event${candCrashes === 1 ? '' : 's'}; ${fleet.hostsOn[CANDIDATE].toLocaleString('en-US')} updated host${fleet.hostsOn[CANDIDATE] === 1 ? '' : 's'} still reporting`);
       }
       timeline.push({ t: t + dt - start, onCandidate: fleet.hostsOn[CANDIDATE], took: fleet.tookTotal, candidateCrashes: candCrashes, bricked: fleet.brickedTotal, recovered: fleet.recoveredTotal, ring: view.exposedRing, revision: viewRevision, phase, wavePpm: view.wave?.ppm ?? null });
       // A success releases the holdback: the run ends once every agent has polled the final manifest.
@@ -468,7 +476,11 @@ export function runAllAtOnce(sc: Scenario): AllAtOnceResult {
   const fetched = channel.publish({ activeRing: 0, rings: [{ name: 'everyone', basisPoints: 10_000 }] }, { issuedAtMs: start });
   // Two poll intervals and an hour: every host that can poll has polled.
   const until = start + 2 * sc.fleet.pollIntervalMs + 3_600_000;
-  for (let t = start; t < until; t += sc.tickMs) fleet.step(t, sc.tickMs, fetched);
+  const timeline: AllAtOncePoint[] = [];
+  for (let t = start; t < until; t += sc.tickMs) {
+    fleet.step(t, sc.tickMs, fetched);
+    timeline.push({ t: t + sc.tickMs - start, took: fleet.tookTotal, bricked: fleet.brickedTotal });
+  }
   const counts = fleet.counts();
-  return { hostsUpdated: counts.took, hostsUpdatedOutsideCanary: counts.tookOutsideCanary, hostsBricked: counts.bricked, hostsRecoveredLocally: counts.recoveredLocally, bricked: counts.bricked / sc.fleet.hosts };
+  return { timeline, hostsUpdated: counts.took, hostsUpdatedOutsideCanary: counts.tookOutsideCanary, hostsBricked: counts.bricked, hostsRecoveredLocally: counts.recoveredLocally, bricked: counts.bricked / sc.fleet.hosts };
 }

@@ -27,7 +27,9 @@ async function main(argv: string[]): Promise<void> {
   const t0 = process.hrtime.bigint();
   const r = await runVirtual(sc);
   const t1 = process.hrtime.bigint();
-  const all = rest.includes('--compare') ? runAllAtOnce(sc) : null;
+  // The all-at-once numbers; its per-step timeline (for agent-sim's plot) stays out of the digest and the output.
+  const allRun = rest.includes('--compare') ? runAllAtOnce(sc) : null;
+  const all = allRun === null ? null : (({ timeline: _timeline, ...numbers }) => numbers)(allRun);
   const t2 = process.hrtime.bigint();
   const { timeline, transitions, ...summary } = r;
   // What must not change between two builds for the same seed: the whole result but wall-clock figures.

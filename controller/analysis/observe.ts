@@ -58,6 +58,11 @@ export const MAX_INTERVALS_PER_LOOK = 10_000;
 
 const BUILTIN_KIND: Record<string, EventKind> = { 'crash-rate': 'crash', 'bsod-rate': 'bsod', 'update-failure-rate': 'update-failure' };
 
+/** The event kind a built-in metric type counts; undefined for custom metrics. */
+export function eventKindOf(type: string): EventKind | undefined {
+  return BUILTIN_KIND[type];
+}
+
 /** A PromQL string literal: backslashes and double quotes escaped, newlines removed. */
 export function promString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\r\n]/g, '')}"`;

@@ -614,8 +614,8 @@ export function testAlphas(alpha: AlphaShare, p: Pick<JudgeParams, 'max'>): { re
 }
 
 const decay = (halfLife: number): number => Math.pow(2, -1 / halfLife);
-const RATE_DECAY = decay(RATE_HALF_LIFE);
-const EXCESS_DECAY = decay(EXCESS_HALF_LIFE);
+export const RATE_DECAY = decay(RATE_HALF_LIFE);
+export const EXCESS_DECAY = decay(EXCESS_HALF_LIFE);
 
 /** φ̂: relative variance beyond Poisson, from deviations (with the prior), >= 0. */
 function dispersionOf(d: { n: number; squares: number; poisson: number }): number {
@@ -626,6 +626,54 @@ function dispersionOf(d: { n: number; squares: number; poisson: number }): numbe
 
 function relativeDeviation(d: { n: number; squares: number }): number {
   return (d.squares + PRIOR_WEIGHT * PRIOR_DEVIATION) / (d.n + PRIOR_WEIGHT);
+}
+
+/** The baseline-rate predictor's current rate (0 before any baseline exposure). */
+export function baselineRate(rel: Pick<RelativeState, 'baseline'>): number {
+  return rel.baseline.events > 0 && rel.baseline.exposure > 0 ? rel.baseline.events / rel.baseline.exposure : 0;
+}
+
+/** How the relative test bets on the next interval, from earlier intervals only (see consumeInterval). */
+export interface RelativeBet {
+  /** Predicted baseline count, and the cap on it that keeps the normalised excess >= -1. */
+  bHat: number;
+  cap: number;
+  /** rho = theta0·e/f; the normaliser L = rho·cap; m = theta0·e·rate, the null's mean of rho·b. */
+  rho: number;
+  L: number;
+  m: number;
+  /** Dispersion estimate and the variance of the excess the bet is sized with. */
+  phi: number;
+  variance: number;
+  /** The relative excess the test is designed for, (theta1 - theta0)/theta0, and the current estimate. */
+  kappa0: number;
+  kappa: number;
+  /** The bet, and the most one interval may add to ln E (½·ln(1/alpha)). */
+  lambda: number;
+  maxLog: number;
+}
+
+/**
+ * The relative test's bet for an interval with candidate exposure e and baseline exposure f (host-hours), or null
+ * when the interval carries no bet (no exposure on either side, or no baseline rate yet). Pure; shared by the judge
+ * (consumeInterval) and the power calculation (engine/power.ts), so that both size the same bets.
+ */
+export function sizeRelativeBet(rel: RelativeState, e: number, f: number, theta0: number, theta1: number, alphaRelative: number): RelativeBet | null {
+  const rateB = baselineRate(rel);
+  if (!(e > 0 && f > 0 && rateB > 0)) return null;
+  const bHat = rateB * f;
+  const s2 = Math.max(relativeDeviation(rel.deviation), 1 / bHat);
+  const cap = bHat * (1 + CAP_SIGMAS * Math.sqrt(s2)) + CAP_EVENTS;
+  const rho = (theta0 * e) / f;
+  const L = rho * cap;
+  const m = theta0 * e * rateB;
+  const phi = Math.max(0, (rel.residual.squares - rel.residual.poisson + PRIOR_WEIGHT * PRIOR_DEVIATION * 2 * m * m) / (rel.residual.m2 + PRIOR_WEIGHT * 2 * m * m));
+  const variance = m * (1 + rho) + 2 * phi * m * m;
+  const kappa0 = (theta1 - theta0) / theta0;
+  const kappa = (rel.excess.z + kappa0 * PRIOR_WEIGHT * m) / (rel.excess.m + PRIOR_WEIGHT * m);
+  const delta = kappa * m;
+  const lambda = plugInBet(delta / L, (variance + delta * delta) / (L * L), LAMBDA_MAX);
+  return { bHat, cap, rho, L, m, phi, variance, kappa0, kappa, lambda, maxLog: Math.log(1 / alphaRelative) / 2 };
 }
 
 /**
@@ -648,22 +696,11 @@ function consumeInterval(
   const rel: RelativeState = { ...s.relative, evidence: [...s.relative.evidence] };
 
   // --- relative test
-  const rateB = rel.baseline.events > 0 && rel.baseline.exposure > 0 ? rel.baseline.events / rel.baseline.exposure : 0;
-  if (!candidateMissing && e > 0 && f > 0 && rateB > 0) {
-    const bHat = rateB * f;
-    const s2 = Math.max(relativeDeviation(rel.deviation), 1 / bHat);
-    const cap = bHat * (1 + CAP_SIGMAS * Math.sqrt(s2)) + CAP_EVENTS;
-    const rho = (theta0 * e) / f;
-    const L = rho * cap;
-    const m = theta0 * e * rateB;
-    const phi = Math.max(0, (rel.residual.squares - rel.residual.poisson + PRIOR_WEIGHT * PRIOR_DEVIATION * 2 * m * m) / (rel.residual.m2 + PRIOR_WEIGHT * 2 * m * m));
-    const variance = m * (1 + rho) + 2 * phi * m * m;
-    const kappa0 = (theta1 - theta0) / theta0;
-    const kappa = (rel.excess.z + kappa0 * PRIOR_WEIGHT * m) / (rel.excess.m + PRIOR_WEIGHT * m);
-    const delta = kappa * m;
-    const lambda = plugInBet(delta / L, (variance + delta * delta) / (L * L), LAMBDA_MAX);
+  const rateB = baselineRate(s.relative);
+  const sized = candidateMissing ? null : sizeRelativeBet(rel, e, f, theta0, theta1, alphas.relative);
+  if (sized !== null) {
+    const { cap, rho, L, m, phi, variance, kappa0, kappa, lambda, maxLog } = sized;
     const x = (c - rho * b) / L;
-    const maxLog = Math.log(1 / alphas.relative) / 2;
     const bet = betLogFactor(x, lambda, maxLog);
     rel.logE += bet.logFactor;
     rel.maxLogE = Math.max(rel.maxLogE, rel.logE);

@@ -58,19 +58,27 @@ export interface PlanSizes {
   ringHosts?: Readonly<Record<string, number>>;
 }
 
+/**
+ * The hosts ring `i` adds (holdback out), or null when unknown: a selector ring from `sizes.ringHosts`, a percent
+ * ring from `sizes.fleetHosts` and the percent of the ring before it.
+ */
+export function plannedRingHosts(spec: RolloutSpec, i: number, sizes: PlanSizes = {}): number | null {
+  const ring = spec.rings[i];
+  if (ring?.selector !== undefined) return sizes.ringHosts?.[ring.name] ?? null;
+  if (ring?.percent !== undefined && sizes.fleetHosts !== undefined) {
+    const prev = Math.max(0, ...spec.rings.slice(0, i).map((r) => (r.percent === undefined ? 0 : percentToBasisPoints(r.percent))));
+    const last = i === spec.rings.length - 1;
+    const top = percentToBasisPoints(ring.percent) - (last ? percentToBasisPoints(holdbackOf(spec)) : 0);
+    return Math.max(0, Math.round((sizes.fleetHosts * (top - prev)) / 10_000));
+  }
+  return null;
+}
+
 /** The planned waves of ring `i` (see the module comment). */
 export function planRamp(spec: RolloutSpec, i: number, sizes: PlanSizes = {}): PlannedRamp | null {
   const ramp = rampOf(spec, i);
   if (ramp === null) return null;
-  const ring = spec.rings[i];
-  let ringHosts: number | null = null;
-  if (ring?.selector !== undefined) ringHosts = sizes.ringHosts?.[ring.name] ?? null;
-  else if (ring?.percent !== undefined && sizes.fleetHosts !== undefined) {
-    const prev = Math.max(0, ...spec.rings.slice(0, i).map((r) => (r.percent === undefined ? 0 : percentToBasisPoints(r.percent))));
-    const last = i === spec.rings.length - 1;
-    const top = percentToBasisPoints(ring.percent) - (last ? percentToBasisPoints(holdbackOf(spec)) : 0);
-    ringHosts = Math.max(0, Math.round((sizes.fleetHosts * (top - prev)) / 10_000));
-  }
+  const ringHosts = plannedRingHosts(spec, i, sizes);
   const waves: number[] = [];
   for (let w = ramp.first; ringHosts === null ? waves.length < 4 : w < ringHosts; w *= ramp.growth) waves.push(Math.round(w));
   if (ringHosts !== null) waves.push(ringHosts);

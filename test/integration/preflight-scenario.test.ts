@@ -30,7 +30,8 @@ test('malformed-content: pre-flight stops the 21-field file before ring 0; outco
   expect(r.transitions[1]?.reason).toBe('pre-flight check sensor-content-v1 failed: templates[1].fields: must NOT have more than 20 items (got 21)');
   // Decided at the virtual instant of the apply: nothing waited for a tick.
   expect(r.transitions.every((t) => t.at === r.startedAt)).toBe(true);
-  expect(lines.some((l) => l.includes('preflight -> preflight-failed'))).toBe(true);
+  // The story names the new phase and why (issue 15: plain words, no "from -> to" of phases).
+  expect(lines.some((l) => /^T\+0m\s+preflight-failed: pre-flight check sensor-content-v1 failed/.test(l))).toBe(true);
   // The same file without the rings and the pre-flight: every host takes it, ~95% brick.
   const all = runAllAtOnce(sc);
   expect(all.hostsUpdated).toBe(HOSTS);

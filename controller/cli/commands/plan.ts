@@ -1,5 +1,9 @@
 /**
- * `ringctl plan ROLLOUT.yaml --policy POLICY.yaml [--start WHEN] [--hosts N] [--ring-hosts NAME=N,...] [--json]`
+ * `ringctl plan ROLLOUT.yaml --policy POLICY.yaml [--start WHEN] [--hosts N] [--ring-hosts NAME=N,...] [--json]
+ *   [--power --baseline-rate R]`
+ *
+ * --power adds the rings' sizing (policy/power-plan.ts, commands/plan-power.ts): per ring and counts metric, the
+ * exposure and time to detect detectRatio with 95% power, and the smallest ratio detected within the bake.
  *
  * Shows when each ring of a rollout would start and end under a policy, if every ring passed its health
  * checks at the end of its minimum bake and approvals came in time, and why a ring has to wait. Each ring's
@@ -12,7 +16,8 @@
  * horizon. Each wait reason is an object {kind, message}; kinds: outside-window, freeze,
  * bake-ends-outside-window, no-allowed-start, approval-required, previous-ring-unscheduled.
  *
- * Exit codes: 0 planned; 1 a document is invalid (its errors are printed, one per line); 2 bad usage,
+ * Exit codes: 0 planned; 1 a document is invalid (its errors are printed, one per line), or --prometheus-url could
+ * not give a baseline rate; 2 bad usage,
  * e.g. an unreadable --start.
  */
 import type { Command } from 'commander';
@@ -22,6 +27,10 @@ import { loadPolicyFile, loadRolloutFile } from '../../spec/load';
 import { planRollout, type PlannedRamp, type PlanSizes, type RolloutPlan } from '../../policy/plan';
 import { describePolicyWindows, policyTimeErrors } from '../../policy/windows';
 import type { PolicySpec } from '../../spec/types';
+import { planPower, type RingPower } from '../../policy/power-plan';
+import { baselineRatesFromPrometheus, parseBaselineRates, powerText } from './plan-power';
+import { PrometheusProvider } from '../../analysis/prometheus';
+import { parseDuration } from '../../spec/duration';
 
 export interface PlanOptions {
   policy: string;
@@ -29,6 +38,10 @@ export interface PlanOptions {
   json?: boolean;
   hosts?: string;
   ringHosts?: string;
+  power?: boolean;
+  baselineRate?: string;
+  prometheusUrl?: string;
+  baselineWindow?: string;
 }
 
 /** --hosts and --ring-hosts (`canary=2000,dogfood=300`), or a one-line usage error. */
@@ -104,8 +117,8 @@ export function resolveStart(start: StartSpec, timezone: string, now: Date): Dat
   }
 }
 
-/** The --json document: waitReasons reduced to {kind, message}. */
-export function planJson(plan: RolloutPlan): string {
+/** The --json document: waitReasons reduced to {kind, message}; with --power, the power rows. */
+export function planJson(plan: RolloutPlan, power?: RingPower[]): string {
   return JSON.stringify({
     rings: plan.rings.map((r) => ({
       name: r.name,
@@ -115,6 +128,7 @@ export function planJson(plan: RolloutPlan): string {
       ramp: r.ramp,
     })),
     holdbackPercent: plan.holdbackPercent,
+    ...(power ? { power } : {}),
   });
 }
 
@@ -191,11 +205,24 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
   if (spec.policy !== undefined && spec.policy !== policy.doc.metadata.name) {
     err(`note: the rollout names policy "${spec.policy}"; planning with "${policy.doc.metadata.name}" (${opts.policy})`);
   }
+  let power: RingPower[] | undefined;
+  if (opts.power) {
+    if (parsedSizes.sizes.fleetHosts === undefined) {
+      err("ringctl plan: --power needs the fleet's size: --hosts N (and --ring-hosts NAME=N for selector rings)");
+      return 2;
+    }
+    const rates = parseBaselineRates(opts.baselineRate, spec);
+    if (!rates.ok) {
+      err(`ringctl plan: ${rates.message}`);
+      return 2;
+    }
+    power = planPower(spec, parsedSizes.sizes, rates.rates);
+  }
   const start = resolveStart(parsedStart.start, policySpec.timezone, now);
   const plan = planRollout(spec, policySpec, start, parsedSizes.sizes);
   const unknown = plan.rings.filter((r) => r.ramp !== null && r.ramp.ringHosts === null).map((r) => r.name);
   if (opts.json) {
-    process.stdout.write(`${planJson(plan)}\n`);
+    process.stdout.write(`${planJson(plan, power)}\n`);
     return 0;
   }
   const startText = DateTime.fromJSDate(start, { zone: policySpec.timezone })
@@ -214,6 +241,7 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
       ...(unknown.length > 0 ? [`Ring sizes unknown for ${unknown.join(', ')}: their ramp time is not in the plan (pass --hosts N, and --ring-hosts NAME=N for selector rings).`] : []),
       ...(plan.holdbackPercent > 0 ? [`Holdback: ${plan.holdbackPercent}% of the fleet stays on ${spec.previousVersion ?? 'the previous version'} through the last ring, until its bake passes.`] : []),
       '',
+      ...(power ? [powerText(power), ''] : []),
     ].join('\n'),
   );
   return 0;
@@ -228,8 +256,39 @@ export function registerPlan(program: Command): void {
     .option('--start <when>', `when the rollout would begin (default: now); ${START_HELP}`)
     .option('--hosts <n>', "the fleet's size, to size the waves of percent rings")
     .option('--ring-hosts <pairs>', 'sizes of selector rings, e.g. canary=2000 (comma-separated)')
+    .option('--power', "size the rings: exposure and time each metric's test needs to detect its detectRatio (95% power), and the smallest ratio detected within each bake (needs --hosts, and --baseline-rate or --prometheus-url)")
+    .option('--baseline-rate <rate>', 'with --power: baseline events per host-hour, one rate or NAME=RATE per metric (crashes=0.0005,bsod=0.0002)')
+    .option('--prometheus-url <url>', "with --power: read the rates --baseline-rate does not give from Prometheus, with the rollout's own baseline queries")
+    .option('--baseline-window <duration>', 'with --prometheus-url: the window the baseline rate is measured over (default 24h)')
     .option('--json', 'print the plan as one JSON document')
-    .action((rolloutFile: string, opts: PlanOptions) => {
-      process.exitCode = runPlan(rolloutFile, opts);
+    .action(async (rolloutFile: string, opts: PlanOptions) => {
+      const rates = opts.power && opts.prometheusUrl !== undefined ? await prometheusRates(rolloutFile, opts) : { ok: true as const, opts };
+      process.exitCode = rates.ok ? runPlan(rolloutFile, rates.opts) : rates.exit;
     });
+}
+
+/**
+ * --power --prometheus-url: the baseline rates from Prometheus (plan-power.ts), handed to runPlan as --baseline-rate.
+ * A rollout that does not load is left to runPlan, which prints its errors. Exit 2 for a bad URL or window, 1 when
+ * Prometheus cannot give a rate.
+ */
+async function prometheusRates(rolloutFile: string, opts: PlanOptions): Promise<{ ok: true; opts: PlanOptions } | { ok: false; exit: number }> {
+  const fail = (message: string, exit: number): { ok: false; exit: number } => {
+    process.stderr.write(`ringctl plan: ${message}\n`);
+    return { ok: false, exit };
+  };
+  const rollout = loadRolloutFile(rolloutFile);
+  if (!rollout.ok) return { ok: true, opts };
+  const window = parseDuration(opts.baselineWindow ?? '24h');
+  if (!window.ok) return fail(`invalid --baseline-window ${JSON.stringify(opts.baselineWindow)}: ${window.message}`, 2);
+  let provider: PrometheusProvider;
+  try {
+    provider = new PrometheusProvider({ url: opts.prometheusUrl as string, timeoutMs: 10_000 });
+  } catch (e) {
+    return fail(`--prometheus-url: ${(e as Error).message}`, 2);
+  }
+  const r = await baselineRatesFromPrometheus(rollout.doc.spec, provider, window.ms, opts.baselineRate, new Date());
+  if (!r.ok) return fail(r.message, 1);
+  for (const note of r.notes) process.stderr.write(`${note}\n`);
+  return { ok: true, opts: { ...opts, baselineRate: r.text } };
 }
