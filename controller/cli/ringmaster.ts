@@ -10,7 +10,8 @@
  * The config file is YAML with the same keys in camelCase or kebab-case (listen, data, tokens, policies,
  * trustedKeys, tick, prometheusUrl, ...); relative
  * paths in it are relative to the file; flags override it. Problems with flags or files are one line each
- * and exit 2; SIGTERM/SIGINT close the server and stop the controller cleanly (exit 0).
+ * and exit 2; SIGTERM/SIGINT close the server and stop the controller cleanly (exit 0); SIGHUP re-reads the
+ * --policies directory (an invalid one leaves the old policies in force), audited as actor signal:SIGHUP.
  *
  * Output: stdout has the `ringmaster: listening on http://...` and signing-key lines (people and scripts read
  * them); stderr has JSON log lines (pino, telemetry/log.ts) and nothing else, except the plain one-line errors
@@ -258,7 +259,18 @@ async function serve(flags: ServeFlags): Promise<number> {
   const auditKey = audit.publisher.key();
   if (auditKey) process.stdout.write(`${auditKeyLine(auditKey)}\n`);
 
+  // SIGHUP re-reads --policies (docs/policies.md#reload); a directory with a mistake leaves the old policies in force.
+  const onHangup = (): void => {
+    log.info({ signal: 'SIGHUP', dir: settings.policies }, 'reloading policies');
+    try {
+      controller.reloadPolicies('signal:SIGHUP');
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'policy reload failed; the old policies stay in force');
+    }
+  };
+  process.on('SIGHUP', onHangup);
   await untilSignal(log, 'shutting down');
+  process.off('SIGHUP', onHangup);
   await close(server);
   await controller.stop();
   audit.publisher.stop();
