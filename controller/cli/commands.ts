@@ -15,6 +15,10 @@ import { registerUnkill } from './commands/unkill';
 import { registerAudit } from './commands/audit';
 import { registerKeygen } from './commands/keygen';
 import { registerSign } from './commands/sign';
+import { registerDiff } from './commands/diff';
+import { registerDelete } from './commands/delete';
+import { registerHistory } from './commands/history';
+import { registerKillswitch } from './commands/killswitch';
 
 export function registerCommands(program: Command): void {
   // Offline: documents and keys.
@@ -24,6 +28,8 @@ export function registerCommands(program: Command): void {
   registerSign(program);
   // Against a controller (--server/--token or RINGMASTER_URL/RINGMASTER_TOKEN).
   registerApply(program);
+  registerDiff(program);
+  registerDelete(program);
   registerGet(program);
   registerStatus(program);
   registerPause(program);
@@ -33,5 +39,7 @@ export function registerCommands(program: Command): void {
   registerRollback(program);
   registerKill(program);
   registerUnkill(program);
+  registerKillswitch(program);
+  registerHistory(program);
   registerAudit(program);
 }
