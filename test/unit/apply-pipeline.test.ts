@@ -91,7 +91,7 @@ describe('delete (archive): only finished rollouts', () => {
     [{ kind: 'succeeded' }, true],
     [{ kind: 'rolled-back', reason: 'x' }, true],
     [{ kind: 'aborted', reason: 'x' }, true],
-    [{ kind: 'pending' }, false],
+    [{ kind: 'pending', reason: 'waiting for the channel slot' }, false],
     [{ kind: 'progressing', ring: 0, bakeStartedAt: null }, false],
     [{ kind: 'rolling-back', since: '2026-12-02T00:00:00Z', reason: 'x', end: 'rolled-back' }, false],
   ];

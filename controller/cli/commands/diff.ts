@@ -60,7 +60,7 @@ export function registerDiff(program: Command): void {
                   continue;
                 }
                 differs = true;
-                out([`rollout/${name}: ${changes.length} field${changes.length === 1 ? '' : 's'} differ from the stored rollout (apply would refuse: a rollout is immutable, apply the change under a new name)`, ...renderChanges(changes)].join('\n'));
+                out([`rollout/${name}: ${changes.length === 1 ? '1 field differs' : `${changes.length} fields differ`} from the stored rollout (apply would refuse: a rollout is immutable, apply the change under a new name)`, ...renderChanges(changes)].join('\n'));
               } else {
                 policies ??= (await client.get<{ policies: PolicyView[] }>('/v1/policies')).policies;
                 const inForce = policies.find((p) => p.name === name);
@@ -76,7 +76,7 @@ export function registerDiff(program: Command): void {
                 }
                 differs = true;
                 const from = inForce.source === 'api' ? `applied through the API by ${inForce.appliedBy ?? '?'}` : `from ${inForce.file ?? 'a file'}`;
-                out([`policy/${name}: ${changes.length} field${changes.length === 1 ? '' : 's'} differ from the policy in force (${from})`, ...renderChanges(changes)].join('\n'));
+                out([`policy/${name}: ${changes.length === 1 ? '1 field differs' : `${changes.length} fields differ`} from the policy in force (${from})`, ...renderChanges(changes)].join('\n'));
               }
             }
           }

@@ -27,8 +27,9 @@ export function renderHistory(c: ChannelView): string {
   c.history.forEach((h, i) => {
     if (c.stable && h.version === c.stable.version && (h.event === 'stable' || h.event === 'initial')) stableRow = i;
   });
-  c.history.forEach((h, i) => rows.push([i === stableRow ? '*' : '', h.version, h.rollout ?? '-', OUTCOME[h.event], when(h.at), h.reason]));
-  const inHistory = new Set(c.history.map((h) => h.rollout).filter((r): r is string => r !== null));
+  // An initial entry names the rollout whose previousVersion founded the channel; that rollout did not make it.
+  c.history.forEach((h, i) => rows.push([i === stableRow ? '*' : '', h.version, h.event === 'initial' ? '-' : (h.rollout ?? '-'), OUTCOME[h.event], when(h.at), h.reason]));
+  const inHistory = new Set(c.history.filter((h) => h.event !== 'initial').map((h) => h.rollout).filter((r): r is string => r !== null));
   const open = c.rollouts.filter((r) => !inHistory.has(r.name) && r.phase !== 'succeeded' && r.phase !== 'rolled-back' && r.phase !== 'aborted');
   for (const r of open) rows.push(['', r.version, r.name, r.phase, '-', 'not finished']);
   const head = c.stable ? `channel ${c.channel}: stable ${c.stable.version} (${c.stable.rollout ?? 'founding version'}, since ${when(c.stable.since)})` : `channel ${c.channel}: no stable version yet`;
