@@ -125,7 +125,7 @@ export function registerApply(program: Command): void {
     program
       .command('apply')
       .description('submit Rollout and Policy documents (a file, a directory or "-"); idempotent for the same name and spec')
-      .requiredOption('-f, --file <path>', 'a YAML or JSON file, a directory of *.yaml/*.yml files, or "-" for stdin'),
+      .requiredOption('-f, --file <file>', 'a YAML or JSON file, a directory of *.yaml/*.yml files, or "-" for stdin'),
   )
     .option('-R, --recursive', 'with a directory: also the files of its subdirectories')
     .option('--dry-run [mode]', 'server: the controller checks everything apply would and stores nothing; client: validate here only')

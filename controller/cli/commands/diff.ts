@@ -20,7 +20,7 @@ export function registerDiff(program: Command): void {
     program
       .command('diff')
       .description('show what apply -f would change against the controller (field by field, or "new"); exit 1 when something would')
-      .requiredOption('-f, --file <path>', 'a YAML or JSON file, a directory of *.yaml/*.yml files, or "-" for stdin'),
+      .requiredOption('-f, --file <file>', 'a YAML or JSON file, a directory of *.yaml/*.yml files, or "-" for stdin'),
   )
     .option('-R, --recursive', 'with a directory: also the files of its subdirectories')
     .action((opts: RemoteOptions & { file: string; recursive?: boolean }) =>
