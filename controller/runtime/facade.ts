@@ -257,7 +257,7 @@ export class Service implements ControllerService {
     }
     const problems = missingPolicyProblems(set.namesWith({ files }), this.unfinished());
     if (problems.length > 0) return refuse(problems.map((p) => `${set.dir}: ${p}`));
-    const before = new Map(set.views().filter((v) => v.source === 'file').map((v) => [v.name, sha256Hex(canonicalJson(v.spec))]));
+    const before = new Map([...set.fileSpecs()].map(([name, f]) => [name, sha256Hex(canonicalJson(f.spec))]));
     const added: string[] = [];
     const changed: string[] = [];
     for (const [name, f] of files) {

@@ -99,6 +99,11 @@ export class PolicySet {
     this.rebuild();
   }
 
+  /** The policies read from the directory (whether an API copy overrides them or not). */
+  fileSpecs(): ReadonlyMap<string, FilePolicy> {
+    return this.files;
+  }
+
   hasApi(name: string): boolean {
     return this.api.has(name);
   }

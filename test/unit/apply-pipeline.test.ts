@@ -174,3 +174,13 @@ describe('history and killswitch texts', () => {
     expect(renderKillSwitch({ engaged: false, mode: 'freeze', actor: 'sre-bot', since: null, reason: 'all clear' })).toBe('kill switch not engaged (released by sre-bot: all clear)');
   });
 });
+
+describe('policy reload bookkeeping', () => {
+  test('fileSpecs are the files, also where an API copy overrides one', () => {
+    const spec = { timezone: 'UTC', allow: [{ days: ['Mon'], hours: '09:00-16:00' }] } as PolicySpec;
+    const set = new PolicySet(new Map([['a', { spec, file: 'p/a.yaml' }]]), [{ name: 'a', spec: { ...spec, timezone: 'Europe/Paris' }, specHash: 'x', actor: 'admin-bot', createdAt: 't', updatedAt: 't' }], 'p');
+    expect([...set.fileSpecs().keys()]).toEqual(['a']);
+    expect(set.fileSpecs().get('a')?.spec.timezone).toBe('UTC');
+    expect(set.live.get('a')?.timezone).toBe('Europe/Paris');
+  });
+});

@@ -103,7 +103,7 @@ async function applyDocument(client: Client, d: SourceDocument, opts: { dryRun: 
       process.stderr.write(`ringctl apply: ${label} is invalid (${local.errors.length} problem${local.errors.length === 1 ? '' : 's'})\n`);
       return false;
     }
-    out(opts.json ? JSON.stringify({ status: 'valid', dryRun: 'client', kind: d.kind, name: d.name }) : `${d.kind.toLowerCase()}/${d.name} valid (client dry run: checked here, nothing sent; --dry-run=server also checks policy, signature and lineage)`);
+    out(opts.json ? JSON.stringify({ status: 'valid', dryRun: 'client', kind: d.kind, name: d.name }) : `${d.kind.toLowerCase()}/${d.name} valid (client dry run: checked here, nothing sent${d.kind === 'Rollout' ? '; --dry-run=server also checks policy, signature and lineage' : ''})`);
     return true;
   }
   try {
