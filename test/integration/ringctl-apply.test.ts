@@ -338,6 +338,28 @@ describe('ringctl apply pipeline, policies and channel verbs against ringmaster 
     expect((await api<{ ok: boolean }>('/v1/audit/verify')).body.ok).toBe(true);
   });
 
+  test('the API: a bad dryRun is a 400, a Policy body with a mistake a 422 with its line, unknown names 404, wrong methods 405', async () => {
+    const send = (method: string, p: string, role: (typeof roles)[number], body?: string, type = 'application/yaml'): Promise<Response> =>
+      fetch(`${url}${p}`, { method, headers: { Authorization: `Bearer ${tokens[role]}`, ...(body === undefined ? {} : { 'Content-Type': type }) }, ...(body === undefined ? {} : { body }) });
+    const bad = await send('POST', '/v1/rollouts?dryRun=maybe', 'deployer', rollout('x-1', 'x'));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toBe('dryRun: must be true or false');
+    const invalid = await send('POST', '/v1/policies', 'admin', OPEN.replace('timezone: UTC', 'timezone: Mars/Olympus'));
+    expect(invalid.status).toBe(422);
+    expect(((await invalid.json()) as { error: { code: string; details: string[] } }).error).toMatchObject({ code: 'invalid_policy', details: ['request:6:13 spec.timezone: unknown time zone Mars/Olympus (use an IANA name like America/New_York, Europe/Berlin or UTC)'] });
+    const rolloutAsPolicy = await send('POST', '/v1/policies', 'admin', rollout('x-2', 'x'));
+    expect(rolloutAsPolicy.status).toBe(422);
+    expect((await send('DELETE', '/v1/rollouts/no-such-rollout', 'deployer')).status).toBe(404);
+    const get = await send('GET', '/v1/policies/open', 'viewer');
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('DELETE');
+    const put = await send('PUT', '/v1/rollouts/two-a', 'admin');
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, HEAD, DELETE');
+    // Nothing of this reached the audit log.
+    expect((await audit()).filter((e) => e.target === 'x-1' || e.target === 'policy/open' && e.action === 'policy.delete')).toEqual([]);
+  });
+
   test('delete policy/NAME: refused while unfinished rollouts use it; API-applied policies survive a restart', async () => {
     const busy = await ringctl(['delete', 'policy/open'], as('admin'));
     expect(busy.code).toBe(1);
