@@ -19,6 +19,7 @@ import { registerDiff } from './commands/diff';
 import { registerDelete } from './commands/delete';
 import { registerHistory } from './commands/history';
 import { registerKillswitch } from './commands/killswitch';
+import { registerPolicies } from './commands/policies';
 
 export function registerCommands(program: Command): void {
   // Offline: documents and keys.
@@ -41,5 +42,6 @@ export function registerCommands(program: Command): void {
   registerUnkill(program);
   registerKillswitch(program);
   registerHistory(program);
+  registerPolicies(program);
   registerAudit(program);
 }

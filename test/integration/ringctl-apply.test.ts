@@ -159,6 +159,14 @@ describe('ringctl apply pipeline, policies and channel verbs against ringmaster 
       ['open', 'api', 'test-admin'],
     ]);
     expect((await audit()).find((e) => e.action === 'policy.apply')).toMatchObject({ actor: 'test-admin', target: 'policy/open' });
+    const shown = await ringctl(['policies'], as('viewer'));
+    expect(shown.code).toBe(0);
+    expect(shown.stdout.split('\n').slice(0, 4)).toEqual([
+      expect.stringMatching(/^NAME +SOURCE +TIMEZONE +FREEZES +FROM$/),
+      expect.stringMatching(new RegExp(`^anytime +file +UTC +- +${policies}/anytime\\.yaml$`)),
+      expect.stringMatching(new RegExp(`^default +file +America/New_York +test freeze; year-end freeze +${policies}/default\\.yaml$`)),
+      expect.stringMatching(/^open +api +UTC +- +applied by test-admin at \d{4}-\S+Z$/),
+    ]);
   });
 
   test('apply -f DIR: every document in order, one line each; a bad document names its file and line; the others still apply', async () => {
