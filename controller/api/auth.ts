@@ -19,17 +19,21 @@ export type Permission =
   | 'promote'
   | 'retry'
   | 'killswitch'
-  | 'manifest';
+  | 'manifest'
+  /** `ringctl delete` (archive a finished rollout). */
+  | 'archive'
+  /** Apply or delete a Policy through the API (POST/DELETE /v1/policies). */
+  | 'policy';
 
 const READ: Permission[] = ['read', 'manifest'];
 
 /** admin can do everything; deployer, approver and sre include viewer; agent only reads manifests. */
 export const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   viewer: new Set([...READ]),
-  deployer: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'abort', 'rollback', 'retry']),
+  deployer: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'abort', 'rollback', 'retry', 'archive']),
   approver: new Set<Permission>([...READ, 'approve', 'promote']),
   sre: new Set<Permission>([...READ, 'pause', 'resume', 'abort', 'rollback', 'retry', 'killswitch']),
-  admin: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'approve', 'promote', 'abort', 'rollback', 'retry', 'killswitch']),
+  admin: new Set<Permission>([...READ, 'apply', 'pause', 'resume', 'approve', 'promote', 'abort', 'rollback', 'retry', 'killswitch', 'archive', 'policy']),
   agent: new Set<Permission>(['manifest']),
 };
 
@@ -142,6 +146,10 @@ function describePermission(p: Permission): string {
       return 'operate the kill switch';
     case 'manifest':
       return 'read manifests';
+    case 'archive':
+      return 'delete (archive) rollouts';
+    case 'policy':
+      return 'apply or delete policies';
     default:
       return `${p} rollouts`;
   }

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'malformed_body'
   | 'invalid_request'
   | 'invalid_rollout'
+  | 'invalid_policy'
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'

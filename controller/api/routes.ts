@@ -18,6 +18,8 @@ import { readTextBody } from './body';
 import { ApiError, codeForStatus, sendError } from './errors';
 import { EventHub } from './events';
 import { BODY_SOURCE, loadRolloutBody, locateInBody } from './rollout-input';
+import { parsePolicyText } from '../spec/load';
+import type { Policy } from '../spec/types';
 import type { ApiMetrics } from './server';
 import type { TokenEntry } from './tokens';
 import { GRANTS } from './auth';
@@ -223,21 +225,31 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   // ---------------------------------------------------------------------------------------- rollouts
 
   app.post('/v1/rollouts', need('apply'), async (req, res) => {
-    const supersede = boolParam(req.query.supersede, 'supersede');
+    const supersede = flagParam(req.query.supersede, 'supersede');
     // Superseding withdraws the rollouts in flight: the caller needs the rollback permission too.
     if (supersede) authorizeOrThrow(req, res, 'rollback');
     const actor = actorOf(res);
+    // ?dryRun=true (apply --dry-run=server, diff): every check of apply, the same answer, nothing stored.
+    const dryRun = flagParam(req.query.dryRun, 'dryRun');
+    const checkApply = service.checkApply?.bind(service);
+    if (dryRun && !checkApply) throw new ApiError(409, 'conflict', 'this controller cannot dry-run an apply');
+    if (dryRun && supersede) throw new ApiError(400, 'invalid_request', 'dryRun and supersede together are not supported: dry-run the new rollout after the old one is withdrawn, or apply --supersede');
     const text = await readTextBody(req, res, { accepted: ROLLOUT_MEDIA_TYPES, maxBytes: ctx.maxBodyBytes });
     const input = await loadRolloutBody(text);
     if (!input.ok) throw invalidRollout(input.lines);
     if (supersede && service.supersede === undefined) throw new ApiError(409, 'conflict', 'this controller does not support supersede (the operator: delete the old Rollout, then apply the new one)');
-    const result = supersede && service.supersede ? await service.supersede(input.rollout, actor) : await service.applyRollout(input.rollout, actor);
+    const result = dryRun && checkApply
+      ? await checkApply(input.rollout, actor)
+      : supersede && service.supersede
+        ? await service.supersede(input.rollout, actor)
+        : await service.applyRollout(input.rollout, actor);
+    const dry = dryRun ? { dryRun: true } : {};
     switch (result.status) {
       case 'created':
-        res.status(201).json(result.superseded === undefined ? { status: 'created', rollout: result.rollout } : { status: 'created', rollout: result.rollout, superseded: result.superseded });
+        res.status(dryRun ? 200 : 201).json(result.superseded === undefined ? { status: 'created', ...dry, rollout: result.rollout } : { status: 'created', rollout: result.rollout, superseded: result.superseded });
         return;
       case 'unchanged':
-        res.status(200).json({ status: 'unchanged', rollout: result.rollout });
+        res.status(200).json({ status: 'unchanged', ...dry, rollout: result.rollout });
         return;
       case 'conflict':
         throw new ApiError(409, 'conflict', result.message);
@@ -251,8 +263,82 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     }
   });
 
-  app.get('/v1/rollouts', need('read'), (_req, res) => {
-    res.json({ rollouts: service.listRollouts() });
+  app.get('/v1/rollouts', need('read'), (req, res) => {
+    // ?archived=true: deleted (archived) rollouts too (ringctl get --archived).
+    const archived = flagParam(req.query.archived, 'archived');
+    res.json({ rollouts: archived ? service.listRollouts({ archived: true }) : service.listRollouts() });
+  });
+
+  app.delete('/v1/rollouts/:name', need('archive'), async (req, res) => {
+    const actor = actorOf(res);
+    const name = rolloutName(req);
+    const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: true });
+    checkFields(body, ['reason']);
+    const reason = body.reason === undefined ? 'delete (archive) via API' : checkReason(body.reason, false);
+    const archive = service.archiveRollout?.bind(service);
+    if (!archive) throw new ApiError(409, 'conflict', 'this controller cannot archive rollouts (on Kubernetes: kubectl delete the Rollout object)');
+    const result = await archive(name, actor, reason);
+    switch (result.status) {
+      case 'archived':
+        res.json({ outcome: 'archived', rollout: result.rollout });
+        return;
+      case 'rejected':
+        throw new ApiError(409, 'conflict', `delete refused: ${result.message}`);
+      case 'not-found':
+        throw new ApiError(404, 'not_found', `no rollout named "${name}"`);
+      default: {
+        const _never: never = result;
+        throw new Error(`unknown archive status ${String(_never)}`);
+      }
+    }
+  });
+
+  // ---------------------------------------------------------------------------------------- policies
+
+  app.get('/v1/policies', need('read'), (_req, res) => {
+    const list = service.listPolicies?.bind(service);
+    if (!list) throw new ApiError(404, 'not_found', 'this controller does not list its policies');
+    res.json({ policies: list() });
+  });
+
+  app.post('/v1/policies', need('policy'), async (req, res) => {
+    const actor = actorOf(res);
+    const dryRun = flagParam(req.query.dryRun, 'dryRun');
+    const apply = service.applyPolicy?.bind(service);
+    if (!apply) throw new ApiError(409, 'conflict', 'this controller takes no policies through the API (on Kubernetes: kubectl apply a Policy object)');
+    const text = await readTextBody(req, res, { accepted: ROLLOUT_MEDIA_TYPES, maxBytes: ctx.maxBodyBytes });
+    const input = parsePolicyBody(text);
+    if (!input.ok) throw invalidDocument('policy', input.lines);
+    const result = await apply(input.policy, actor, { dryRun });
+    switch (result.status) {
+      case 'created':
+      case 'configured':
+      case 'unchanged':
+        res.status(result.status === 'created' && !dryRun ? 201 : 200).json({ status: result.status, ...(dryRun ? { dryRun: true } : {}), policy: result.policy });
+        return;
+      case 'conflict':
+        throw new ApiError(409, 'conflict', result.message);
+      case 'invalid':
+        throw invalidDocument('policy', result.errors.map((e) => formatSpecError({ ...e, file: BODY_SOURCE })));
+      default: {
+        const _never: never = result;
+        throw new Error(`unknown policy apply status ${String(_never)}`);
+      }
+    }
+  });
+
+  app.delete('/v1/policies/:name', need('policy'), async (req, res) => {
+    const actor = actorOf(res);
+    const name = rolloutName(req);
+    const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: true });
+    checkFields(body, ['reason']);
+    const reason = body.reason === undefined ? 'delete policy via API' : checkReason(body.reason, false);
+    const del = service.deletePolicy?.bind(service);
+    if (!del) throw new ApiError(409, 'conflict', 'this controller takes no policies through the API');
+    const result = await del(name, actor, reason);
+    if (result.status === 'not-found') throw new ApiError(404, 'not_found', result.message);
+    if (result.status === 'conflict') throw new ApiError(409, 'conflict', result.message);
+    res.json({ outcome: 'deleted', policies: result.policies });
   });
 
   app.get('/v1/rollouts/:name', need('read'), (req, res) => {
@@ -388,7 +474,9 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/metrics', 'GET, HEAD'],
     ['/v1/signing-key', 'GET, HEAD'],
     ['/v1/rollouts', 'GET, HEAD, POST'],
-    ['/v1/rollouts/:name', 'GET, HEAD'],
+    ['/v1/rollouts/:name', 'GET, HEAD, DELETE'],
+    ['/v1/policies', 'GET, HEAD, POST'],
+    ['/v1/policies/:name', 'DELETE'],
     ['/v1/channels/:channel', 'GET, HEAD'],
     ['/v1/channels/:channel/undo', 'POST'],
     ['/v1/killswitch', 'GET, HEAD, POST'],
@@ -451,8 +539,30 @@ function routeOf(req: Request): string {
 }
 
 function invalidRollout(lines: string[]): ApiError {
+  return invalidDocument('rollout', lines);
+}
+
+function invalidDocument(what: 'rollout' | 'policy', lines: string[]): ApiError {
   const n = lines.length;
-  return new ApiError(422, 'invalid_rollout', `the rollout is invalid (${n} error${n === 1 ? '' : 's'}): ${lines[0] ?? ''}`, { details: lines });
+  return new ApiError(422, what === 'rollout' ? 'invalid_rollout' : 'invalid_policy', `the ${what} is invalid (${n} error${n === 1 ? '' : 's'}): ${lines[0] ?? ''}`, { details: lines });
+}
+
+/** A Policy body: the same loader as `ringctl validate` (policies are small; the loader's budgets bound any body). */
+function parsePolicyBody(text: string): { ok: true; policy: Policy } | { ok: false; lines: string[] } {
+  try {
+    const r = parsePolicyText(text, BODY_SOURCE);
+    return r.ok ? { ok: true, policy: r.doc } : { ok: false, lines: r.errors.map(formatSpecError) };
+  } catch (err) {
+    return { ok: false, lines: [`${BODY_SOURCE}:1:1: ${err instanceof RangeError ? 'the document is nested too deeply' : 'the document cannot be loaded'}`] };
+  }
+}
+
+/** A true/false query parameter (`?dryRun=true`); absent is false. */
+function flagParam(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (value === 'true' || value === '1' || value === '') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ApiError(400, 'invalid_request', `${name}: must be true or false`);
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -507,13 +617,6 @@ function checkQuery(req: Request, known: readonly string[]): void {
   for (const k of Object.keys(q)) {
     if (!known.includes(k)) throw new ApiError(400, 'invalid_request', `unknown query parameter (expected: ${known.join(', ')})`);
   }
-}
-
-function boolParam(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new ApiError(400, 'invalid_request', `${name}: must be true or false`);
 }
 
 function intParam(value: unknown, name: string, min: number, max: number): number | undefined {

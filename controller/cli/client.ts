@@ -86,6 +86,11 @@ export class Client {
     return this.call<T>({ method: 'POST', path, body: typeof body === 'string' ? body : JSON.stringify(body), contentType });
   }
 
+  /** A DELETE is a change: sent once, like a POST. */
+  delete<T>(path: string, body?: unknown): Promise<T> {
+    return this.call<T>({ method: 'DELETE', path, idempotent: false, ...(body === undefined ? {} : { body: JSON.stringify(body), contentType: 'application/json' }) });
+  }
+
   private async call<T>(req: HttpRequest): Promise<T> {
     const r = await this.http.send(req);
     if (!r.ok) {

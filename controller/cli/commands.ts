@@ -18,6 +18,11 @@ import { registerUnkill } from './commands/unkill';
 import { registerAudit } from './commands/audit';
 import { registerKeygen } from './commands/keygen';
 import { registerSign } from './commands/sign';
+import { registerDiff } from './commands/diff';
+import { registerDelete } from './commands/delete';
+import { registerHistory } from './commands/history';
+import { registerKillswitch } from './commands/killswitch';
+import { registerPolicies } from './commands/policies';
 
 export function registerCommands(program: Command): void {
   // Offline: documents and keys.
@@ -27,6 +32,8 @@ export function registerCommands(program: Command): void {
   registerSign(program);
   // Against a controller (--server/--token or RINGMASTER_URL/RINGMASTER_TOKEN).
   registerApply(program);
+  registerDiff(program);
+  registerDelete(program);
   registerGet(program);
   registerStatus(program);
   registerPause(program);
@@ -39,5 +46,8 @@ export function registerCommands(program: Command): void {
   registerUndo(program);
   registerKill(program);
   registerUnkill(program);
+  registerKillswitch(program);
+  registerHistory(program);
+  registerPolicies(program);
   registerAudit(program);
 }

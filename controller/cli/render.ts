@@ -41,7 +41,8 @@ export function phaseLabel(phase: Phase): string {
   }
 }
 
-function table(rows: string[][]): string {
+/** Columns padded to the widest cell (the last column is not padded). */
+export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');

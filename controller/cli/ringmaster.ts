@@ -10,7 +10,8 @@
  * The config file is YAML with the same keys in camelCase or kebab-case (listen, data, tokens, policies,
  * trustedKeys, tick, prometheusUrl, ...); relative
  * paths in it are relative to the file; flags override it. Problems with flags or files are one line each
- * and exit 2; SIGTERM/SIGINT close the server and stop the controller cleanly (exit 0).
+ * and exit 2; SIGTERM/SIGINT close the server and stop the controller cleanly (exit 0); SIGHUP re-reads the
+ * --policies directory (an invalid one leaves the old policies in force), audited as actor signal:SIGHUP.
  *
  * Output: stdout has the `ringmaster: listening on http://...` and signing-key lines (people and scripts read
  * them); stderr has JSON log lines (pino, telemetry/log.ts) and nothing else, except the plain one-line errors

@@ -112,7 +112,18 @@ export async function runServe(o: RunServeOptions): Promise<number> {
   for (const line of o.banner ?? []) process.stdout.write(`${line}\n`);
   o.onListening?.(url);
 
+  // SIGHUP re-reads --policies (docs/policies.md#reload); a directory with a mistake leaves the old policies in force.
+  const onHangup = (): void => {
+    log.info({ signal: 'SIGHUP', dir: settings.policies }, 'reloading policies');
+    try {
+      controller.reloadPolicies('signal:SIGHUP');
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'policy reload failed; the old policies stay in force');
+    }
+  };
+  process.on('SIGHUP', onHangup);
   await untilSignal(log, 'shutting down');
+  process.off('SIGHUP', onHangup);
   await stopExtra();
   await close(server);
   await controller.stop();

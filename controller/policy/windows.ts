@@ -25,6 +25,9 @@
  *   inside a freeze (a bake may end exactly when a freeze begins or ends).
  */
 import { DateTime, IANAZone } from 'luxon';
+import { isKnownZone, localToInstant, offsetMs, parseHoursRange, parsePolicyTime } from './times';
+
+export { localToInstant, parsePolicyTime } from './times';
 import { POLICY_DEFAULTS } from '../spec/defaults';
 import { DAYS } from '../spec/schema';
 import type { Day, PolicySpec } from '../spec/types';
@@ -56,7 +59,6 @@ export type Allowance = { allowed: true } | { allowed: false; reasons: WaitReaso
 export const SEARCH_HORIZON_DAYS = 732;
 
 const MINUTE = 60_000;
-const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const ALLOWED: Allowance = Object.freeze({ allowed: true }) as Allowance;
 
@@ -93,17 +95,11 @@ const DAY_CACHE_LIMIT = 8192;
 
 const compiledCache = new WeakMap<PolicySpec, CompiledPolicy>();
 
-const HOURS_RE = /^([01][0-9]|2[0-3]):([0-5][0-9])-(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))$/;
-const DATETIME_RE =
-  /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$/;
-
+/** A window's hours for the windows below: an empty one is null, an end before the start runs overnight. */
 function parseHours(hours: string): { startMin: number; endMin: number } | null {
-  const m = HOURS_RE.exec(hours);
-  if (!m) return null;
-  const startMin = Number(m[1]) * 60 + Number(m[2]);
-  const endMin = m[5] !== undefined ? 1440 : Number(m[3]) * 60 + Number(m[4]);
-  if (endMin === startMin) return null;
-  return { startMin, endMin: endMin < startMin ? endMin + 1440 : endMin };
+  const r = parseHoursRange(hours);
+  if (r === null || r.endMin === r.startMin) return null;
+  return { startMin: r.startMin, endMin: r.endMin < r.startMin ? r.endMin + 1440 : r.endMin };
 }
 
 /**
@@ -113,7 +109,7 @@ function parseHours(hours: string): { startMin: number; endMin: number } | null 
  */
 export function policyTimeErrors(policy: PolicySpec): string[] {
   const errors: string[] = [];
-  if (!IANAZone.isValidZone(policy.timezone)) {
+  if (!isKnownZone(policy.timezone)) {
     errors.push(`spec.timezone: unknown IANA time zone ${JSON.stringify(policy.timezone)}`);
     return errors;
   }
@@ -168,84 +164,7 @@ function compile(policy: PolicySpec): CompiledPolicy {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Local time <-> instants.
-
-/**
- * Per zone, the UTC offset of each whole UTC hour whose first and last millisecond have the same offset (an hour
- * holds at most one transition, so then none), bounded; an hour with a transition in it is computed each time.
- */
-const offsetCache = new WeakMap<IANAZone, Map<number, number>>();
-const OFFSET_CACHE_LIMIT = 4096;
-
-function offsetMs(zone: IANAZone, t: number): number {
-  let hours = offsetCache.get(zone);
-  if (hours === undefined) {
-    hours = new Map();
-    offsetCache.set(zone, hours);
-  }
-  const h = Math.floor(t / HOUR);
-  const hit = hours.get(h);
-  if (hit !== undefined) return hit;
-  const first = zone.offset(h * HOUR);
-  if (first !== zone.offset(h * HOUR + HOUR - 1)) return zone.offset(t) * MINUTE;
-  if (hours.size >= OFFSET_CACHE_LIMIT) hours.clear();
-  hours.set(h, first * MINUTE);
-  return first * MINUTE;
-}
-
-/**
- * The instant of a local wall-clock time, given as "local epoch" milliseconds (the wall-clock fields read as
- * if they were UTC). Ambiguous times map to the earliest occurrence; skipped times to the end of the gap.
- */
-export function localToInstant(zone: IANAZone, localMs: number): number {
-  const offsets = new Set([
-    offsetMs(zone, localMs - 36 * HOUR),
-    offsetMs(zone, localMs),
-    offsetMs(zone, localMs + 36 * HOUR),
-  ]);
-  let best: number | null = null;
-  for (const o of offsets) {
-    const t = localMs - o;
-    if (offsetMs(zone, t) === o && (best === null || t < best)) best = t;
-  }
-  if (best !== null) return best;
-  // In a gap: the first instant whose wall-clock time is >= localMs is the transition itself.
-  let lo = localMs - Math.max(...offsets); // wall clock before localMs here
-  let hi = localMs - Math.min(...offsets); // wall clock after localMs here
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (mid + offsetMs(zone, mid) >= localMs) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}
-
-/** Parses a freeze bound: absolute with Z/offset, otherwise local in `zone`. Null if not a real date-time. */
-export function parsePolicyTime(text: string, zone: IANAZone): number | null {
-  const m = DATETIME_RE.exec(text);
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => (x === undefined ? 0 : Number(x))) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const fraction = m[7] === undefined ? 0 : Math.round(Number(`0.${m[7]}`) * 1000);
-  if (mo < 1 || mo > 12 || h > 23 || mi > 59 || s > 59) return null;
-  const local = Date.UTC(y, mo - 1, d, h, mi, s, fraction);
-  const check = new Date(local);
-  if (check.getUTCFullYear() !== y || check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) return null;
-  const tz = m[8];
-  if (tz === undefined) return localToInstant(zone, local);
-  if (tz === 'Z') return local;
-  const sign = tz.startsWith('-') ? -1 : 1;
-  const oh = Number(tz.slice(1, 3));
-  const om = Number(tz.slice(4, 6));
-  if (oh > 23 || om > 59) return null;
-  return local - sign * (oh * HOUR + om * MINUTE);
-}
+// Local time <-> instants: policy/times.ts, the one parser of policy times (shared with spec/semantic.ts).
 
 /** Local calendar day number (days since 1970-01-01 in the zone's wall clock) of an instant. */
 function localDay(c: CompiledPolicy, t: number): number {

@@ -82,10 +82,14 @@ export class Controller extends Service {
   static async open(opts: ControllerOptions): Promise<Controller> {
     const log = opts.log ?? silentLogger;
     const clock = opts.clock ?? realClock;
-    const policies = opts.policies ?? (await import('./policies')).loadPolicies(opts.policiesDir);
+    const { PolicySet, loadPolicyFiles } = await import('./policies');
+    const files = opts.policies ? new Map([...opts.policies].map(([name, spec]) => [name, { spec, file: '(in-process)' }])) : loadPolicyFiles(opts.policiesDir);
     const trustedKeys = opts.trustedKeys ?? loadTrustedKeys(opts.trustedKeysFile);
     const key = loadOrCreateSigningKey(opts.dataDir);
     const store = Store.open(path.join(opts.dataDir, 'ringmaster.db'), { now: () => new Date(clock.now()).toISOString(), log, backgroundCheckpoints: true });
+    // Files, then the policies applied through the API (stored in SQLite) over them: runtime/policies.ts.
+    const policySet = new PolicySet(files, store.listStoredPolicies(), opts.policies ? undefined : opts.policiesDir);
+    const policies = policySet.live;
     const signingKey = { keyId: keyId(key.publicKey), publicKeyPem: publicKeyPem(key.publicKey), publicKey: publicKeyRaw(key.publicKey).toString('base64'), rotations: readRotations(opts.dataDir) };
     if (key.created) log.info({ keyId: signingKey.keyId }, 'signing key created');
     const publisher = new ManifestPublisher(store, key, (r) => policies.get(policyNameOf(r)), log, { now: () => clock.now(), reissueMs: opts.manifestReissueMs });
@@ -115,7 +119,7 @@ export class Controller extends Service {
       notifier = new Notifier(outbox, sinks, (fn) => store.afterCommit(fn), dispatcher, observer);
     }
     const reconciler = new Reconciler(store, facts, runner, clock, log, opts.analyzer, opts.observer, { ...opts, preflight, ...(notifier ? { notifier } : {}) });
-    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log, preflightAllowlist: allowlist, ...(notifier ? { notifier } : {}) }, preflight, publisher);
+    const c = new Controller(store, reconciler, runner, opts, { store, publisher, reconciler, facts, policies, trustedKeys, signingKey, log, preflightAllowlist: allowlist, policySet, ...(notifier ? { notifier } : {}) }, preflight, publisher);
     c.dispatcher = dispatcher;
     // Pending notifications of an earlier run are resumed at once (with their ids): delivery never waits on the pass.
     dispatcher?.start();

@@ -24,6 +24,12 @@ import { ServiceClosedError, type ApplyResult, type AuditEntryView, type Channel
 import { rolloutView } from './view';
 import type { Notifier } from './notifications';
 import { killSwitchEvents } from '../engine/events';
+import { archiveDecision } from '../engine/archive';
+import { missingPolicyProblems } from '../policy/reload';
+import { InputError } from '../spec/errors';
+import type { Policy } from '../spec/types';
+import { loadPolicyFiles, type PolicySet, type PolicyView } from './policies';
+import type { ArchiveResult, PolicyApplyResult, PolicyReloadResult } from './service';
 
 export interface ServiceParts {
   store: StateStore;
@@ -38,6 +44,8 @@ export interface ServiceParts {
   preflightAllowlist?: PreflightAllowlist;
   /** Writes notification events in the transaction of the change (runtime/notifications.ts); absent: none. */
   notifier?: Notifier;
+  /** Files and API-applied policies behind `policies` (runtime/policies.ts); absent: the policies never change. */
+  policySet?: PolicySet;
 }
 
 export class Service implements ControllerService {
@@ -107,7 +115,13 @@ export class Service implements ControllerService {
     }
   }
 
-  private apply(rollout: Rollout, actor: string, opts: { supersede?: boolean; reason?: string } = {}): ApplyResult {
+  checkApply(rollout: Rollout, actor: string): Promise<ApplyResult> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
+    return Promise.resolve(this.apply(rollout, actor, { dryRun: true }));
+  }
+
+  /** `dryRun`: every check, the same answer, nothing written (the view is of the rollout as it would be created). */
+  private apply(rollout: Rollout, actor: string, opts: { supersede?: boolean; reason?: string; dryRun?: boolean } = {}): ApplyResult {
     const { store } = this.parts;
     const checked = checkForApply(rollout, this.parts);
     if (!checked.ok) return { status: 'invalid', errors: checked.errors };
@@ -115,6 +129,9 @@ export class Service implements ControllerService {
     const name = rollout.metadata.name;
     const specHash = sha256Hex(canonicalJson(rollout));
     const existing = store.getRollout(name);
+    if (existing?.archivedAt !== undefined) {
+      return { status: 'conflict', message: `rollout "${name}" was deleted (archived) at ${existing.archivedAt}; a name is never reused (its record and audit stay): apply it under a new metadata.name` };
+    }
     if (existing) {
       if (existing.specHash === specHash) return { status: 'unchanged', rollout: this.view(existing) };
       return { status: 'conflict', message: `rollout "${name}" already exists with a different spec; rollouts are immutable, use a new name` };
@@ -131,6 +148,11 @@ export class Service implements ControllerService {
     if (!lineage.ok) return { status: 'conflict', message: lineage.message };
     const seed = this.previousArtifactSeed(rollout);
     if (!seed.ok) return { status: 'invalid', errors: [specError('spec.previousArtifact.sha256', seed.message)] };
+    if (opts.dryRun === true) {
+      const at = new Date().toISOString();
+      const record: RolloutRecord = { name, channel, seq: 0, spec: rollout, specHash, policy: policyName, state: initialState(), revision: 0, createdAt: at, updatedAt: at };
+      return { status: 'created', rollout: rolloutView(record, [], store.getKillSwitch(), this.parts.facts.engineConfig(record).analysisEnabled) };
+    }
     const res = store.transaction(() => {
       // apply --supersede, one act: the old candidates are withdrawn (each decided at once: its rollback begins), then
       // the new rollout is accepted; it waits in pending while they drain, since a rollback holds the channel's slot.
@@ -177,9 +199,10 @@ export class Service implements ControllerService {
     return { ok: true };
   }
 
-  listRollouts(): RolloutView[] {
+  listRollouts(opts: { archived?: boolean } = {}): RolloutView[] {
     const ks = this.parts.store.getKillSwitch();
-    return this.parts.store.listRollouts().map((r) => rolloutView(r, this.parts.store.listTransitions(r.name), ks, this.parts.facts.engineConfig(r).analysisEnabled));
+    const all = this.parts.store.listRollouts();
+    return (opts.archived ? all : all.filter((r) => r.archivedAt === undefined)).map((r) => rolloutView(r, this.parts.store.listTransitions(r.name), ks, this.parts.facts.engineConfig(r).analysisEnabled));
   }
 
   getRollout(name: string): RolloutView | undefined {
@@ -208,6 +231,129 @@ export class Service implements ControllerService {
 
   getKillSwitch(): KillSwitchState {
     return this.parts.store.getKillSwitch();
+  }
+
+  archiveRollout(name: string, actor: string, reason: string): Promise<ArchiveResult> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
+    const { store, log } = this.parts;
+    const archive = store.archiveRollout?.bind(store);
+    if (!archive) return Promise.resolve({ status: 'rejected' as const, message: 'this controller cannot archive rollouts' });
+    const result = store.transaction((): ArchiveResult => {
+      const rec = store.getRollout(name);
+      if (!rec) return { status: 'not-found' };
+      const d = archiveDecision(rec.state.phase, rec.archivedAt);
+      if (!d.ok) return { status: 'rejected', message: d.message };
+      archive(name, actor, reason);
+      return { status: 'archived', rollout: this.view(store.getRollout(name) as RolloutRecord) };
+    });
+    if (result.status === 'archived') log.info({ rollout: name, actor }, 'rollout archived');
+    return Promise.resolve(result);
+  }
+
+  // ---------------------------------------------------------------------------------------- policies
+
+  listPolicies(): PolicyView[] {
+    const set = this.parts.policySet;
+    if (set) return set.views();
+    return [...this.parts.policies].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, spec]) => ({ name, source: 'file' as const, file: null, appliedBy: null, appliedAt: null, spec }));
+  }
+
+  /** Stored, audited, in force, and decided for every unfinished rollout before the answer (like the kill switch). */
+  applyPolicy(policy: Policy, actor: string, opts: { dryRun?: boolean } = {}): Promise<PolicyApplyResult> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
+    const { store, policySet: set } = this.parts;
+    const put = store.putPolicy?.bind(store);
+    if (!set || !put) return Promise.resolve({ status: 'conflict' as const, message: 'this controller takes no policies through the API (its policies are given in-process)' });
+    const name = policy.metadata.name;
+    const specHash = sha256Hex(canonicalJson(policy.spec));
+    const current = this.parts.policies.get(name);
+    const viewOf = (): PolicyView => set.views().find((v) => v.name === name) as PolicyView;
+    if (current !== undefined && sha256Hex(canonicalJson(current)) === specHash) return Promise.resolve({ status: 'unchanged' as const, policy: viewOf(), dryRun: opts.dryRun === true });
+    const status = current === undefined ? ('created' as const) : ('configured' as const);
+    if (opts.dryRun) {
+      const file = set.views().find((v) => v.name === name)?.file ?? null;
+      return Promise.resolve({ status, dryRun: true, policy: { name, source: 'api' as const, file, appliedBy: actor, appliedAt: null, spec: policy.spec } });
+    }
+    store.transaction(() => {
+      const r = put({ name, spec: policy.spec, specHash, actor, reason: `apply policy ${name} via API (${status})` });
+      set.putApi(r.policy);
+      this.policiesChanged(actor);
+    });
+    this.parts.log.warn({ policy: name, actor, status }, `policy ${name} ${status} via the API`);
+    return Promise.resolve({ status, policy: viewOf(), dryRun: false });
+  }
+
+  deletePolicy(name: string, actor: string, reason: string): ReturnType<NonNullable<ControllerService['deletePolicy']>> {
+    if (this.closed) return Promise.reject(new ServiceClosedError());
+    const { store, policySet: set } = this.parts;
+    const del = store.deleteStoredPolicy?.bind(store);
+    if (!set || !del || !set.hasApi(name)) {
+      const why = this.parts.policies.has(name) ? ` (policy "${name}" comes from a file: edit the file, then send SIGHUP to ringmaster serve)` : '';
+      return Promise.resolve({ status: 'not-found' as const, message: `no API-applied policy named "${name}"${why}` });
+    }
+    const problems = missingPolicyProblems(set.namesWith({ remove: name }), this.unfinished());
+    if (problems.length > 0) return Promise.resolve({ status: 'conflict' as const, message: `delete refused: ${problems.join('; ')}` });
+    store.transaction(() => {
+      del(name, actor, reason);
+      set.removeApi(name);
+      this.policiesChanged(actor);
+    });
+    this.parts.log.warn({ policy: name, actor }, `API-applied policy ${name} deleted`);
+    return Promise.resolve({ status: 'deleted' as const, policies: set.views() });
+  }
+
+  /**
+   * Re-reads the --policies directory (SIGHUP): validated with the one loader; a directory with a mistake, or one
+   * that drops a policy an unfinished rollout uses, is refused and the old policies stay in force. Both audited.
+   */
+  reloadPolicies(actor: string): PolicyReloadResult {
+    const { store, policySet: set, log } = this.parts;
+    const refuse = (lines: string[]): PolicyReloadResult => {
+      const first = lines[0] ?? 'refused';
+      const more = lines.length > 1 ? ` (and ${lines.length - 1} more problem${lines.length === 2 ? '' : 's'})` : '';
+      if (!this.closed) store.appendAudit({ actor, action: 'policy.reload-refused', target: 'policies', reason: `${first}${more}`.slice(0, 1000), payload: { problems: lines.slice(0, 20) } });
+      log.error({ actor, problems: lines.slice(0, 20) }, `policy reload refused, the old policies stay in force: ${first}${more}`);
+      return { ok: false, lines };
+    };
+    if (this.closed) return { ok: false, lines: ['the controller is shutting down'] };
+    if (!set || set.dir === undefined) return refuse(['this controller was given its policies in-process; there is no --policies directory to re-read']);
+    let files: ReturnType<typeof loadPolicyFiles>;
+    try {
+      files = loadPolicyFiles(set.dir);
+    } catch (err) {
+      if (err instanceof InputError) return refuse(err.lines);
+      throw err;
+    }
+    const problems = missingPolicyProblems(set.namesWith({ files }), this.unfinished());
+    if (problems.length > 0) return refuse(problems.map((p) => `${set.dir}: ${p}`));
+    const before = new Map([...set.fileSpecs()].map(([name, f]) => [name, sha256Hex(canonicalJson(f.spec))]));
+    const added: string[] = [];
+    const changed: string[] = [];
+    for (const [name, f] of files) {
+      const h = before.get(name);
+      if (h === undefined) added.push(name);
+      else if (h !== sha256Hex(canonicalJson(f.spec))) changed.push(name);
+    }
+    const removed = [...before.keys()].filter((n) => !files.has(n));
+    const shadowed = [...files.keys()].filter((n) => set.hasApi(n));
+    store.transaction(() => {
+      set.replaceFiles(files);
+      const summary = `re-read ${set.dir}: ${files.size} polic${files.size === 1 ? 'y' : 'ies'} (added ${added.join(', ') || 'none'}; changed ${changed.join(', ') || 'none'}; removed ${removed.join(', ') || 'none'})`;
+      store.appendAudit({ actor, action: 'policy.reload', target: 'policies', reason: summary, payload: { dir: set.dir, added, changed, removed, apiOverrides: shadowed } });
+      this.policiesChanged(actor);
+    });
+    log.warn({ actor, dir: set.dir, added, changed, removed, apiOverrides: shadowed }, 'policies reloaded');
+    return { ok: true, policies: [...set.live.keys()].sort(), added, changed, removed };
+  }
+
+  private unfinished(): Array<{ name: string; policy: string }> {
+    return this.parts.store.listRollouts({ activeOnly: true }).map((r) => ({ name: r.name, policy: r.policy }));
+  }
+
+  /** In the caller's transaction: every unfinished rollout decides on the new policies now, and manifests follow. */
+  private policiesChanged(actor: string): void {
+    this.parts.reconciler.decideEach(this.unfinished().map((r) => r.name));
+    this.parts.publisher.publishAll(actor);
   }
 
   /** Persisted and audited, then every in-flight rollout decides on it and every manifest shows it: all before the answer. */

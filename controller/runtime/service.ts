@@ -4,7 +4,8 @@
  */
 import type { SignedRotation } from '../crypto/keys';
 import type { SpecError } from '../spec/errors';
-import type { Rollout } from '../spec/types';
+import type { Policy, Rollout } from '../spec/types';
+import type { PolicyView } from './policies';
 import type { KillSwitchState, Phase, RequestVerb, RingVerdictNote, Transition } from '../engine/state';
 
 export interface RolloutView {
@@ -34,6 +35,8 @@ export interface RolloutView {
   revision: number;
   createdAt: string;
   updatedAt: string;
+  /** When `ringctl delete` archived it; absent while it is listed (GET /v1/rollouts?archived=true lists both). */
+  archivedAt?: string;
   spec: Rollout;
 }
 
@@ -44,6 +47,20 @@ export type ApplyResult =
   | { status: 'conflict'; message: string }
   /** Failed validation (schema, semantics, unknown policy, signature): 422. */
   | { status: 'invalid'; errors: SpecError[] };
+
+/** `ringctl delete NAME`: archived, refused for a rollout that has not finished (409), or no such rollout. */
+export type ArchiveResult = { status: 'archived'; rollout: RolloutView } | { status: 'rejected'; message: string } | { status: 'not-found' };
+
+/** POST /v1/policies: stored and in force (created, configured), or the same spec is in force already. */
+export type PolicyApplyResult =
+  | { status: 'created' | 'configured' | 'unchanged'; policy: PolicyView; dryRun: boolean }
+  | { status: 'conflict'; message: string }
+  | { status: 'invalid'; errors: SpecError[] };
+
+/** A re-read of the --policies directory (SIGHUP): in force, or refused with the old policies still in force. */
+export type PolicyReloadResult =
+  | { ok: true; policies: string[]; added: string[]; changed: string[]; removed: string[] }
+  | { ok: false; lines: string[] };
 
 export type RequestResult =
   | { status: 'applied'; message: string; rollout: RolloutView }
@@ -107,7 +124,8 @@ export class ServiceUnavailableError extends ServiceClosedError {}
 export interface ControllerService {
   /** `rollout` has passed schema/semantic validation already; the service checks policy, signature and conflicts. */
   applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult>;
-  listRollouts(): RolloutView[];
+  /** Archived rollouts (`ringctl delete`) are left out unless `archived` is true. */
+  listRollouts(opts?: { archived?: boolean }): RolloutView[];
   getRollout(name: string): RolloutView | undefined;
   /**
    * apply --supersede: like applyRollout, and in the same transaction every rollout holding the channel's slot is
@@ -130,6 +148,19 @@ export interface ControllerService {
   manifest(channel: string): SignedManifest | undefined;
   /** The manifest-signing key, and its rotation statements oldest first (agents follow them to the current key). */
   signingKey(): { algorithm: 'ed25519'; keyId: string; publicKeyPem: string; publicKey: string; rotations: SignedRotation[] };
+  /**
+   * Issue 15. What apply would do, with every check apply makes (schema done by the caller; policy, signature,
+   * pre-flight names, lineage, conflicts) and nothing stored: `apply --dry-run=server`, `diff`.
+   */
+  checkApply?(rollout: Rollout, actor: string): Promise<ApplyResult>;
+  /** Archives a terminal rollout (audited); absent where the store cannot (the operator: kubectl delete). */
+  archiveRollout?(name: string, actor: string, reason: string): Promise<ArchiveResult>;
+  /** The policies in force, with where each comes from. */
+  listPolicies?(): PolicyView[];
+  /** Stores a Policy applied through the API (role admin, audited); in force from this answer on. */
+  applyPolicy?(policy: Policy, actor: string, opts?: { dryRun?: boolean }): Promise<PolicyApplyResult>;
+  /** Removes an API-applied policy (audited): the file of that name, if any, is in force again. */
+  deletePolicy?(name: string, actor: string, reason: string): Promise<{ status: 'deleted'; policies: PolicyView[] } | { status: 'not-found'; message: string } | { status: 'conflict'; message: string }>;
   /** True once the store is open and the first reconcile has run. */
   ready(): boolean;
 }

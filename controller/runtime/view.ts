@@ -101,6 +101,7 @@ export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch:
     revision: r.revision,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
+    ...(r.archivedAt === undefined ? {} : { archivedAt: r.archivedAt }),
     spec: r.spec,
   };
 }

@@ -134,6 +134,11 @@ export function parseRolloutText(text: string, source: string): { ok: true; doc:
   return single('Rollout', parseDocuments(text, source), source) as { ok: true; doc: Rollout } | { ok: false; errors: SpecError[] };
 }
 
+/** A Policy from request text (YAML or JSON), with line:col positions into that text. */
+export function parsePolicyText(text: string, source: string): { ok: true; doc: Policy } | { ok: false; errors: SpecError[] } {
+  return single('Policy', parseDocuments(text, source), source) as { ok: true; doc: Policy } | { ok: false; errors: SpecError[] };
+}
+
 /** Validates an already-parsed object (no source text: positions are 0:0). Does not mutate `obj`. */
 export function validateRolloutObject(obj: unknown, source: string): { ok: true; doc: Rollout } | { ok: false; errors: SpecError[] } {
   return validateObject('Rollout', obj, source) as { ok: true; doc: Rollout } | { ok: false; errors: SpecError[] };

@@ -6,7 +6,7 @@
  * once. They therefore read the document defensively and skip any value the schema already rejects
  * (a percent of 150 is the schema's to report, not a reason to complain about ring order as well).
  */
-import { DateTime, IANAZone } from 'luxon';
+import { isKnownZone, parseHoursRange, readPolicyTime, zoneNamed, type PolicyZone } from '../policy/times';
 import * as semver from 'semver';
 import { ANALYSIS_DEFAULTS } from './defaults';
 import { validateMetricForJudge } from './metric-rules';
@@ -32,7 +32,7 @@ export function policyProblems(doc: unknown): Problem[] {
   if (!spec) return [];
   const problems: Problem[] = [...policyTextProblems(doc)];
   const zone = typeof spec.timezone === 'string' ? spec.timezone : undefined;
-  const zoneValid = zone !== undefined && IANAZone.isValidZone(zone);
+  const zoneValid = zone !== undefined && isKnownZone(zone);
   if (zone !== undefined && zone !== '' && !zoneValid) {
     problems.push({
       path: ['spec', 'timezone'],
@@ -43,8 +43,8 @@ export function policyProblems(doc: unknown): Problem[] {
   list(spec.allow).forEach((window, i) => {
     const hours = record(window)?.hours;
     if (typeof hours !== 'string' || !new RegExp(HOURS_PATTERN).test(hours)) return;
-    const [start, end] = hours.split('-').map(minutesOfDay) as [number, number];
-    if (start >= end) {
+    const range = parseHoursRange(hours);
+    if (range && range.startMin >= range.endMin) {
       problems.push({
         path: ['spec', 'allow', i, 'hours'],
         message: `start must be before end; split a window across midnight in two (got ${hours})`,
@@ -53,13 +53,13 @@ export function policyProblems(doc: unknown): Problem[] {
   });
 
   // Local freeze times are read in the policy's zone; with an unknown zone (reported above) UTC keeps the order check useful.
-  const freezeZone = zoneValid ? (zone as string) : 'UTC';
+  const freezeZone = zoneNamed(zoneValid ? (zone as string) : 'UTC');
   list(spec.freezes).forEach((freeze, i) => {
     const f = record(freeze);
     if (!f) return;
     const from = instant(f.from, freezeZone, ['spec', 'freezes', i, 'from'], problems);
     const to = instant(f.to, freezeZone, ['spec', 'freezes', i, 'to'], problems);
-    if (from && to && from.toMillis() >= to.toMillis()) {
+    if (from !== undefined && to !== undefined && from >= to) {
       problems.push({
         path: ['spec', 'freezes', i, 'to'],
         message: `must be after from ${describeValue(f.from)} (got ${describeValue(f.to)})`,
@@ -300,24 +300,19 @@ function duration(value: unknown, path: PathSegment[], problems: Problem[]): num
   return parsed.ms;
 }
 
-/** A local date-time is read in `zone`; one with Z or an offset stands for itself. */
-function instant(value: unknown, zone: string, path: PathSegment[], problems: Problem[]): DateTime | undefined {
+/** A local date-time is read in `zone`; one with Z or an offset stands for itself (policy/times.ts, as the windows read it). */
+function instant(value: unknown, zone: PolicyZone, path: PathSegment[], problems: Problem[]): number | undefined {
   if (typeof value !== 'string' || !new RegExp(DATETIME_PATTERN).test(value)) return undefined;
-  const dt = DateTime.fromISO(value, { zone });
-  if (!dt.isValid) {
-    problems.push({ path, message: `not a real date-time: ${dt.invalidExplanation ?? dt.invalidReason ?? 'invalid'} (got ${value})` });
+  const t = readPolicyTime(value, zone);
+  if (!t.ok) {
+    problems.push({ path, message: `not a real date-time: ${t.why} (got ${value})` });
     return undefined;
   }
-  return dt;
+  return t.ms;
 }
 
 function validPercent(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= 100 ? value : undefined;
-}
-
-function minutesOfDay(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number) as [number, number];
-  return h * 60 + m;
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {

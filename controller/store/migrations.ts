@@ -153,4 +153,22 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX notifications_due ON notifications(status, next_at);
     `,
   },
+  {
+    version: 5,
+    name: 'policies-and-archive',
+    // Policies applied through the API (POST /v1/policies, role admin): they survive restarts and win over a file of
+    // the same name in --policies (docs/policies.md#reload). archived_at: `ringctl delete` of a terminal rollout; the
+    // row, its transitions and its audit entries stay, lists leave it out unless asked.
+    sql: `
+      CREATE TABLE policies (
+        name TEXT PRIMARY KEY,
+        spec_json TEXT NOT NULL,
+        spec_hash TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      ALTER TABLE rollouts ADD COLUMN archived_at TEXT;
+    `,
+  },
 ];

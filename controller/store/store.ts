@@ -11,14 +11,14 @@ import { SqliteNotificationOutbox } from './notifications';
 import { lineageEvents, lineageOfRecord, type ChannelLineage } from '../engine/scheduling';
 import type { KillSwitchState, Request, RequestVerb, RolloutState, Transition } from '../engine/state';
 import { ALL_PHASES, TERMINAL_PHASES } from '../engine/state';
-import type { Rollout } from '../spec/types';
+import type { PolicySpec, Rollout } from '../spec/types';
 import { auditHash, GENESIS_HASH, type AuditChainResult } from './canonical';
 import { checkpointEveryFromEnv, loadAuditSigner, type AuditCheckpoint, type AuditCheckpointing, type AuditKeyInfo, type AuditPublicKey } from './audit-key';
 import { AuditLogVerifier, BREAK_ACCEPTED_ACTION, describeVerdict, type AuditAnchor, type AuditVerdict } from './audit-verify';
 import { MIGRATIONS } from './migrations';
 import { assertWellFormed, assertWellFormedDeep } from '../spec/text';
 import { WalCheckpointer } from './wal-checkpointer';
-import type { AuditEntry, AuditInput, ChannelRecord, DecisionCommit, ManifestArtifactRef, RequestRecord, RolloutRecord, StateStore, StoredManifest } from './types';
+import type { AuditEntry, AuditInput, ChannelRecord, DecisionCommit, ManifestArtifactRef, RequestRecord, RolloutRecord, StateStore, StoredManifest, StoredPolicy } from './types';
 
 export type { AuditEntry, AuditInput, ChannelRecord, RolloutRecord, StateStore, StoredManifest } from './types';
 
@@ -42,6 +42,19 @@ export class StoreVersionError extends Error {}
 const ACTIVE = ALL_PHASES.filter((p) => !TERMINAL_PHASES.has(p));
 const KEEP_MANIFEST_REVISIONS = 100;
 
+interface PolicyRow {
+  name: string;
+  spec_json: string;
+  spec_hash: string;
+  actor: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function toStoredPolicy(r: PolicyRow): StoredPolicy {
+  return { name: r.name, spec: JSON.parse(r.spec_json) as PolicySpec, specHash: r.spec_hash, actor: r.actor, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
 interface RolloutRow {
   name: string;
   seq: number;
@@ -53,6 +66,7 @@ interface RolloutRow {
   revision: number;
   created_at: string;
   updated_at: string;
+  archived_at?: string | null;
 }
 
 function toRecord(r: RolloutRow): RolloutRecord {
@@ -67,6 +81,7 @@ function toRecord(r: RolloutRow): RolloutRecord {
     revision: r.revision,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    ...(r.archived_at ? { archivedAt: r.archived_at } : {}),
   };
 }
 
@@ -211,6 +226,14 @@ export class Store implements StateStore {
       listAudit: db.prepare('SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?'),
       listAuditTarget: db.prepare('SELECT * FROM audit WHERE id > ? AND target = ? ORDER BY id LIMIT ?'),
       iterAudit: db.prepare('SELECT * FROM audit ORDER BY id'),
+      archive: db.prepare('UPDATE rollouts SET archived_at = ? WHERE name = ? AND archived_at IS NULL'),
+      listPolicies: db.prepare('SELECT * FROM policies ORDER BY name'),
+      getPolicy: db.prepare('SELECT * FROM policies WHERE name = ?'),
+      upsertPolicy: db.prepare(
+        `INSERT INTO policies (name, spec_json, spec_hash, actor, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json, spec_hash = excluded.spec_hash, actor = excluded.actor, updated_at = excluded.updated_at`,
+      ),
+      deletePolicy: db.prepare('DELETE FROM policies WHERE name = ?'),
     };
   }
 
@@ -491,6 +514,60 @@ export class Store implements StateStore {
       | undefined;
     if (!r) return undefined;
     return { id: r.id, rollout: r.rollout, verb: r.verb, actor: r.actor, reason: r.reason, consumedAt: r.consumed_at, applied: r.applied === null ? null : r.applied === 1, message: r.outcome_message };
+  }
+
+  /**
+   * Archives a rollout (`ringctl delete`): the row, its transitions and its audit entries stay; lists leave it out
+   * unless asked. Whether it may be archived is the engine's call (engine/archive.ts); this only records it, audited.
+   * False when it was archived already.
+   */
+  archiveRollout(name: string, actor: string, reason: string): boolean {
+    return this.transaction(() => {
+      const at = this.now();
+      const changed = this.stmts.archive.run(at, name).changes === 1;
+      if (!changed) return false;
+      this.records.delete(name);
+      this.afterCommit(() => this.records.delete(name));
+      const rec = this.getRollout(name);
+      this.appendAudit({ actor, action: 'rollout.archive', target: name, reason, payload: { phase: rec?.state.phase.kind ?? null, channel: rec?.channel ?? null } });
+      return true;
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ policies (API-applied)
+
+  /** Policies applied through the API, by name (they win over files of the same name: runtime/policies.ts). */
+  listStoredPolicies(): StoredPolicy[] {
+    return (this.stmts.listPolicies.all() as PolicyRow[]).map(toStoredPolicy);
+  }
+
+  /** Stores (or replaces) an API-applied policy, audited; 'unchanged' when the same spec is stored already. */
+  putPolicy(input: { name: string; spec: PolicySpec; specHash: string; actor: string; reason: string }): { status: 'created' | 'configured' | 'unchanged'; policy: StoredPolicy } {
+    return this.transaction(() => {
+      const prev = this.stmts.getPolicy.get(input.name) as PolicyRow | undefined;
+      if (prev && prev.spec_hash === input.specHash) return { status: 'unchanged' as const, policy: toStoredPolicy(prev) };
+      const at = this.now();
+      this.stmts.upsertPolicy.run(input.name, JSON.stringify(input.spec), input.specHash, input.actor, at, at);
+      this.appendAudit({
+        actor: input.actor,
+        action: 'policy.apply',
+        target: `policy/${input.name}`,
+        reason: input.reason,
+        payload: { specHash: input.specHash, previousSpecHash: prev?.spec_hash ?? null },
+      });
+      return { status: prev ? ('configured' as const) : ('created' as const), policy: toStoredPolicy(this.stmts.getPolicy.get(input.name) as PolicyRow) };
+    });
+  }
+
+  /** Removes an API-applied policy (the file of that name, if any, is in force again), audited. False when none. */
+  deleteStoredPolicy(name: string, actor: string, reason: string): boolean {
+    return this.transaction(() => {
+      const prev = this.stmts.getPolicy.get(name) as PolicyRow | undefined;
+      if (!prev) return false;
+      this.stmts.deletePolicy.run(name);
+      this.appendAudit({ actor, action: 'policy.delete', target: `policy/${name}`, reason, payload: { specHash: prev.spec_hash } });
+      return true;
+    });
   }
 
   // ------------------------------------------------------------------------------------------ kill switch

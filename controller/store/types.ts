@@ -6,7 +6,7 @@
  */
 import type { ChannelLineage, LineageEvent } from '../engine/scheduling';
 import type { KillSwitchState, Request, RequestVerb, RolloutState, Transition } from '../engine/state';
-import type { Rollout } from '../spec/types';
+import type { PolicySpec, Rollout } from '../spec/types';
 
 export interface RolloutRecord {
   name: string;
@@ -17,6 +17,18 @@ export interface RolloutRecord {
   policy: string;
   state: RolloutState;
   revision: number;
+  createdAt: string;
+  updatedAt: string;
+  /** When `ringctl delete` archived it (terminal rollouts only); absent while it is listed. */
+  archivedAt?: string;
+}
+
+/** A Policy applied through the API (POST /v1/policies), stored beside the rollouts. */
+export interface StoredPolicy {
+  name: string;
+  spec: PolicySpec;
+  specHash: string;
+  actor: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -137,6 +149,15 @@ export interface StateStore {
   appendAudit(entry: AuditInput): AuditEntry;
   listAudit(opts?: { afterId?: number; limit?: number; target?: string }): AuditEntry[];
   verifyAudit(): AuditVerifyResult;
+
+  /**
+   * Archiving and API-applied policies (issue 15): the SQLite store has them; a store without them (the operator's
+   * mirror of Kubernetes, where Policy objects and `kubectl delete` do these jobs) leaves them out, and the API says so.
+   */
+  archiveRollout?(name: string, actor: string, reason: string): boolean;
+  listStoredPolicies?(): StoredPolicy[];
+  putPolicy?(input: { name: string; spec: PolicySpec; specHash: string; actor: string; reason: string }): { status: 'created' | 'configured' | 'unchanged'; policy: StoredPolicy };
+  deleteStoredPolicy?(name: string, actor: string, reason: string): boolean;
 
   close(): void;
 }

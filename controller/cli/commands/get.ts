@@ -11,11 +11,12 @@ import { renderList } from '../render';
 export function registerGet(program: Command): void {
   remoteOptions(program.command('get').description('list rollouts (or one): name, channel, version, phase, ring, waiting reason').argument('[name]', 'rollout name'))
     .option('--json', 'print JSON')
-    .action((name: string | undefined, opts: RemoteOptions & { json?: boolean }) =>
+    .option('-A, --archived', 'also list rollouts deleted with ringctl delete (archived)')
+    .action((name: string | undefined, opts: RemoteOptions & { json?: boolean; archived?: boolean }) =>
       runVerb(async () => {
         const client = new Client('get', opts);
         if (name === undefined) {
-          const { rollouts } = await client.get<{ rollouts: RolloutView[] }>('/v1/rollouts');
+          const { rollouts } = await client.get<{ rollouts: RolloutView[] }>(opts.archived ? '/v1/rollouts?archived=true' : '/v1/rollouts');
           out(opts.json ? JSON.stringify({ rollouts }) : renderList(rollouts));
         } else {
           const { rollout } = await client.get<{ rollout: RolloutView }>(`/v1/rollouts/${enc(name)}`);
