@@ -13,14 +13,13 @@ import { formatSpecError } from '../spec/errors';
 import { NAME_PATTERN } from '../spec/schema';
 import { auditSourceOf, type AuditSource } from '../store/audit-source';
 import { textFlaw } from '../spec/text';
-import { authorize, type AuthContext, type Permission } from './auth';
+import { authorizeRequest, type AuthContext, type Permission, type Principal } from './auth';
 import { readTextBody } from './body';
 import { ApiError, codeForStatus, sendError } from './errors';
 import { EventHub } from './events';
 import { BODY_SOURCE, loadRolloutBody, locateInBody } from './rollout-input';
 import type { ApiMetrics } from './server';
-import type { TokenEntry } from './tokens';
-import { GRANTS } from './auth';
+import { identityRoutes, twoPersonGuard } from './identity-routes';
 
 export interface AppContext {
   auth: AuthContext;
@@ -60,10 +59,10 @@ const NAME_RE = new RegExp(NAME_PATTERN);
 
 /** The authenticated caller of a request, set by `need`. */
 interface Locals {
-  principal: TokenEntry | null;
+  principal: Principal | null;
 }
 
-function principalOf(res: Response): TokenEntry | null {
+export function principalOf(res: Response): Principal | null {
   return (res.locals as Locals).principal ?? null;
 }
 
@@ -98,15 +97,15 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     next();
   });
 
-  const authorizeOrThrow = (req: Request, res: Response, permission: Permission): void => {
-    const a = authorize(ctx.auth, req.headers.authorization, req.socket.remoteAddress ?? 'unknown', permission);
+  const authorizeOrThrow = async (req: Request, res: Response, permission: Permission): Promise<void> => {
+    const a = await authorizeRequest(ctx.auth, req.headers.authorization, req.socket.remoteAddress ?? 'unknown', permission);
     if (!a.ok) throw new ApiError(a.status, a.code, a.message, { headers: a.headers });
     (res.locals as Locals).principal = a.principal;
   };
   const need =
     (permission: Permission): RequestHandler =>
-    (req, res, next) => {
-      authorizeOrThrow(req, res, permission);
+    async (req, res, next) => {
+      await authorizeOrThrow(req, res, permission);
       next();
     };
   const rolloutName = (req: Request): string => {
@@ -176,10 +175,10 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   hub.start();
   app.get('/v1/whoami', need('read'), (_req, res) => {
     const p = principalOf(res);
-    const role = p?.role ?? null;
-    const may = role ? [...GRANTS[role]].filter((x) => x !== 'manifest') : ['read'];
-    res.json({ actor: p?.name ?? null, role, permissions: may });
+    const may = p ? [...p.permissions].filter((x) => x !== 'manifest') : ['read'];
+    res.json({ actor: p?.name ?? null, role: p?.role ?? null, kind: p?.kind ?? null, roles: p?.roles ?? [], permissions: may });
   });
+  identityRoutes(app, ctx.auth);
   app.get('/v1/events', need('read'), (req, res) => {
     if (hub.full()) throw new ApiError(503, 'not_ready', 'too many event streams open; retry later', { headers: { 'Retry-After': '5' } });
     const last = req.headers['last-event-id'];
@@ -273,9 +272,10 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
       next();
       return;
     }
-    authorizeOrThrow(req, res, verb);
+    await authorizeOrThrow(req, res, verb);
     const actor = actorOf(res);
     const name = rolloutName(req);
+    if (verb === 'approve') twoPersonGuard(service, { verb: 'approve', rollout: name, requester: actor });
     const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: true });
     checkFields(body, ['reason']);
     const reason = body.reason === undefined ? `${verb} via API` : checkReason(body.reason, false);
@@ -310,7 +310,11 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     if (mode !== 'freeze' && mode !== 'rollback') throw new ApiError(422, 'invalid_request', 'mode: must be "freeze" or "rollback"');
     if (body.reason === undefined) throw new ApiError(422, 'invalid_request', 'reason: required (say why, it goes to the audit log)');
     const reason = checkReason(body.reason, true);
-    const state = await service.setKillSwitch({ engaged: body.engaged, mode, reason }, actor);
+    const breakGlass = principalOf(res)?.kind === 'break-glass';
+    if (breakGlass && !body.engaged) throw new ApiError(403, 'forbidden', 'a break-glass credential may only engage the kill switch, not release it');
+    if (!body.engaged) twoPersonGuard(service, { verb: 'killswitch-release', requester: actor });
+    const state = await service.setKillSwitch({ engaged: body.engaged, mode, reason }, actor, breakGlass ? { breakGlass: true } : undefined);
+    if (breakGlass) ctx.observer.breakGlass?.(actor);
     res.json(state);
   });
 
@@ -360,6 +364,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/v1/audit/checkpoints', 'GET, HEAD'],
     ['/v1/audit/key', 'GET, HEAD'],
     ['/v1/whoami', 'GET, HEAD'],
+    ['/v1/auth/config', 'GET, HEAD'],
     ['/v1/events', 'GET'],
     ['/v1/rollouts/:name/evidence', 'GET, HEAD'],
   ];

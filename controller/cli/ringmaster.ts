@@ -29,7 +29,7 @@ import { durationMs, parseDuration } from '../spec/duration';
 import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
 import { Telemetry } from '../telemetry/metrics';
-import { readNotificationSinks, readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
+import { readIdentityConfig, readNotificationSinks, readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
 import type { PreflightAllowlist } from '../content/allowlist';
 
 export interface ServeSettings {
@@ -187,10 +187,15 @@ async function serve(flags: ServeFlags): Promise<number> {
   let tokens: TokenSet;
   let preflight: PreflightAllowlist | undefined;
   let sinks: ReturnType<typeof readNotificationSinks>;
+  let identity: ReturnType<typeof readIdentityConfig>;
+  let breakGlass: TokenSet;
   try {
     settings = resolveSettings(flags);
     sinks = readNotificationSinks(flags.config);
+    identity = readIdentityConfig(flags.config);
     tokens = settings.tokens === undefined ? TokenSet.empty() : TokenSet.fromFile(settings.tokens);
+    breakGlass = new TokenSet(identity.breakGlass.map((b) => ({ ...b, role: 'sre' as const })));
+    if (breakGlass.overlaps(tokens)) return fail([`${flags.config ?? 'config'}: breakGlass: a break-glass secret is also a token of ${settings.tokens ?? 'the tokens file'}; use a secret of its own`]);
     preflight = settings.preflight === undefined ? undefined : (await import('../content/allowlist')).loadPreflightAllowlist(settings.preflight);
   } catch (err) {
     // Flags, the config file, the tokens and pre-flight files: expected problems, one line each (spec/errors.ts InputError).
@@ -199,7 +204,17 @@ async function serve(flags: ServeFlags): Promise<number> {
   }
   // From here on, stderr carries JSON log lines only (docs/cli.md#logs); stdout the listening lines for people and scripts.
   const log = createLogger(settings.logLevel === undefined ? {} : { level: settings.logLevel });
-  if (tokens.size === 0) {
+  const { OidcVerifier } = await import('../api/oidc');
+  const oidc = identity.oidc ? new OidcVerifier(identity.oidc, { log }) : undefined;
+  if (oidc) {
+    // Best effort and not awaited: a provider down at start is logged; the server starts without it, and static and
+    // break-glass credentials work meanwhile.
+    void oidc.prefetch().then((first) => {
+      if (first.ok) log.info({ issuer: oidc.settings.issuer }, `oidc: ${first.message}`);
+      else log.warn({ issuer: oidc.settings.issuer, error: first.message }, 'oidc: the identity provider is not reachable yet; people cannot log in until it is');
+    });
+  }
+  if (tokens.size === 0 && !oidc) {
     log.warn(
       `${settings.tokens === undefined ? 'no --tokens file' : `${settings.tokens} has no tokens`}: ` +
         'every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open',
@@ -238,7 +253,7 @@ async function serve(flags: ServeFlags): Promise<number> {
     throw err;
   }
 
-  const server = createServer(controller, { tokens, observer: telemetry, log, ...(settings.artifacts === undefined ? {} : { artifactsDir: settings.artifacts }) });
+  const server = createServer(controller, { tokens, ...(oidc ? { oidc } : {}), ...(breakGlass.size > 0 ? { breakGlass } : {}), observer: telemetry, log, ...(settings.artifacts === undefined ? {} : { artifactsDir: settings.artifacts }) });
   try {
     await listen(server, settings.listen.host, settings.listen.port);
   } catch (err) {
@@ -261,6 +276,7 @@ async function serve(flags: ServeFlags): Promise<number> {
   await untilSignal(log, 'shutting down');
   await close(server);
   await controller.stop();
+  await oidc?.close();
   audit.publisher.stop();
   log.info('stopped');
   return 0;
