@@ -34,13 +34,13 @@ export type TwoPersonDecision = { allowed: true } | { allowed: false; rule: type
 export function twoPersonDecision(f: TwoPersonFacts): TwoPersonDecision {
   if (f.distinctFrom === 'none') return { allowed: true };
   const refuse = (message: string): TwoPersonDecision => ({ allowed: false, rule: TWO_PERSON_RULE, message: `${TWO_PERSON_RULE}: ${message}` });
-  const what = f.verb === 'approve' ? 'approve' : 'promote to full';
+  const what = f.verb === 'approve' ? 'approve it' : 'promote it to full';
   const target = f.rollout === undefined ? 'the rollout' : `rollout ${f.rollout}`;
   switch (f.verb) {
     case 'approve':
     case 'promote-full':
-      if (f.applier === null) return refuse(`who applied ${target} is not known, so nobody may ${what} it here`);
-      if (f.applier === f.requester) return refuse(`${f.requester} applied ${target} and may not ${what} it; another person must`);
+      if (f.applier === null) return refuse(`who applied ${target} is not known, so nobody may ${what} here`);
+      if (f.applier === f.requester) return refuse(`${f.requester} applied ${target} and may not ${what}; another person must`);
       return { allowed: true };
     case 'killswitch-release':
       if (f.engager !== null && f.engager === f.requester) return refuse(`${f.requester} engaged the kill switch and may not release it; another person must`);
