@@ -64,7 +64,7 @@ export const serveConfigSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['issuer', 'audience', 'roles'],
-      'x-messages': { type: 'must be a mapping (got {got})', additionalProperties: 'unknown oidc setting (expected {known})', required: 'oidc needs {missingProperty}' },
+      'x-messages': { type: 'must be a mapping (got {got})', additionalProperties: 'unknown oidc setting (expected {known})', required: 'missing required setting "{field}"' },
       properties: {
         /** The issuer URL, exactly as the tokens' iss (https://, or http:// on loopback only). */
         issuer: { type: 'string', minLength: 1, 'x-messages': { type: 'must be a URL (got {got})' } },
@@ -102,7 +102,7 @@ export const serveConfigSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['name', 'sha256'],
-        'x-messages': { type: 'must be a mapping {name, sha256} (got {got})', additionalProperties: 'unknown field (expected name, sha256)', required: 'missing required field "{missingProperty}"' },
+        'x-messages': { type: 'must be a mapping {name, sha256} (got {got})', additionalProperties: 'unknown field (expected name, sha256)', required: 'missing required field "{field}"' },
         properties: {
           name: { type: 'string', pattern: TOKEN_NAME_PATTERN, 'x-messages': { type: 'must be a name (got {got})', pattern: 'must be 1-63 characters of letters, digits and . _ @ - (got {got})' } },
           sha256: { type: 'string', pattern: TOKEN_SHA256_PATTERN, 'x-messages': { type: 'must be the 64-hex-character sha256 of the secret, not the secret itself', pattern: 'must be the 64-hex-character sha256 of the secret, not the secret itself' } },
