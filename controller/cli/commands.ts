@@ -15,6 +15,7 @@ import { registerUnkill } from './commands/unkill';
 import { registerAudit } from './commands/audit';
 import { registerKeygen } from './commands/keygen';
 import { registerSign } from './commands/sign';
+import { registerLogin } from './commands/login';
 
 export function registerCommands(program: Command): void {
   // Offline: documents and keys.
@@ -34,4 +35,5 @@ export function registerCommands(program: Command): void {
   registerKill(program);
   registerUnkill(program);
   registerAudit(program);
+  registerLogin(program);
 }
