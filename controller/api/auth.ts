@@ -90,7 +90,7 @@ export async function authorizeRequest(ctx: AuthContext, authorization: string |
   if (!r.ok) {
     if (r.kind === 'invalid') ctx.limiter.fail(client);
     if (wait > 0) return rateLimited(ctx.limiter.retryAfter(client));
-    const hint = r.kind === 'invalid' && /expired/.test(r.message) ? ' (ringctl login again)' : '';
+    const hint = r.expired ? ' (ringctl login again)' : '';
     return { ok: false, status: 401, code: 'unauthorized', message: `${r.message}${hint}`, headers: { 'WWW-Authenticate': `${CHALLENGE}, error="invalid_token"` } };
   }
   const { identity } = r;

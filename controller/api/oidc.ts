@@ -19,6 +19,7 @@
  */
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { HttpClient } from '../http/client';
+import { textFlaw } from '../spec/text';
 import type { Logger } from '../telemetry/log';
 import { silentLogger } from '../telemetry/log';
 import type { Role } from './tokens';
@@ -70,8 +71,11 @@ export interface OidcIdentity {
 
 export type OidcResult =
   | { ok: true; identity: OidcIdentity }
-  /** invalid: the token is bad (counts as a failed authentication); unavailable: the keys to check it are not at hand. */
-  | { ok: false; kind: 'invalid' | 'unavailable'; message: string };
+  /**
+   * invalid: the token is bad (counts as a failed authentication); unavailable: the keys to check it are not at hand.
+   * `expired` tells the caller to log in again.
+   */
+  | { ok: false; kind: 'invalid' | 'unavailable'; message: string; expired?: true };
 
 interface KeyCache {
   jwks: JSONWebKeySet;
@@ -152,9 +156,13 @@ export class OidcVerifier {
       });
       payload = r.payload;
     } catch (err) {
-      return { ok: false, kind: 'invalid', message: describeJoseError(err, kid) };
+      return { ok: false, kind: 'invalid', message: describeJoseError(err, kid), ...(err instanceof joseErrors.JWTExpired ? { expired: true as const } : {}) };
     }
-    const subject = payload.sub as string;
+    const subject = payload.sub;
+    // The subject becomes the audit actor: one line of plain text, bounded.
+    if (typeof subject !== 'string' || subject === '' || subject.length > 255 || textFlaw(subject, 'line') !== undefined || /\s/.test(subject)) {
+      return { ok: false, kind: 'invalid', message: 'token subject (sub) is not a short printable string' };
+    }
     const roles = rolesOf(payload, this.settings);
     return { ok: true, identity: { actor: oidcActor(this.settings.issuer, subject), subject, issuer: this.settings.issuer, roles, expiresAt: payload.exp as number } };
   }

@@ -52,7 +52,7 @@ describe('OIDC verification against a loopback provider', () => {
   it('refuses an expired token, and accepts one expired within the clock skew', async () => {
     const now = Math.floor(clock / 1000);
     const expired = await idp.sign({ iat: now - 3600, exp: now - 120 });
-    expect(await v.verify(expired)).toEqual({ ok: false, kind: 'invalid', message: 'token expired' });
+    expect(await v.verify(expired)).toEqual({ ok: false, kind: 'invalid', message: 'token expired', expired: true });
     const justExpired = await idp.sign({ iat: now - 3600, exp: now - 10 });
     expect((await v.verify(justExpired)).ok).toBe(true);
   });
@@ -60,6 +60,12 @@ describe('OIDC verification against a loopback provider', () => {
   it('refuses a token that is not valid yet (nbf beyond the skew)', async () => {
     const now = Math.floor(clock / 1000);
     expect(await v.verify(await idp.sign({ nbf: now + 300 }))).toEqual({ ok: false, kind: 'invalid', message: 'token is not valid yet (nbf)' });
+  });
+
+  it('refuses a subject that cannot be an audit actor (control characters, spaces, too long)', async () => {
+    for (const sub of ['alice\nadmin', 'alice bob', 'a'.repeat(300), '\u202eecila']) {
+      expect(await v.verify(await idp.sign({ sub }))).toEqual({ ok: false, kind: 'invalid', message: 'token subject (sub) is not a short printable string' });
+    }
   });
 
   it('refuses a token for another audience', async () => {
