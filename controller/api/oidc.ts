@@ -5,7 +5,8 @@
  * - Discovery (`<issuer>/.well-known/openid-configuration`) and the JWKS are fetched through the tree's one HTTP
  *   client (http/client.ts) with a time limit per fetch, and cached. jose's own remote JWKS is not used: its fetch
  *   is not our client, and it keeps serving a stale set when a refetch fails, where we want keys to expire.
- * - Cached keys are trusted for `jwksMaxAgeMs` after the fetch that returned them; after that a token is only
+ * - Cached keys are trusted for `jwksMaxAgeMs` after the fetch that returned them (refreshed in the background
+ *   after three quarters of it, so steady traffic never waits for a fetch); after that a token is only
  *   accepted once a fresh JWKS is fetched. With the provider down, cached keys verify until they expire, and
  *   nothing verifies after that (fail closed; static and break-glass credentials do not depend on the provider).
  * - A token whose `kid` is not in the cached set (the provider rotated its key) triggers a refetch, at most one per
@@ -140,6 +141,8 @@ export class OidcVerifier {
     }
     if (!this.keysFresh()) await this.refresh(false);
     else if (kid !== undefined && !this.cache?.kids.has(kid)) await this.refresh(false);
+    // Past 3/4 of their trusted age, keys are refreshed in the background: under steady traffic no request waits.
+    else if (this.cache && this.now() - this.cache.fetchedAt > this.settings.jwksMaxAgeMs * 0.75) void this.refresh(false);
     const cache = this.cache;
     if (!cache || this.now() - cache.fetchedAt >= this.settings.jwksMaxAgeMs) {
       return { ok: false, kind: 'unavailable', message: `cannot verify the token: the identity provider's keys are not at hand (${this.lastError || 'not fetched yet'})` };

@@ -141,6 +141,19 @@ describe('OIDC verification against a loopback provider', () => {
     expect((await v.verify(token)).ok).toBe(true);
   });
 
+  it('refreshes keys in the background after 3/4 of their age: the request does not wait, the next one uses the new set', async () => {
+    const token = await idp.sign({ sub: 'alice' }, { ttlSec: 24 * 3600 });
+    expect((await v.verify(token)).ok).toBe(true);
+    expect(idp.hits.get('/jwks')).toBe(1);
+    clock += 50_000; // 5/6 of jwksMaxAge
+    expect((await v.verify(token)).ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(idp.hits.get('/jwks')).toBe(2);
+    clock += 20_000; // 20 s after the second fetch: fresh, nothing fetched
+    expect((await v.verify(token)).ok).toBe(true);
+    expect(idp.hits.get('/jwks')).toBe(2);
+  });
+
   it('with the provider down from the start, refuses every token', async () => {
     const token = await idp.sign({ sub: 'alice' });
     await idp.stop();
