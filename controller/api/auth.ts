@@ -87,6 +87,7 @@ export async function authorizeRequest(ctx: AuthContext, authorization: string |
   if (jwt === undefined || !ctx.oidc) return authorize(ctx, authorization, client, permission);
   const wait = ctx.limiter.retryAfter(client);
   const r = await ctx.oidc.verify(jwt);
+  if (!r.ok && r.notJwt) return authorize(ctx, authorization, client, permission);
   if (!r.ok) {
     if (r.kind === 'invalid') ctx.limiter.fail(client);
     if (wait > 0) return rateLimited(ctx.limiter.retryAfter(client));

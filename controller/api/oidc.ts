@@ -76,7 +76,7 @@ export type OidcResult =
    * invalid: the token is bad (counts as a failed authentication); unavailable: the keys to check it are not at hand.
    * `expired` tells the caller to log in again.
    */
-  | { ok: false; kind: 'invalid' | 'unavailable'; message: string; expired?: true };
+  | { ok: false; kind: 'invalid' | 'unavailable'; message: string; expired?: true; notJwt?: true };
 
 interface KeyCache {
   jwks: JSONWebKeySet;
@@ -134,7 +134,8 @@ export class OidcVerifier {
       kid = typeof h.kid === 'string' ? h.kid : undefined;
       alg = typeof h.alg === 'string' ? h.alg : undefined;
     } catch {
-      return { ok: false, kind: 'invalid', message: 'malformed token' };
+      // Three dotted parts but no JOSE header: not a JWT at all (maybe a static token of that shape).
+      return { ok: false, kind: 'invalid', message: 'malformed token', notJwt: true };
     }
     if (alg === undefined || !(this.settings.algorithms as readonly string[]).includes(alg)) {
       return { ok: false, kind: 'invalid', message: `token algorithm ${alg === undefined ? '(none given)' : clip(alg)} is not accepted (accepted: ${this.settings.algorithms.join(', ')})` };

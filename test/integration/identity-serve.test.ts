@@ -31,6 +31,8 @@ describe('identity: OIDC people, machine tokens, the two-person rule and break-g
   const ci = `ci-${crypto.randomBytes(18).toString('base64url')}`;
   const pager = `pager-${crypto.randomBytes(18).toString('base64url')}`;
   const glass = `glass-${crypto.randomBytes(24).toString('base64url')}`;
+  // A static token of the JWT's shape (three dotted parts) is still a static token.
+  const dotted = `${crypto.randomBytes(9).toString('hex')}.${crypto.randomBytes(9).toString('hex')}.${crypto.randomBytes(9).toString('hex')}`;
   const events: Array<{ type: string; actor: string; severity: string; reason: string }> = [];
   let hook: http.Server;
   let serve: RunningServe;
@@ -74,7 +76,7 @@ describe('identity: OIDC people, machine tokens, the two-person rule and break-g
       return p;
     };
     w('webhook.secret', SECRET);
-    w('tokens.yaml', `tokens:\n  - name: ci-bot\n    role: deployer\n    sha256: ${hashToken(ci)}\n  - name: pager-bot\n    role: sre\n    verbs: [pause, killswitch]\n    sha256: ${hashToken(pager)}\n`);
+    w('tokens.yaml', `tokens:\n  - name: ci-bot\n    role: deployer\n    sha256: ${hashToken(ci)}\n  - name: pager-bot\n    role: sre\n    verbs: [pause, killswitch]\n    sha256: ${hashToken(pager)}\n  - name: dotted-bot\n    role: viewer\n    sha256: ${hashToken(dotted)}\n`);
     fs.mkdirSync(path.join(tmp, 'policies'));
     w(
       'policies/two-person.yaml',
@@ -132,6 +134,7 @@ describe('identity: OIDC people, machine tokens, the two-person rule and break-g
     expect(alice.body).toEqual({ actor: actor('alice'), role: 'deployer', kind: 'person', roles: ['deployer', 'approver'], permissions: ['read', 'apply', 'pause', 'resume', 'abort', 'rollback', 'approve'] });
     const bot = await call('GET', '/v1/whoami', pager);
     expect(bot.body).toEqual({ actor: 'pager-bot', role: 'sre', kind: 'machine', roles: ['sre'], permissions: ['read', 'pause', 'killswitch'] });
+    expect((await call('GET', '/v1/whoami', dotted)).body).toMatchObject({ actor: 'dotted-bot', kind: 'machine' });
     const nobody = await call('GET', '/v1/whoami', await person('eve', ['staff']));
     expect(nobody).toMatchObject({ status: 403, message: `${actor('eve')} has no Ringmaster role (none of its groups is mapped in the serve config's oidc.roles)` });
   });
