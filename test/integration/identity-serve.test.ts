@@ -226,6 +226,10 @@ describe('identity: OIDC people, machine tokens, the two-person rule and break-g
     expect(events.find((e) => e.type === 'breakglass.used')).toMatchObject({ severity: 'critical', actor: 'break-glass:vault-envelope-1', reason: expect.stringContaining('break-glass credential used to engage the kill switch (mode freeze)') });
     expect(events.filter((e) => e.type === 'killswitch.engaged').map((e) => e.actor)).toContain('break-glass:vault-envelope-1');
 
+    // With the provider still down, a person whose key is cached operates the kill switch both ways.
+    expect(await call('POST', '/v1/killswitch', carol, { engaged: false, reason: 'fixed, releasing' })).toMatchObject({ status: 200, body: { engaged: false, actor: actor('carol') } });
+    expect(await call('POST', '/v1/killswitch', carol, { engaged: true, reason: 'again' })).toMatchObject({ status: 200, body: { engaged: true, actor: actor('carol') } });
+
     // A wrong secret is not break-glass: 401.
     expect(await call('POST', '/v1/killswitch', `${glass}x`, { engaged: true, reason: 'x' })).toMatchObject({ status: 401 });
   });
