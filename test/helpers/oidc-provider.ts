@@ -116,7 +116,8 @@ export class TestIdp {
   async sign(claims: JWTPayload & { groups?: string[] } = {}, opts: { kid?: string | null; ttlSec?: number } = {}): Promise<string> {
     const key = this.key();
     const now = Math.floor(Date.now() / 1000);
-    const payload: JWTPayload = { iss: this.issuer, aud: this.audience, sub: 'alice', iat: now, exp: now + (opts.ttlSec ?? this.ttlSec), ...claims };
+    // A random jti, as real providers add: two tokens issued in the same second differ.
+    const payload: JWTPayload = { iss: this.issuer, aud: this.audience, sub: 'alice', iat: now, exp: now + (opts.ttlSec ?? this.ttlSec), jti: crypto.randomUUID(), ...claims };
     const header: { alg: string; kid?: string; typ: string } = { alg: 'RS256', typ: 'JWT' };
     if (opts.kid !== null) header.kid = opts.kid ?? key.kid;
     return new SignJWT(payload).setProtectedHeader(header).sign(key.privateKey);
