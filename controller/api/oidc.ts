@@ -3,8 +3,9 @@
  * verified with `jose` against the issuer's JWKS. Nothing here parses or checks a JWT by hand.
  *
  * - Discovery (`<issuer>/.well-known/openid-configuration`) and the JWKS are fetched through the tree's one HTTP
- *   client (http/client.ts) with a time limit per fetch, and cached. jose's own remote JWKS is not used: its fetch
- *   is not our client, and it keeps serving a stale set when a refetch fails, where we want keys to expire.
+ *   client (http/client.ts) with a time limit per fetch, and cached; jose verifies against the cached set
+ *   (createLocalJWKSet). jose's own remote JWKS is not used: its fetch is not the tree's client, and the policy
+ *   here (a rate limit on failed fetches too, a background refresh before expiry) is ours to test.
  * - Cached keys are trusted for `jwksMaxAgeMs` after the fetch that returned them (refreshed in the background
  *   after three quarters of it, so steady traffic never waits for a fetch); after that a token is only
  *   accepted once a fresh JWKS is fetched. With the provider down, cached keys verify until they expire, and
