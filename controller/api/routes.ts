@@ -13,7 +13,7 @@ import { formatSpecError } from '../spec/errors';
 import { NAME_PATTERN } from '../spec/schema';
 import { auditSourceOf, type AuditSource } from '../store/audit-source';
 import { textFlaw } from '../spec/text';
-import { authorize, type AuthContext, type Permission } from './auth';
+import { authorizeRequest, type AuthContext, type Permission, type Principal } from './auth';
 import { readTextBody } from './body';
 import { ApiError, codeForStatus, sendError } from './errors';
 import { EventHub } from './events';
@@ -21,8 +21,7 @@ import { BODY_SOURCE, loadRolloutBody, locateInBody } from './rollout-input';
 import { parsePolicyText } from '../spec/load';
 import type { Policy } from '../spec/types';
 import type { ApiMetrics } from './server';
-import type { TokenEntry } from './tokens';
-import { GRANTS } from './auth';
+import { identityRoutes, twoPersonGuard } from './identity-routes';
 
 export interface AppContext {
   auth: AuthContext;
@@ -65,10 +64,10 @@ const NAME_RE = new RegExp(NAME_PATTERN);
 
 /** The authenticated caller of a request, set by `need`. */
 interface Locals {
-  principal: TokenEntry | null;
+  principal: Principal | null;
 }
 
-function principalOf(res: Response): TokenEntry | null {
+export function principalOf(res: Response): Principal | null {
   return (res.locals as Locals).principal ?? null;
 }
 
@@ -103,15 +102,15 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     next();
   });
 
-  const authorizeOrThrow = (req: Request, res: Response, permission: Permission): void => {
-    const a = authorize(ctx.auth, req.headers.authorization, req.socket.remoteAddress ?? 'unknown', permission);
+  const authorizeOrThrow = async (req: Request, res: Response, permission: Permission): Promise<void> => {
+    const a = await authorizeRequest(ctx.auth, req.headers.authorization, req.socket.remoteAddress ?? 'unknown', permission);
     if (!a.ok) throw new ApiError(a.status, a.code, a.message, { headers: a.headers });
     (res.locals as Locals).principal = a.principal;
   };
   const need =
     (permission: Permission): RequestHandler =>
-    (req, res, next) => {
-      authorizeOrThrow(req, res, permission);
+    async (req, res, next) => {
+      await authorizeOrThrow(req, res, permission);
       next();
     };
   const rolloutName = (req: Request): string => {
@@ -181,10 +180,10 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   hub.start();
   app.get('/v1/whoami', need('read'), (_req, res) => {
     const p = principalOf(res);
-    const role = p?.role ?? null;
-    const may = role ? [...GRANTS[role]].filter((x) => x !== 'manifest') : ['read'];
-    res.json({ actor: p?.name ?? null, role, permissions: may });
+    const may = p ? [...p.permissions].filter((x) => x !== 'manifest') : ['read'];
+    res.json({ actor: p?.name ?? null, role: p?.role ?? null, kind: p?.kind ?? null, roles: p?.roles ?? [], permissions: may });
   });
+  identityRoutes(app, ctx.auth);
   app.get('/v1/events', need('read'), (req, res) => {
     if (hub.full()) throw new ApiError(503, 'not_ready', 'too many event streams open; retry later', { headers: { 'Retry-After': '5' } });
     const last = req.headers['last-event-id'];
@@ -227,7 +226,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   app.post('/v1/rollouts', need('apply'), async (req, res) => {
     const supersede = flagParam(req.query.supersede, 'supersede');
     // Superseding withdraws the rollouts in flight: the caller needs the rollback permission too.
-    if (supersede) authorizeOrThrow(req, res, 'rollback');
+    if (supersede) await authorizeOrThrow(req, res, 'rollback');
     const actor = actorOf(res);
     // ?dryRun=true (apply --dry-run=server, diff): every check of apply, the same answer, nothing stored.
     const dryRun = flagParam(req.query.dryRun, 'dryRun');
@@ -394,13 +393,20 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
       next();
       return;
     }
-    authorizeOrThrow(req, res, verb);
+    await authorizeOrThrow(req, res, verb);
     const actor = actorOf(res);
     const name = rolloutName(req);
     const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: true });
     checkFields(body, verb === 'promote' ? ['reason', 'full'] : ['reason']);
     if (body.full !== undefined && typeof body.full !== 'boolean') throw new ApiError(422, 'invalid_request', 'full: must be true or false');
     const reason = body.reason === undefined ? `${verb} via API` : checkReason(body.reason, false);
+    // The two-person rule (policy approvals.distinctFrom), checked after the body was read so that nothing can change
+    // the phase between the check and the decision: promote --full, approve, and a promote of a ring that awaits its
+    // approval (which is that approval, engine/decide.ts).
+    if (verb === 'promote' && body.full === true) twoPersonGuard(service, { verb: 'promote-full', rollout: name, requester: actor });
+    else if (verb === 'approve' || (verb === 'promote' && service.getRollout(name)?.phase.kind === 'awaiting-approval')) {
+      twoPersonGuard(service, { verb: 'approve', rollout: name, requester: actor });
+    }
     const result = await service.request(name, verb === 'promote' && body.full === true ? 'promote-full' : verb, actor, reason);
     switch (result.status) {
       case 'applied':
@@ -432,7 +438,11 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     if (mode !== 'freeze' && mode !== 'rollback') throw new ApiError(422, 'invalid_request', 'mode: must be "freeze" or "rollback"');
     if (body.reason === undefined) throw new ApiError(422, 'invalid_request', 'reason: required (say why, it goes to the audit log)');
     const reason = checkReason(body.reason, true);
-    const state = await service.setKillSwitch({ engaged: body.engaged, mode, reason }, actor);
+    const breakGlass = principalOf(res)?.kind === 'break-glass';
+    if (breakGlass && !body.engaged) throw new ApiError(403, 'forbidden', 'a break-glass credential may only engage the kill switch, not release it');
+    if (!body.engaged) twoPersonGuard(service, { verb: 'killswitch-release', requester: actor });
+    const state = await service.setKillSwitch({ engaged: body.engaged, mode, reason }, actor, breakGlass ? { breakGlass: true } : undefined);
+    if (breakGlass) ctx.observer.breakGlass?.(actor);
     res.json(state);
   });
 
@@ -485,6 +495,7 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     ['/v1/audit/checkpoints', 'GET, HEAD'],
     ['/v1/audit/key', 'GET, HEAD'],
     ['/v1/whoami', 'GET, HEAD'],
+    ['/v1/auth/config', 'GET, HEAD'],
     ['/v1/events', 'GET'],
     ['/v1/rollouts/:name/evidence', 'GET, HEAD'],
   ];

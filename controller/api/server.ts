@@ -17,6 +17,7 @@ import { errorBody, sendError, type ErrorCode } from './errors';
 import { DEFAULT_FAILED_AUTH_LIMIT, FailedAuthLimiter, type FailedAuthLimit } from './ratelimit';
 import { createApp } from './routes';
 import type { TokenSet } from './tokens';
+import type { OidcVerifier } from './oidc';
 
 /** What the API reports and serves as metrics. `Telemetry` implements it. */
 export interface ApiMetrics {
@@ -26,12 +27,18 @@ export interface ApiMetrics {
   /** Called before each scrape so that the rollout gauges reflect the store (also after a restart). */
   syncRollouts?(rollouts: readonly RolloutPhaseSample[]): void;
   killSwitch?(engaged: boolean): void;
+  /** A break-glass credential engaged the kill switch (the actor is `break-glass:<name>`). */
+  breakGlass?(actor: string): void;
   metrics(): Promise<string>;
   readonly contentType: string;
 }
 
 export interface ServerOptions {
   tokens: TokenSet;
+  /** People's OIDC tokens (api/oidc.ts); absent: static tokens only. */
+  oidc?: OidcVerifier;
+  /** Break-glass secrets: they engage the kill switch and nothing else (docs/security.md). */
+  breakGlass?: TokenSet;
   observer?: ApiMetrics;
   /** Request body limit, default 1 MiB. */
   maxBodyBytes?: number;
@@ -53,7 +60,12 @@ const MANIFEST_SUFFIX = '/manifest';
 
 export function createServer(service: ControllerService, opts: ServerOptions): http.Server {
   const observer: ApiMetrics = opts.observer ?? new Telemetry({ defaultMetrics: false });
-  const auth: AuthContext = { tokens: opts.tokens, limiter: new FailedAuthLimiter(opts.failedAuthLimit ?? DEFAULT_FAILED_AUTH_LIMIT) };
+  const auth: AuthContext = {
+    tokens: opts.tokens,
+    limiter: new FailedAuthLimiter(opts.failedAuthLimit ?? DEFAULT_FAILED_AUTH_LIMIT),
+    ...(opts.oidc ? { oidc: opts.oidc } : {}),
+    ...(opts.breakGlass ? { breakGlass: opts.breakGlass } : {}),
+  };
   const log = opts.log ?? silentLogger;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const manifestAuth = opts.tokens.size > 0 && opts.tokens.hasRole('agent');

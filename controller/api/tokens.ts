@@ -7,6 +7,9 @@
  *     - name: alice            # the actor written to the audit log
  *       role: deployer         # viewer | deployer | approver | sre | admin | agent
  *       sha256: 5e88...        # hex sha256 of the token (echo -n "$TOKEN" | sha256sum)
+ *       verbs: [pause, killswitch]   # optional: only these of the role's permissions (plus read)
+ *
+ * Every token of this file is a machine credential (agents, CI, scripts): people log in with OIDC (api/oidc.ts).
  *
  * The file's shape is the JSON Schema below (the one source of truth for it), loaded by the one document loader:
  * problems are reported one per line, compiler style: `tokens.yaml:4:15 tokens[0].role: must be one of ...`.
@@ -19,10 +22,16 @@ import type { Problem } from '../spec/errors';
 export const ROLES = ['viewer', 'deployer', 'approver', 'sre', 'admin', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** What a route needs (auth.ts grants them to roles). `read` covers every GET of the management API. */
+export const PERMISSIONS = ['read', 'apply', 'pause', 'resume', 'approve', 'promote', 'retry', 'abort', 'rollback', 'killswitch', 'manifest', 'archive', 'policy'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
 export interface TokenEntry {
   /** Who the token belongs to; the actor of every audited mutation made with it. */
   name: string;
   role: Role;
+  /** When set, the token may do only these of its role's permissions (and read). */
+  verbs?: Permission[];
 }
 
 interface StoredToken extends TokenEntry {
@@ -55,7 +64,7 @@ export const tokensFileSchema = {
         required: ['name', 'role', 'sha256'],
         'x-messages': {
           type: 'must be a mapping {name, role, sha256}',
-          additionalProperties: 'unknown field (expected name, role, sha256)',
+          additionalProperties: 'unknown field (expected name, role, sha256, verbs)',
           required: 'missing required field "{field}"',
         },
         properties: {
@@ -65,6 +74,13 @@ export const tokensFileSchema = {
             'x-messages': { type: 'must be 1-63 characters of letters, digits and . _ @ - (got {got})', pattern: 'must be 1-63 characters of letters, digits and . _ @ - (got {got})' },
           },
           role: { type: 'string', enum: ROLES, 'x-messages': { type: `must be one of ${ROLES.join(', ')} (got {got})`, enum: `must be one of ${ROLES.join(', ')} (got {got})` } },
+          verbs: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            items: { type: 'string', enum: PERMISSIONS, 'x-messages': { enum: `must be one of ${PERMISSIONS.join(', ')} (got {got})`, type: `must be one of ${PERMISSIONS.join(', ')} (got {got})` } },
+            'x-messages': { type: 'must be a list of verbs', minItems: 'must name at least one verb (leave it out for all of the role)', uniqueItems: 'names a verb twice' },
+          },
           sha256: {
             type: 'string',
             pattern: TOKEN_SHA256_PATTERN,
@@ -121,12 +137,17 @@ export class TokenSet {
   private readonly roles: ReadonlySet<Role>;
 
   constructor(entries: Array<TokenEntry & { sha256: string }>) {
-    this.tokens = entries.map((e) => ({ name: e.name, role: e.role, digest: Buffer.from(e.sha256.toLowerCase(), 'hex') }));
+    this.tokens = entries.map((e) => ({ name: e.name, role: e.role, ...(e.verbs ? { verbs: [...e.verbs] } : {}), digest: Buffer.from(e.sha256.toLowerCase(), 'hex') }));
     this.roles = new Set(this.tokens.map((t) => t.role));
   }
 
   static empty(): TokenSet {
     return new TokenSet([]);
+  }
+
+  /** Whether this set and `other` share a token (a break-glass secret must not also be an API token). */
+  overlaps(other: TokenSet): boolean {
+    return this.tokens.some((a) => other.tokens.some((b) => a.digest.equals(b.digest)));
   }
 
   /** The tokens of a tokens file; its mistakes are an InputError, one line each. */
@@ -160,6 +181,6 @@ export class TokenSet {
       match = eq && match < 0 ? i : match;
     }
     const t = match >= 0 ? this.tokens[match] : undefined;
-    return t ? { name: t.name, role: t.role } : undefined;
+    return t ? { name: t.name, role: t.role, ...(t.verbs ? { verbs: t.verbs } : {}) } : undefined;
   }
 }

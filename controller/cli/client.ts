@@ -1,13 +1,15 @@
 /**
  * The HTTP client of the ringctl verbs that talk to a controller, on the one HTTP client (controller/http).
  *
- * Server and token come from --server/--token or RINGMASTER_URL/RINGMASTER_TOKEN (flags win). Every failure
+ * Server and token come from --server/--token or RINGMASTER_URL/RINGMASTER_TOKEN (flags win); without a token, from
+ * the `ringctl login` cache for that server (credentials.ts: refreshed when expired). Every failure
  * is a CliError with one line that names the verb and the reason; the token never appears in it. Reads (GET) are
  * retried twice on a refused or dropped connection and on 502/503/504, with jittered backoff; changes (POST) are
  * sent once.
  */
 import type { Command } from 'commander';
 import { HttpClient, parseBaseUrl, type HttpFailure, type HttpRequest } from '../http/client';
+import { cachedToken } from './credentials';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 /** Per attempt: connect, headers and the whole body. */
@@ -17,6 +19,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 export interface RemoteOptions {
   server?: string;
   token?: string;
+  /** Send no credential at all, not even the login cache's (ringctl login's own requests). */
+  anonymous?: boolean;
 }
 
 /**
@@ -53,6 +57,9 @@ export function remoteOptions(cmd: Command): Command {
 export class Client {
   readonly base: URL;
   private readonly http: HttpClient;
+  /** The login cache's token, looked up (and refreshed) once, at the first request; absent with --token/env. */
+  private cached: (() => Promise<string | undefined>) | undefined;
+  private cachedOnce: Promise<string | undefined> | undefined;
 
   constructor(
     readonly verb: string,
@@ -76,6 +83,7 @@ export class Client {
       headers: { Accept: 'application/json' },
       ...(token === undefined || token === '' ? {} : { bearerToken: token }),
     });
+    if ((token === undefined || token === '') && opts.anonymous !== true) this.cached = () => cachedToken(verb, base, env);
   }
 
   get<T>(path: string, signal?: AbortSignal): Promise<T> {
@@ -92,7 +100,9 @@ export class Client {
   }
 
   private async call<T>(req: HttpRequest): Promise<T> {
-    const r = await this.http.send(req);
+    if (this.cached) this.cachedOnce ??= this.cached();
+    const login = await this.cachedOnce;
+    const r = await this.http.send(login === undefined ? req : { ...req, headers: { ...req.headers, Authorization: `Bearer ${login}` } });
     if (!r.ok) {
       if (req.signal?.aborted) throw new Aborted();
       throw unreachable(this.verb, this.base, r.failure);

@@ -23,6 +23,7 @@ import { registerDelete } from './commands/delete';
 import { registerHistory } from './commands/history';
 import { registerKillswitch } from './commands/killswitch';
 import { registerPolicies } from './commands/policies';
+import { registerLogin } from './commands/login';
 
 export function registerCommands(program: Command): void {
   // Offline: documents and keys.
@@ -50,4 +51,5 @@ export function registerCommands(program: Command): void {
   registerHistory(program);
   registerPolicies(program);
   registerAudit(program);
+  registerLogin(program);
 }

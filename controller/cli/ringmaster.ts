@@ -25,7 +25,7 @@ import { KeyFileError, rotateSigningKey } from '../crypto/keys';
 import { durationMs, parseDuration } from '../spec/duration';
 import { InputError } from '../spec/errors';
 import { createLogger, LOG_LEVELS, parseLogLevel, type Logger, type LogLevel } from '../telemetry/log';
-import { readNotificationSinks, readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
+import { readIdentityConfig, readNotificationSinks, readServeConfig, SERVE_DEFAULTS as DEFAULTS, type ServeConfigKey as ConfigKey } from '../config/serve';
 import type { PreflightAllowlist } from '../content/allowlist';
 import { runServe, type ServeAnalysis } from './serve-run';
 
@@ -186,10 +186,15 @@ async function serve(flags: ServeFlags): Promise<number> {
   let tokens: TokenSet;
   let preflight: PreflightAllowlist | undefined;
   let sinks: ReturnType<typeof readNotificationSinks>;
+  let identity: ReturnType<typeof readIdentityConfig>;
+  let breakGlass: TokenSet;
   try {
     settings = resolveSettings(flags);
     sinks = readNotificationSinks(flags.config);
+    identity = readIdentityConfig(flags.config);
     tokens = settings.tokens === undefined ? TokenSet.empty() : TokenSet.fromFile(settings.tokens);
+    breakGlass = new TokenSet(identity.breakGlass.map((b) => ({ ...b, role: 'sre' as const })));
+    if (breakGlass.overlaps(tokens)) return fail([`${flags.config ?? 'config'}: breakGlass: a break-glass secret is also a token of ${settings.tokens ?? 'the tokens file'}; use a secret of its own`]);
     preflight = settings.preflight === undefined ? undefined : (await import('../content/allowlist')).loadPreflightAllowlist(settings.preflight);
   } catch (err) {
     // Flags, the config file, the tokens and pre-flight files: expected problems, one line each (spec/errors.ts InputError).
@@ -198,11 +203,23 @@ async function serve(flags: ServeFlags): Promise<number> {
   }
   // From here on, stderr carries JSON log lines only (docs/cli.md#logs); stdout the listening lines for people and scripts.
   const log = createLogger(settings.logLevel === undefined ? {} : { level: settings.logLevel });
-  warnWithoutTokens(log, tokens, settings.tokens);
+  const { OidcVerifier } = await import('../api/oidc');
+  const oidc = identity.oidc ? new OidcVerifier(identity.oidc, { log }) : undefined;
+  if (oidc) {
+    // Best effort and not awaited: a provider down at start is logged; the server starts without it, and static and
+    // break-glass credentials work meanwhile.
+    void oidc.prefetch().then((first) => {
+      if (first.ok) log.info({ issuer: oidc.settings.issuer }, `oidc: ${first.message}`);
+      else log.warn({ issuer: oidc.settings.issuer, error: first.message }, 'oidc: the identity provider is not reachable yet; people cannot log in until it is');
+    });
+  }
+  warnWithoutTokens(log, tokens, settings.tokens, oidc !== undefined);
   const prometheus = settings.prometheus;
   return runServe({
     settings,
     tokens,
+    ...(oidc ? { oidc } : {}),
+    ...(breakGlass.size > 0 ? { breakGlass } : {}),
     log,
     analysis: () => analysisFor(prometheus, log),
     ...(preflight === undefined ? {} : { preflight }),
@@ -211,9 +228,9 @@ async function serve(flags: ServeFlags): Promise<number> {
   });
 }
 
-/** The warning of a server whose API refuses every change (no tokens). */
-export function warnWithoutTokens(log: Logger, tokens: TokenSet, file: string | undefined): void {
-  if (tokens.size > 0) return;
+/** The warning of a server whose API refuses every change (no tokens, and no identity provider for people). */
+export function warnWithoutTokens(log: Logger, tokens: TokenSet, file: string | undefined, oidc = false): void {
+  if (tokens.size > 0 || oidc) return;
   log.warn(
     `${file === undefined ? 'no --tokens file' : `${file} has no tokens`}: ` +
       'every change through the API (apply, verbs, kill switch) is refused with 401; reads and manifests are open',

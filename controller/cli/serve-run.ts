@@ -8,6 +8,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer } from '../api/server';
+import type { OidcVerifier } from '../api/oidc';
 import type { TokenSet } from '../api/tokens';
 import type { NotificationSinkConfig } from '../config/serve';
 import type { PreflightAllowlist } from '../content/allowlist';
@@ -28,6 +29,10 @@ export interface ServeAnalysis {
 export interface RunServeOptions {
   settings: ServeSettings;
   tokens: TokenSet;
+  /** People's OIDC tokens (api/oidc.ts); closed at shutdown. Absent: static tokens only. */
+  oidc?: OidcVerifier;
+  /** Break-glass credentials: they engage the kill switch and nothing else (docs/security.md). */
+  breakGlass?: TokenSet;
   log: Logger;
   /** The health analysis (called once, before the controller opens). */
   analysis: () => Promise<ServeAnalysis>;
@@ -88,7 +93,7 @@ export async function runServe(o: RunServeOptions): Promise<number> {
     throw err;
   }
 
-  const server = createServer(controller, { tokens: o.tokens, observer: telemetry, log, ...(settings.artifacts === undefined ? {} : { artifactsDir: settings.artifacts }) });
+  const server = createServer(controller, { tokens: o.tokens, ...(o.oidc ? { oidc: o.oidc } : {}), ...(o.breakGlass ? { breakGlass: o.breakGlass } : {}), observer: telemetry, log, ...(settings.artifacts === undefined ? {} : { artifactsDir: settings.artifacts }) });
   try {
     await listen(server, settings.listen.host, settings.listen.port);
   } catch (err) {
@@ -127,6 +132,7 @@ export async function runServe(o: RunServeOptions): Promise<number> {
   await stopExtra();
   await close(server);
   await controller.stop();
+  await o.oidc?.close();
   audit.publisher.stop();
   log.info('stopped');
   return 0;

@@ -11,6 +11,12 @@ import * as fs from 'node:fs';
 import { loadDocumentFileOrThrow, type DocumentType } from '../spec/document';
 import type { Problem } from '../spec/errors';
 import { EVENT_TYPES } from '../engine/events';
+import { OIDC_ALGORITHMS, OIDC_DEFAULTS, type OidcSettings } from '../api/oidc';
+import { ROLES, TOKEN_NAME_PATTERN, TOKEN_SHA256_PATTERN, type Role } from '../api/tokens';
+import { parseDuration } from '../spec/duration';
+
+const PERSON_ROLES = ROLES.filter((r) => r !== 'agent');
+const durationText = { type: 'string', minLength: 1, 'x-messages': { type: 'must be a duration such as 30s or 1h (got {got})' } } as const;
 
 const text = { type: ['string', 'number'], 'x-messages': { type: 'must be a string (got {got})' } } as const;
 const pathText = { type: 'string', minLength: 1, 'x-messages': { type: 'must be a string (got {got})' } } as const;
@@ -53,6 +59,56 @@ export const serveConfigSchema = {
     artifacts: pathText,
     /** The pre-flight allowlist: the executables and webhooks rollouts' spec.preflight checks may name (content/allowlist.ts). */
     preflight: pathText,
+    /** People's single sign-on (docs/security.md): an OpenID Connect issuer whose JWTs the API accepts. */
+    oidc: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer', 'audience', 'roles'],
+      'x-messages': { type: 'must be a mapping (got {got})', additionalProperties: 'unknown oidc setting (expected {known})', required: 'missing required setting "{field}"' },
+      properties: {
+        /** The issuer URL, exactly as the tokens' iss (https://, or http:// on loopback only). */
+        issuer: { type: 'string', minLength: 1, 'x-messages': { type: 'must be a URL (got {got})' } },
+        /** The aud every token must carry. */
+        audience: { type: 'string', minLength: 1, 'x-messages': { type: 'must be a string (got {got})' } },
+        /** The public client ringctl login uses (device flow). */
+        clientId: { type: 'string', minLength: 1, 'x-messages': { type: 'must be a string (got {got})' } },
+        /** The claim holding the groups (default groups; dots for nested claims). */
+        rolesClaim: { type: 'string', minLength: 1, 'x-messages': { type: 'must be a string (got {got})' } },
+        /** Group -> role. */
+        roles: {
+          type: 'object',
+          minProperties: 1,
+          additionalProperties: { type: 'string', enum: PERSON_ROLES, 'x-messages': { type: `must be one of ${PERSON_ROLES.join(', ')} (got {got})`, enum: `must be one of ${PERSON_ROLES.join(', ')} (got {got})` } },
+          'x-messages': { type: 'must be a mapping of group: role (got {got})', minProperties: 'must map at least one group to a role' },
+        },
+        /** Accepted JWS algorithms (asymmetric only). */
+        algorithms: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', enum: OIDC_ALGORITHMS, 'x-messages': { type: `must be one of ${OIDC_ALGORITHMS.join(', ')} (got {got})`, enum: `must be one of ${OIDC_ALGORITHMS.join(', ')} (got {got}); none and HMAC algorithms are never accepted` } },
+          'x-messages': { type: 'must be a list of algorithms (got {got})', minItems: 'must name at least one algorithm' },
+        },
+        clockSkew: durationText,
+        jwksMaxAge: durationText,
+        refetchInterval: durationText,
+        fetchTimeout: durationText,
+      },
+    },
+    /** Break-glass credentials (docs/security.md): sha256 of secrets kept offline; they engage the kill switch only. */
+    breakGlass: {
+      type: 'array',
+      'x-messages': { type: 'must be a list of {name, sha256} (got {got})' },
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'sha256'],
+        'x-messages': { type: 'must be a mapping {name, sha256} (got {got})', additionalProperties: 'unknown field (expected name, sha256)', required: 'missing required field "{field}"' },
+        properties: {
+          name: { type: 'string', pattern: TOKEN_NAME_PATTERN, 'x-messages': { type: 'must be a name (got {got})', pattern: 'must be 1-63 characters of letters, digits and . _ @ - (got {got})' } },
+          sha256: { type: 'string', pattern: TOKEN_SHA256_PATTERN, 'x-messages': { type: 'must be the 64-hex-character sha256 of the secret, not the secret itself', pattern: 'must be the 64-hex-character sha256 of the secret, not the secret itself' } },
+        },
+      },
+    },
     /** Notification sinks (docs/notifications.md): where events are delivered, each with its own event filter. */
     notifications: {
       type: 'array',
@@ -88,7 +144,7 @@ export type ServeConfigKey = keyof typeof serveConfigSchema.properties;
 export const SERVE_CONFIG_KEYS = Object.keys(serveConfigSchema.properties) as ServeConfigKey[];
 /** Settings whose value is a file or directory (relative to the config file). */
 /** Settings that are not plain text (read by readNotificationSinks). */
-const STRUCTURED_KEYS: ReadonlySet<ServeConfigKey> = new Set(['notifications']);
+const STRUCTURED_KEYS: ReadonlySet<ServeConfigKey> = new Set(['notifications', 'oidc', 'breakGlass']);
 const PATH_KEYS: ReadonlySet<ServeConfigKey> = new Set(['data', 'tokens', 'policies', 'trustedKeys', 'prometheusBearerTokenFile', 'prometheusCaFile', 'artifacts', 'preflight']);
 
 const p = serveConfigSchema.properties;
@@ -109,7 +165,7 @@ type ServeConfig = Partial<Record<ServeConfigKey, unknown>>;
 const serveConfigType = (base: string): DocumentType<ServeConfig> => ({
   noun: 'config file',
   schema: serveConfigSchema,
-  rules: (data) => notificationProblems(data, base),
+  rules: (data) => [...notificationProblems(data, base), ...identityProblems(data)],
   rootKeyAlias: (key) => key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()),
   empty: () => ({}),
 });
@@ -239,4 +295,87 @@ export function readNotificationSinks(file: string | undefined): NotificationSin
       timeoutMs: typeof s.timeoutMs === 'number' ? s.timeoutMs : NOTIFICATION_DEFAULTS.timeoutMs,
     };
   });
+}
+
+// ------------------------------------------------------------------------------------------ identity
+
+interface RawOidc {
+  issuer?: unknown;
+  audience?: unknown;
+  clientId?: unknown;
+  rolesClaim?: unknown;
+  roles?: unknown;
+  algorithms?: unknown;
+  clockSkew?: unknown;
+  jwksMaxAge?: unknown;
+  refetchInterval?: unknown;
+  fetchTimeout?: unknown;
+}
+
+const OIDC_DURATIONS = ['clockSkew', 'jwksMaxAge', 'refetchInterval', 'fetchTimeout'] as const;
+
+/** An issuer must be https, or http on a loopback host (the test provider, a lab). */
+function issuerProblem(raw: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return 'must be an https:// URL';
+  }
+  if (u.username !== '' || u.password !== '') return 'must not carry credentials';
+  if (u.search !== '' || u.hash !== '') return 'must not have a query or fragment';
+  if (u.protocol === 'https:') return null;
+  if (u.protocol === 'http:' && (u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]')) return null;
+  return 'must be an https:// URL (http:// only on 127.0.0.1, localhost or [::1])';
+}
+
+function identityProblems(data: unknown): Problem[] {
+  const out: Problem[] = [];
+  const o = (data as { oidc?: unknown } | null)?.oidc as RawOidc | undefined;
+  if (o !== null && typeof o === 'object') {
+    if (typeof o.issuer === 'string') {
+      const bad = issuerProblem(o.issuer);
+      if (bad) out.push({ path: ['oidc', 'issuer'], message: bad });
+    }
+    for (const key of OIDC_DURATIONS) {
+      const v = o[key];
+      if (typeof v !== 'string') continue;
+      const d = parseDuration(v);
+      if (!d.ok) out.push({ path: ['oidc', key], message: d.message });
+    }
+  }
+  return out;
+}
+
+function ms(v: unknown, fallback: number): number {
+  if (typeof v !== 'string') return fallback;
+  const d = parseDuration(v);
+  return d.ok ? d.ms : fallback;
+}
+
+export interface IdentityConfig {
+  oidc?: OidcSettings;
+  breakGlass: Array<{ name: string; sha256: string }>;
+}
+
+/** The oidc and breakGlass settings of a config file (checked by the loader); none without a file. */
+export function readIdentityConfig(file: string | undefined): IdentityConfig {
+  if (file === undefined) return { breakGlass: [] };
+  const config = loadDocumentFileOrThrow(serveConfigType(path.dirname(file)), file);
+  const o = config.oidc as RawOidc | undefined;
+  const breakGlass = ((config.breakGlass ?? []) as Array<{ name: string; sha256: string }>).map((b) => ({ name: b.name, sha256: b.sha256 }));
+  if (o === undefined) return { breakGlass };
+  const oidc: OidcSettings = {
+    issuer: o.issuer as string,
+    audience: o.audience as string,
+    ...(typeof o.clientId === 'string' ? { clientId: o.clientId } : {}),
+    rolesClaim: typeof o.rolesClaim === 'string' ? o.rolesClaim : OIDC_DEFAULTS.rolesClaim,
+    roleMap: { ...(o.roles as Record<string, Role>) },
+    algorithms: Array.isArray(o.algorithms) ? (o.algorithms as OidcSettings['algorithms']) : OIDC_DEFAULTS.algorithms,
+    clockSkewSec: Math.round(ms(o.clockSkew, OIDC_DEFAULTS.clockSkewSec * 1000) / 1000),
+    jwksMaxAgeMs: ms(o.jwksMaxAge, OIDC_DEFAULTS.jwksMaxAgeMs),
+    refetchIntervalMs: ms(o.refetchInterval, OIDC_DEFAULTS.refetchIntervalMs),
+    fetchTimeoutMs: ms(o.fetchTimeout, OIDC_DEFAULTS.fetchTimeoutMs),
+  };
+  return { oidc, breakGlass };
 }

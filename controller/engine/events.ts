@@ -21,6 +21,7 @@ export const EVENT_TYPES = [
   'preflight.failed',
   'killswitch.engaged',
   'killswitch.released',
+  'breakglass.used',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -154,6 +155,28 @@ export function killSwitchEvents(prev: KillSwitchState, next: KillSwitchState, a
       ringName: null,
       actor: next.actor,
       reason: next.engaged ? `${next.reason} (mode ${next.mode})` : next.reason,
+    },
+  ];
+}
+
+/**
+ * A break-glass credential engaged (or re-engaged) the kill switch: always critical, whether or not the switch moved,
+ * so that the SRE team learns at once that the offline secret was used (and must be rotated).
+ */
+export function breakGlassEvents(next: KillSwitchState, at: string): NotificationEvent[] {
+  return [
+    {
+      id: `breakglass:${at}:breakglass.used`,
+      type: 'breakglass.used',
+      time: at,
+      severity: 'critical',
+      rollout: null,
+      channel: null,
+      version: null,
+      ring: null,
+      ringName: null,
+      actor: next.actor,
+      reason: `break-glass credential used to engage the kill switch (mode ${next.mode}): ${next.reason}`,
     },
   ];
 }

@@ -192,6 +192,7 @@ const POLICY_SPEC_DESCRIPTIONS: Record<string, string> = {
   requireBakeWithinWindow: "A ring starts only if its minimum bake also ends inside an allowed window.",
   maxConcurrentRolloutsPerChannel: 'How many rollouts of one channel may be in flight at once.',
   requireSignedArtifacts: 'Whether artifacts must carry a trusted signature.',
+  approvals: 'distinctFrom: applier is the two-person rule: who applied a rollout may not approve or promote it.',
   tenants: 'Hosts labelled tenant=<name>: deferred to the last ring, or pinned to the previous version.',
 };
 

@@ -403,7 +403,8 @@ export class Operator {
     await this.flush();
   }
 
-  private appliedBy(name: string): string | undefined {
+  /** The Rollout's ringmaster.dev/applied-by annotation (the API writes it at apply). */
+  appliedBy(name: string): string | undefined {
     const obj = this.objects.get(name);
     return obj?.metadata.annotations?.['ringmaster.dev/applied-by'];
   }

@@ -12,7 +12,7 @@
 import { describeKubeError, KubeConflictError } from './kube';
 import { TERMINAL_PHASES, type KillSwitchState, type RequestVerb } from '../engine/state';
 import { channelView, checkForApply } from '../runtime/facade';
-import { ServiceUnavailableError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest } from '../runtime/service';
+import { ServiceUnavailableError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SeparationFacts, type SignedManifest } from '../runtime/service';
 import { rolloutView } from '../runtime/view';
 import { engineConfigFor } from '../runtime/config';
 import type { SignedRotation, TrustedKey } from '../crypto/keys';
@@ -116,6 +116,20 @@ export class OperatorService implements ControllerService {
     } catch (err) {
       throw new ServiceUnavailableError(`the kill switch could not be written to the cluster, so it is unchanged: ${describeKubeError(err)}`);
     }
+  }
+
+  /** The applier is the Rollout's ringmaster.dev/applied-by annotation; the policies are the operator's. */
+  separationFacts(rollout?: string): SeparationFacts | undefined {
+    const ks = this.op.store.getKillSwitch();
+    const engager = ks.engaged ? ks.actor : null;
+    const ruleOf = (r: RolloutRecord): SeparationFacts['distinctFrom'] => this.op.policies.get(r.policy)?.approvals?.distinctFrom ?? 'none';
+    if (rollout === undefined) {
+      const on = this.op.store.listRollouts({ activeOnly: true }).some((r) => ruleOf(r) === 'applier');
+      return { distinctFrom: on ? 'applier' : 'none', applier: null, engager };
+    }
+    const r = this.op.store.getRollout(rollout);
+    if (!r) return undefined;
+    return { distinctFrom: ruleOf(r), applier: this.op.appliedBy(rollout) ?? null, engager };
   }
 
   listAudit(opts: { afterId?: number; limit?: number }): AuditEntryView[] {

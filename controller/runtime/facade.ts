@@ -23,13 +23,13 @@ import { allowedNames, type PreflightAllowlist } from '../content/allowlist';
 import { ServiceClosedError, type ApplyResult, type AuditEntryView, type ChannelView, type ControllerService, type RequestResult, type RolloutView, type SignedManifest, type UndoResult } from './service';
 import { rolloutView } from './view';
 import type { Notifier } from './notifications';
-import { killSwitchEvents } from '../engine/events';
+import { breakGlassEvents, killSwitchEvents } from '../engine/events';
 import { archiveDecision } from '../engine/archive';
 import { missingPolicyProblems } from '../policy/reload';
 import { InputError } from '../spec/errors';
 import type { Policy } from '../spec/types';
 import { loadPolicyFiles, type PolicySet, type PolicyView } from './policies';
-import type { ArchiveResult, PolicyApplyResult, PolicyReloadResult } from './service';
+import type { ArchiveResult, PolicyApplyResult, PolicyReloadResult, SeparationFacts } from './service';
 
 export interface ServiceParts {
   store: StateStore;
@@ -357,7 +357,7 @@ export class Service implements ControllerService {
   }
 
   /** Persisted and audited, then every in-flight rollout decides on it and every manifest shows it: all before the answer. */
-  setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState> {
+  setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string, opts: { breakGlass?: boolean } = {}): Promise<KillSwitchState> {
     if (this.closed) return Promise.reject(new ServiceClosedError());
     const { store, reconciler, publisher, log } = this.parts;
     // One transaction: the switch and every rollout's decision on it commit together (one fsync, not one each).
@@ -367,12 +367,27 @@ export class Service implements ControllerService {
       // In this transaction: the event exists iff the switch moved.
       const nowMs = Date.now();
       this.parts.notifier?.enqueue(killSwitchEvents(prev, ks, ks.since ?? new Date(nowMs).toISOString()), nowMs);
+      if (opts.breakGlass === true) this.parts.notifier?.enqueue(breakGlassEvents(ks, new Date(nowMs).toISOString()), nowMs);
       reconciler.decideEach(store.listRollouts({ activeOnly: true }).map((r) => r.name));
       publisher.publishAll(actor);
       return ks;
     });
     log.warn({ engaged: next.engaged, mode: next.mode, actor, reason: next.reason }, next.engaged ? 'kill switch engaged' : 'kill switch released');
     return Promise.resolve(state);
+  }
+
+  separationFacts(rollout?: string): SeparationFacts | undefined {
+    const { store, policies } = this.parts;
+    const ks = store.getKillSwitch();
+    const engager = ks.engaged ? ks.actor : null;
+    const ruleOf = (r: RolloutRecord): SeparationFacts['distinctFrom'] => policies.get(r.policy)?.approvals?.distinctFrom ?? 'none';
+    if (rollout === undefined) {
+      const on = store.listRollouts({ activeOnly: true }).some((r) => ruleOf(r) === 'applier');
+      return { distinctFrom: on ? 'applier' : 'none', applier: null, engager };
+    }
+    const r = store.getRollout(rollout);
+    if (!r) return undefined;
+    return { distinctFrom: ruleOf(r), applier: store.applierOf?.(rollout) ?? null, engager };
   }
 
   getChannel(channel: string): ChannelView | undefined {

@@ -2,6 +2,7 @@
  * What the HTTP API (and the simulator) ask of the controller. The runtime implements it; handlers stay
  * thin: parse and authorise the request, call one method, render the result.
  */
+import type { DistinctFrom } from '../policy/two-person';
 import type { SignedRotation } from '../crypto/keys';
 import type { SpecError } from '../spec/errors';
 import type { Policy, Rollout } from '../spec/types';
@@ -121,6 +122,12 @@ export class ServiceClosedError extends Error {
 /** The service cannot do it now (the operator could not write to the Kubernetes API); the API answers 503. */
 export class ServiceUnavailableError extends ServiceClosedError {}
 
+export interface SeparationFacts {
+  distinctFrom: DistinctFrom;
+  applier: string | null;
+  engager: string | null;
+}
+
 export interface ControllerService {
   /** `rollout` has passed schema/semantic validation already; the service checks policy, signature and conflicts. */
   applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult>;
@@ -140,8 +147,18 @@ export interface ControllerService {
   /** The channel's stable version and lineage history; undefined for a channel nothing was ever applied to. */
   getChannel(channel: string): ChannelView | undefined;
   getKillSwitch(): KillSwitchState;
-  /** Persisted, audited, decided for every in-flight rollout and published in every manifest before it returns. */
-  setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState>;
+  /**
+   * Persisted, audited, decided for every in-flight rollout and published in every manifest before it returns.
+   * `breakGlass`: the actor used a break-glass credential (a critical notification goes out, even when the switch
+   * was engaged already).
+   */
+  setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string, opts?: { breakGlass?: boolean }): Promise<KillSwitchState>;
+  /**
+   * The facts of the two-person rule (policy/two-person.ts): for a rollout, its policy's approvals.distinctFrom and
+   * who applied it (undefined: no such rollout); for the kill switch (no name), who engaged it and `applier` when
+   * any in-flight rollout's policy asks for the rule.
+   */
+  separationFacts(rollout?: string): SeparationFacts | undefined;
   listAudit(opts: { afterId?: number; limit?: number }): AuditEntryView[];
   verifyAudit(): { ok: true; entries: number; head: string } | { ok: false; entries: number; brokenAt: number; message: string };
   /** Hot path: the precomputed signed manifest of a channel, or undefined. Synchronous, no I/O. */

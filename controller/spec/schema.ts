@@ -279,6 +279,14 @@ export const policySchema = {
         requireBakeWithinWindow: { type: 'boolean', default: false },
         maxConcurrentRolloutsPerChannel: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
         requireSignedArtifacts: { type: 'boolean', default: true },
+        /** Who may approve: `distinctFrom: applier` is the two-person rule (policy/two-person.ts). */
+        approvals: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            distinctFrom: { type: 'string', enum: ['applier', 'none'] },
+          },
+        },
         /** Hosts labelled tenant=<name> follow these rules. */
         tenants: {
           type: 'array',

@@ -207,6 +207,7 @@ export class Store implements StateStore {
       getRequest: db.prepare('SELECT * FROM requests WHERE id = ?'),
       consumeRequest: db.prepare('UPDATE requests SET consumed_at = ?, applied = ?, outcome_message = ? WHERE id = ? AND consumed_at IS NULL'),
       getKill: db.prepare('SELECT * FROM kill_switch WHERE id = 1'),
+      applierOf: db.prepare("SELECT actor FROM audit WHERE action = 'rollout.create' AND target = ? ORDER BY id LIMIT 1"),
       upsertKill: db.prepare(
         `INSERT INTO kill_switch (id, engaged, mode, reason, actor, since, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET engaged = excluded.engaged, mode = excluded.mode, reason = excluded.reason,
@@ -571,6 +572,12 @@ export class Store implements StateStore {
   }
 
   // ------------------------------------------------------------------------------------------ kill switch
+
+  /** Who applied a rollout: the actor of its rollout.create audit entry (the chain is append-only). */
+  applierOf(name: string): string | undefined {
+    const r = this.stmts.applierOf.get(name) as { actor: string } | undefined;
+    return r?.actor;
+  }
 
   getKillSwitch(): KillSwitchState {
     this.killSwitchCache ??= this.readKillSwitch();

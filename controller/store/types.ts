@@ -121,6 +121,8 @@ export interface StateStore {
   getRequest(id: number): RequestRecord | undefined;
 
   getKillSwitch(): KillSwitchState;
+  /** Who applied a rollout (its rollout.create actor); absent where the store cannot say (the two-person rule then refuses). */
+  applierOf?(name: string): string | undefined;
   setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): KillSwitchState;
 
   getChannel(channel: string): ChannelRecord | undefined;

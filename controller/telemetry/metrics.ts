@@ -24,6 +24,7 @@ export class Telemetry {
   private readonly phase: Gauge<'rollout' | 'channel' | 'phase'>;
   private readonly ring: Gauge<'rollout' | 'channel'>;
   private readonly killSwitchEngaged: Gauge;
+  private readonly breakGlassUses: Counter<'credential'>;
   private readonly noData: Gauge<'rollout' | 'channel' | 'ring'>;
   private readonly verdicts: Counter<'rollout' | 'metric' | 'result'>;
   private readonly verdictLatencySeconds: Histogram;
@@ -53,6 +54,7 @@ export class Telemetry {
       registers,
     });
     this.killSwitchEngaged = new Gauge({ name: 'ringmaster_killswitch_engaged', help: '1 while the global kill switch is engaged', registers });
+    this.breakGlassUses = new Counter({ name: 'ringmaster_break_glass_uses_total', help: 'Kill switch engagements made with a break-glass credential, by credential name', labelNames: ['credential'], registers });
     this.noData = new Gauge({
       name: 'ringmaster_analysis_no_data_seconds',
       help: 'How long the ring has been without usable analysis data (0 while data flows)',
@@ -147,6 +149,11 @@ export class Telemetry {
 
   killSwitch(engaged: boolean): void {
     this.killSwitchEngaged.set(engaged ? 1 : 0);
+  }
+
+  /** A break-glass credential engaged the kill switch; `actor` is `break-glass:<name>`. */
+  breakGlass(actor: string): void {
+    this.breakGlassUses.inc({ credential: actor.replace(/^break-glass:/, '') });
   }
 
   noDataSeconds(rollout: string, channel: string, ring: number, seconds: number): void {

@@ -88,6 +88,11 @@ export class FakeService implements ControllerService {
     return this.killSwitch;
   }
 
+  /** No policy asks for the two-person rule here. */
+  separationFacts(): { distinctFrom: 'none'; applier: null; engager: null } {
+    return { distinctFrom: 'none', applier: null, engager: null };
+  }
+
   async setKillSwitch(next: { engaged: boolean; mode: 'freeze' | 'rollback'; reason: string }, actor: string): Promise<KillSwitchState> {
     this.maybeFail();
     this.killSwitch = { ...next, actor, since: next.engaged ? new Date().toISOString() : null };

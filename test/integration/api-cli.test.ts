@@ -87,7 +87,7 @@ describe('ringmaster serve: flags and files', () => {
     expect(r.code).toBe(2);
     const lines = expectOneLineErrors(r.stderr);
     expect(lines).toEqual([
-      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow, logLevel, manifestReissue, artifacts, preflight, notifications)`,
+      `ringmaster: ${cfg}:2:1 listen_port: unknown setting (expected listen, data, tokens, policies, trustedKeys, tick, rollbackDrain, prometheusUrl, prometheusTimeout, prometheusBearerTokenFile, prometheusCaFile, prometheusInsecureSkipVerify, prometheusMinWindow, logLevel, manifestReissue, artifacts, preflight, oidc, breakGlass, notifications)`,
       `ringmaster: ${cfg}:3:7 data: must be a string (got a list)`,
     ]);
   });

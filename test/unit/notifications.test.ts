@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decisionEvents, eventMatches, killSwitchEvents } from '../../controller/engine/events';
+import { breakGlassEvents, decisionEvents, eventMatches, killSwitchEvents } from '../../controller/engine/events';
 import { initialState, type RolloutState, type Transition } from '../../controller/engine/state';
 import { readNotificationSinks } from '../../controller/config/serve';
 import { pagerdutyEvent, render, signatureHeader, slackMessage, verifySignature } from '../../controller/notify/sinks';
@@ -58,6 +58,16 @@ describe('engine events', () => {
     expect(killSwitchEvents(off, on, on.since)).toEqual([expect.objectContaining({ id: 'killswitch:2026-01-01T00:00:00.000Z:killswitch.engaged', actor: 'sre', severity: 'critical' })]);
     expect(killSwitchEvents(on, { ...on, mode: 'rollback' }, 'x')).toEqual([]);
     expect(killSwitchEvents(on, off, 'y')[0]?.type).toBe('killswitch.released');
+  });
+
+  test('break-glass: a critical event on every use, even when the switch was engaged already; it fits the schema', () => {
+    const on = { engaged: true, mode: 'rollback' as const, reason: 'idp down', actor: 'break-glass:vault-1', since: '2026-01-01T00:00:00.000Z' };
+    const evs = breakGlassEvents(on, '2026-01-01T00:00:01.000Z');
+    expect(evs).toEqual([
+      expect.objectContaining({ id: 'breakglass:2026-01-01T00:00:01.000Z:breakglass.used', type: 'breakglass.used', severity: 'critical', actor: 'break-glass:vault-1', reason: 'break-glass credential used to engage the kill switch (mode rollback): idp down' }),
+    ]);
+    const validate = compileSchema(notificationEventSchema);
+    expect([validate(evs[0]), validate.errors ?? null]).toEqual([true, null]);
   });
 
   test('filters', () => {
