@@ -7,6 +7,7 @@ import { builtinSignals } from '../engine/signals';
 import type { RolloutView } from '../runtime/service';
 import { formatDuration as formatSpecDuration } from '../spec/duration';
 import type { RolloutSpec } from '../spec/types';
+import { renderTable } from './table';
 
 /** Bake times to the second: "1h29m5s". */
 function formatDuration(ms: number): string {
@@ -41,12 +42,6 @@ export function phaseLabel(phase: Phase): string {
   }
 }
 
-function table(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
-}
-
 /** `ringctl get`: one line per rollout. */
 export function renderList(views: RolloutView[]): string {
   if (views.length === 0) return 'no rollouts';
@@ -54,7 +49,7 @@ export function renderList(views: RolloutView[]): string {
   for (const v of views) {
     rows.push([v.name, v.channel, v.version, phaseLabel(v.phase), v.ring ? `${v.ring.index}:${v.ring.name}` : '-', v.waitingReason ?? '']);
   }
-  return table(rows);
+  return renderTable(rows);
 }
 
 function num(x: number | null | undefined): string {

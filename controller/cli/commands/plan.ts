@@ -22,6 +22,7 @@ import { loadPolicyFile, loadRolloutFile } from '../../spec/load';
 import { planRollout, type PlannedRamp, type PlanSizes, type RolloutPlan } from '../../policy/plan';
 import { describePolicyWindows, policyTimeErrors } from '../../policy/windows';
 import type { PolicySpec } from '../../spec/types';
+import { renderTable } from '../table';
 
 export interface PlanOptions {
   policy: string;
@@ -142,13 +143,7 @@ export function renderPlanTable(plan: RolloutPlan, policy: PolicySpec): string {
     rows.push([ring.name, humanTime(ring.start, policy.timezone), humanTime(ring.end, policy.timezone), describeRamp(ring.ramp), reasons[0] ?? '-']);
     for (const more of reasons.slice(1)) rows.push(['', '', '', '', more]);
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return renderTable([header, ...rows]);
 }
 
 function describeFreezes(policy: PolicySpec): string {
