@@ -19,7 +19,7 @@ describe('renderTable (the one table renderer of ringctl and agent-sim)', () => 
       ],
       { maxWidths: [10], align: [undefined, 'right'] },
     ).split('\n');
-    expect(lines).toEqual(['RING         HOSTS', 'a-ring-na…  50/200', 'early         n/a']);
+    expect(lines).toEqual(['RING         HOSTS', 'a-ring-na…  50/200', 'early          n/a']);
   });
 
   test('fit cuts every line to the terminal width', () => {
