@@ -110,7 +110,7 @@ export class Service implements ControllerService {
 
   listRollouts(): RolloutView[] {
     const ks = this.parts.store.getKillSwitch();
-    return this.parts.store.listRollouts().map((r) => rolloutView(r, this.parts.store.listTransitions(r.name), ks, this.parts.facts.engineConfig(r).analysisEnabled));
+    return this.parts.store.listRollouts().map((r) => this.view(r, ks));
   }
 
   getRollout(name: string): RolloutView | undefined {
@@ -118,8 +118,9 @@ export class Service implements ControllerService {
     return r ? this.view(r) : undefined;
   }
 
-  private view(r: RolloutRecord): RolloutView {
-    return rolloutView(r, this.parts.store.listTransitions(r.name), this.parts.store.getKillSwitch(), this.parts.facts.engineConfig(r).analysisEnabled);
+  private view(r: RolloutRecord, ks = this.parts.store.getKillSwitch()): RolloutView {
+    const config = this.parts.facts.engineConfig(r);
+    return rolloutView(r, this.parts.store.listTransitions(r.name), ks, config.analysisEnabled, { timezone: this.parts.policies.get(r.policy)?.timezone ?? null, rollbackDrainMs: config.rollbackDrainMs, manifestRevision: this.parts.publisher.get(r.channel)?.revision ?? null });
   }
 
   request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult> {
