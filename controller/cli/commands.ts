@@ -15,6 +15,7 @@ import { registerUnkill } from './commands/unkill';
 import { registerAudit } from './commands/audit';
 import { registerKeygen } from './commands/keygen';
 import { registerSign } from './commands/sign';
+import { registerCompletion } from './commands/completion';
 
 export function registerCommands(program: Command): void {
   // Offline: documents and keys.
@@ -34,4 +35,6 @@ export function registerCommands(program: Command): void {
   registerKill(program);
   registerUnkill(program);
   registerAudit(program);
+  // Shell completion, generated from every verb registered above (keep it last).
+  registerCompletion(program);
 }
