@@ -175,7 +175,7 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
       invalid = true;
     }
   }
-  if (!rollout.ok || !policy.ok || invalid) return 1;
+  if (!rollout.ok || !policy.ok || invalid) return [rollout, policy].some((l) => !l.ok && l.errors.some((e) => e.unreadable)) ? 2 : 1;
   const timeErrors = policyTimeErrors(policy.doc.spec);
   if (timeErrors.length > 0) {
     for (const e of timeErrors) err(`${opts.policy}: ${e}`);
