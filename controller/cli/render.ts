@@ -167,19 +167,24 @@ function preflightLine(v: RolloutView): string | null {
   }
 }
 
-/** What a human can do next, where the rollout waits for one (the verbs that apply in the phase). */
-export function nextHint(v: RolloutView): string | null {
-  const phase = v.phase;
-  switch (phase.kind) {
+/** The verbs a human can run next, where the rollout waits for one (what they do in each phase: engine/decide.ts). */
+export function nextCommands(v: RolloutView): string[] {
+  switch (v.phase.kind) {
     case 'halted':
-      return `next: ringctl resume ${v.name}  or  ringctl rollback ${v.name}`;
+      return [`ringctl resume ${v.name}`, `ringctl rollback ${v.name}`];
     case 'awaiting-approval':
-      return `next: ringctl approve ${v.name}`;
+      return [`ringctl approve ${v.name}`];
     case 'paused':
-      return `next: ringctl resume ${v.name}`;
+      return [`ringctl resume ${v.name}`];
     default:
-      return null;
+      return [];
   }
+}
+
+/** `next: ringctl resume NAME  or  ringctl rollback NAME`, or null. */
+export function nextHint(v: RolloutView): string | null {
+  const cmds = nextCommands(v);
+  return cmds.length === 0 ? null : `next: ${cmds.join('  or  ')}`;
 }
 
 /** The rollback's one line: agents revert, the drain's countdown, and how the phase ends. */
@@ -264,6 +269,8 @@ export interface StatusOptions extends TimeOptions {
   history?: number;
   /** `short`: HH:mm:ss on the same day (the watch screen, whose header names the zone). Default `full`. */
   timeStyle?: 'full' | 'short';
+  /** The screen's width: a `next:` hint wider than it takes one line per command. */
+  width?: number;
 }
 
 /** The parts of `ringctl status`: a header that the watch screen keeps in place, and a body it cuts to fit. */
@@ -283,9 +290,11 @@ export function statusParts(v: RolloutView, now: Date, opts: StatusOptions = {})
   if (drain !== null) header.push(drain);
   if (v.phase.kind === 'rolling-back') header.push(`why: ${withoutVerdict(v.phase.reason, v)}`);
   else if (v.phase.kind === 'halted') header.push(`why: ${withoutVerdict(v.phase.message, v)}`);
+  else if (v.phase.kind === 'rolled-back' || v.phase.kind === 'aborted') header.push(`why: ${withoutVerdict(v.phase.reason, v)}`);
   else if (v.waitingReason) header.push(`${v.phase.kind === 'preflight-failed' ? 'stopped' : 'waiting'}: ${withoutVerdict(v.waitingReason, v)}`);
   const hint = nextHint(v);
-  if (hint !== null) header.push(hint);
+  if (hint !== null && opts.width !== undefined && [...hint].length > opts.width) nextCommands(v).forEach((c, i) => header.push(`${i === 0 ? 'next: ' : '  or: '}${c}`));
+  else if (hint !== null) header.push(hint);
   const preflight = preflightLine(v);
   if (preflight !== null) header.push(preflight);
   header.push(`policy ${v.policy}  rollout revision ${v.revision}  manifest revision ${v.manifestRevision == null ? 'n/a' : v.manifestRevision} (the channel's)`);
@@ -300,7 +309,7 @@ export function statusParts(v: RolloutView, now: Date, opts: StatusOptions = {})
     rows.push([`${RING_MARK[p]} ${i}`, ring.name, target(ring), ringHosts(v, i), ...(wide ? [ring.bake, ring.maxBake ?? '-', ring.approval ?? 'none'] : []), ringNote(v, i, p, now)]);
   });
   body.push(...renderTable(rows, { indent: '  ', align: [undefined, undefined, undefined, 'right'] }).split('\n'));
-  body.push(`  ${Object.entries(RING_MARK).filter(([k]) => k !== 'next').map(([k, mark]) => `${mark} ${k === 'pending' ? 'not started' : k}`).join(' ')}; HOSTS: wave/census`);
+  body.push(`  ${(['done', 'active', 'halted', 'withdrawn', 'pending'] as const).map((k) => `${RING_MARK[k]} ${k === 'pending' ? 'not started' : k}`).join(' ')}; hosts: wave/ring`);
   const guard = guardLine(v);
   if (guard !== null) body.push(guard);
   if (v.lastVerdict) {
@@ -345,7 +354,7 @@ export function renderScreen(v: RolloutView, now: Date, size: { columns: number;
   const foot = typeof footer === 'string' ? [footer] : footer;
   const columns = Math.max(20, size.columns);
   const rows = Math.max(6, size.rows);
-  const { header, body, historyAt } = statusParts(v, now, { ...opts, history: 50, timeStyle: 'short' });
+  const { header, body, historyAt } = statusParts(v, now, { ...opts, history: 50, timeStyle: 'short', width: columns });
   const room = rows - header.length - 1 - foot.length; // a blank line before the footer, and the footer
   let shown: string[];
   if (body.length <= room) shown = body;

@@ -194,6 +194,14 @@ describe('renderWatchFrame', () => {
     expect(lines.some((l) => l.startsWith('  #1 '))).toBe(false);
   });
 
+  test('a next: hint wider than the screen takes one line per command', () => {
+    const name = 'sensor-content-7.16.291-live-with-a-long-name';
+    const halted = view({ name, phase: { kind: 'halted', ring: 1, reason: 'analysis-failed', message: 'ring one failed analysis' }, bake: null });
+    const lines = screenLines(renderWatchFrame(halted, now, { intervalMs: 1000 }));
+    expect(lines.slice(2, 5)).toEqual(['why: ring one failed analysis', `next: ringctl resume ${name}`, `  or: ringctl rollback ${name}`]);
+    expect(renderStatus(halted, now)).toContain(`next: ringctl resume ${name}  or  ringctl rollback ${name}`);
+  });
+
   test('a final phase ends the footer with the exit code; a failed refresh is shown over the last good view', () => {
     expect(screenLines(renderWatchFrame(view({ phase: { kind: 'succeeded' } }), now, { intervalMs: 2000, ended: 'rollout succeeded; watch ended (exit 0)' })).at(-1)).toBe('(rollout succeeded; watch ended (exit 0))');
     expect(screenLines(renderWatchFrame(view(), now, { intervalMs: 500, error: 'ringctl: cannot reach http://x: connection refused' })).slice(-2)).toEqual(['ringctl: cannot reach http://x: connection refused', '(refresh failed at 14:30:00 UTC; retrying every 0.5s; Ctrl-C to stop)']);
