@@ -54,7 +54,9 @@ export function renderWatchFrame(v: RolloutView, now: Date, opts: FrameOptions):
       : opts.error !== undefined
         ? [opts.error, `(refresh failed at ${at}; retrying every ${opts.intervalMs / 1000}s; Ctrl-C to stop)`]
         : [`(refreshed ${at}, every ${opts.intervalMs / 1000}s; Ctrl-C to stop)`];
-  const lines = renderScreen(v, now, opts.size ?? { columns: 80, rows: 24 }, footer, opts);
+  const size = opts.size ?? { columns: 80, rows: 24 };
+  // One row stays free for the cursor: the newline after the last frame must not scroll the header off.
+  const lines = renderScreen(v, now, { columns: size.columns, rows: size.rows - 1 }, footer, opts);
   return `${HOME}${lines.map((l) => `${l}${ERASE_LINE}`).join('\n')}${ERASE_DOWN}`;
 }
 
