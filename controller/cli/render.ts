@@ -196,11 +196,11 @@ function drainLine(v: RolloutView, now: Date): string | null {
   return `rolling back: agents revert; drain ends in ${formatDuration(Math.max(0, left))}, then ${then}`;
 }
 
-/** A transition's or phase's reason without the verdict's text when it embeds it (the verdict has its own lines). */
-function withoutVerdict(reason: string, v: RolloutView): string {
+/** A transition's or phase's reason with the verdict's text, when it embeds it, replaced (the verdict has its own lines). */
+export function withoutVerdict(reason: string, v: RolloutView, instead = '(verdict below)'): string {
   const text = v.lastVerdict?.reason;
   if (text === undefined || text.length < 20 || !reason.includes(text)) return reason;
-  return reason.split(text).join('(verdict below)');
+  return reason.split(text).join(instead);
 }
 
 function target(ring: RolloutSpec['rings'][number]): string {

@@ -19,7 +19,7 @@ import type { RolloutView } from '../runtime/service';
 import { Aborted, CliError } from './client';
 import { statusExit, type ExitCode } from './exit-codes';
 import { formatDocument } from './output';
-import { displayZone, formatTime, nextHint, phaseLabel, renderScreen, type StatusOptions } from './render';
+import { displayZone, formatTime, nextHint, phaseLabel, renderScreen, withoutVerdict, type StatusOptions } from './render';
 import { formatDuration } from '../spec/duration';
 
 /** ANSI: cursor home, clear screen (kept for callers that want a clean screen first). */
@@ -77,13 +77,22 @@ export function changeLines(prev: RolloutView | undefined, v: RolloutView, now: 
     lines.push(`${t(now.toISOString())} watching ${v.name}: ${v.channel} ${v.previousVersion ?? '?'} -> ${v.version}, policy ${v.policy}, phase ${phaseLabel(v.phase)}${v.ring ? ` (ring ${v.ring.index} ${v.ring.name})` : ''}, rollout revision ${v.revision}`);
   }
   const seen = prev === undefined ? (v.history.at(-1)?.n ?? 0) - 1 : (prev.history.at(-1)?.n ?? 0);
-  for (const tr of v.history) if (tr.n > seen) lines.push(`${t(tr.at)} #${tr.n} ${tr.from} -> ${tr.to} (${tr.actor}): ${tr.reason}`);
+  // The verdict's text is printed once, with the first transition that carries it; later ones point there.
+  const verdictText = v.lastVerdict?.reason;
+  const first = verdictText === undefined ? undefined : v.history.find((tr) => tr.reason.includes(verdictText));
+  for (const tr of v.history) {
+    if (tr.n <= seen) continue;
+    const reason = first !== undefined && tr.n > first.n ? withoutVerdict(tr.reason, v, `(the verdict of #${first.n})`) : tr.reason;
+    lines.push(`${t(tr.at)} #${tr.n} ${tr.from} -> ${tr.to} (${tr.actor}): ${reason}`);
+  }
   const lv = v.lastVerdict;
   if (lv !== null && (prev === undefined || verdictKey(prev) !== verdictKey(v))) {
     const metrics = lv.metrics.map((m) => `${m.metric} ${m.result}`).join(', ');
-    lines.push(`${t(lv.at)} verdict ${lv.result} (ring ${lv.ring} ${v.spec.spec.rings[lv.ring]?.name ?? '?'})${metrics === '' ? `: ${lv.reason}` : `: ${metrics}`}`);
+    const why = metrics !== '' ? metrics : first !== undefined ? `see #${first.n}` : lv.reason;
+    lines.push(`${t(lv.at)} verdict ${lv.result} (ring ${lv.ring} ${v.spec.spec.rings[lv.ring]?.name ?? '?'}): ${why}`);
   }
-  if (v.waitingReason !== null && v.phase.kind !== 'rolling-back' && (prev === undefined || prev.waitingReason !== v.waitingReason)) {
+  // A halt's reason is its transition's (printed above); the next: line follows.
+  if (v.waitingReason !== null && v.phase.kind !== 'rolling-back' && v.phase.kind !== 'halted' && (prev === undefined || prev.waitingReason !== v.waitingReason)) {
     lines.push(`${t(now.toISOString())} ${v.phase.kind === 'preflight-failed' ? 'stopped' : 'waiting'}: ${v.waitingReason}`);
   }
   if (v.phase.kind === 'rolling-back' && v.drain && (prev === undefined || prev.phase.kind !== 'rolling-back')) {

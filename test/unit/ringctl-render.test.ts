@@ -280,10 +280,24 @@ describe('watchRollout', () => {
     await expect(watchRollout(h.io)).resolves.toMatchObject({ end: 'final', phase: 'halted', code: 5 });
     expect(h.writes.join('').split('\n').slice(2, 6)).toEqual([
       '2026-11-30T09:00:02-05:00 #3 progressing -> halted (controller): provider-error: prometheus down',
-      '2026-11-30T09:00:02-05:00 waiting: halted (provider-error): prometheus down',
       '2026-11-30T09:00:02-05:00 next: ringctl resume r  or  ringctl rollback r',
       '2026-11-30T09:00:02-05:00 rollout halted; watch ended (exit 5)',
+      '',
     ]);
+  });
+
+  test('not on a terminal: the verdict text is printed once, with the first transition that carries it', async () => {
+    const reason = 'fail: crashes: candidate crash rate 3.1x the baseline, far above the limit';
+    const lv = { ring: 1, at: T0, result: 'fail' as const, reason, metrics: [] };
+    const t3 = { n: 3, at: '2026-11-30T14:00:01.000Z', from: 'progressing' as const, to: 'rolling-back' as const, exposedRing: -1, reason: `ring one failed analysis: ${reason}`, actor: 'controller' };
+    const t4 = { n: 4, at: '2026-11-30T14:00:03.000Z', from: 'rolling-back' as const, to: 'rolled-back' as const, exposedRing: -1, reason: `rollback drained (ring one failed analysis: ${reason})`, actor: 'controller' };
+    const rolling = view({ revision: 5, phase: { kind: 'rolling-back', since: t3.at, reason: t3.reason, end: 'rolled-back' }, lastVerdict: lv, history: [...progressing.history, t3], bake: null });
+    const rolled = view({ revision: 6, phase: { kind: 'rolled-back', reason: t3.reason }, exposedRing: -1, lastVerdict: lv, history: [...progressing.history, t3, t4], bake: null });
+    const h = harness([progressing, rolling, rolled], { tty: false });
+    await expect(watchRollout(h.io)).resolves.toMatchObject({ end: 'final', code: 3 });
+    const text = h.writes.join('');
+    expect(text.split(reason)).toHaveLength(2);
+    expect(text).toContain(' #4 rolling-back -> rolled-back (controller): rollback drained (ring one failed analysis: (the verdict of #3))\n');
   });
 
   test('--timeout: the watch gives up after it, between refreshes, with the phase it was in', async () => {

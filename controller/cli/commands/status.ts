@@ -22,7 +22,7 @@ type StatusFlags = RemoteOptions & OutputOptions & { watch?: boolean; interval: 
 export function registerStatus(program: Command): void {
   outputOptions(remoteOptions(program.command('status').description('show a rollout: rings, hosts, bake time left, waiting reason, next step, verdict, history; exit code: how it stands').argument('<name>', 'rollout name')), 'print JSON (same as -o json; with --watch: one line per change)')
     .option('-w, --watch', 'refresh until the rollout succeeds, halts, rolls back or is aborted (Ctrl-C stops)')
-    .option('--timeout <duration>', 'with --watch (implied): give up after this long, exit 6 (0: wait forever)')
+    .option('-t, --timeout <duration>', 'with --watch (implied): give up after this long, exit 6 (0: wait forever)')
     .option('--interval <duration>', 'refresh interval with --watch', '2s')
     .option('--utc', "show times in UTC instead of the policy's time zone")
     .action((name: string, opts: StatusFlags) =>
