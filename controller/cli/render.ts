@@ -213,9 +213,10 @@ function target(ring: RolloutSpec['rings'][number]): string {
 function ringHosts(v: RolloutView, i: number): string {
   const w = v.wave;
   if (w === null || v.exposedRing !== i) return 'n/a';
+  // The census look exposes nobody; a later wave aims at its target of the ring's census.
   const t = w.ppm === 0 ? 0 : w.targetHosts;
   if (t === null) return w.ringHosts === null ? 'n/a' : `n/a/${w.ringHosts}`;
-  return w.ringHosts === null ? `~${Math.round(t)}` : `${Math.round(t)}/${w.ringHosts}`;
+  return w.ringHosts === null ? (t === 0 ? '0' : `~${Math.round(t)}`) : `${Math.round(t)}/${w.ringHosts}`;
 }
 
 function ringNote(v: RolloutView, i: number, p: RingProgress, now: Date): string {
