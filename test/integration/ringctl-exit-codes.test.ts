@@ -225,6 +225,20 @@ describe('ringctl status exit codes against ringmaster serve', () => {
     expect(none.stderr).toMatch(/^ringctl get: 401 \S+: .*; set RINGMASTER_TOKEN \(or --token\) to an API token\n$/);
   });
 
+  test('a file that cannot be read is 2 for validate, plan and apply alike; an invalid document is 1', async () => {
+    const nope = path.join(tmp, 'nope.yaml');
+    const policy = path.join(ROOT, 'policies/default.yaml');
+    const validate = await ringctl(['validate', nope], {});
+    expect([validate.code, validate.stdout]).toEqual([2, `${nope}:0:0 (document): cannot read file (ENOENT)\n`]);
+    expect((await ringctl(['validate', tmp], {})).code).toBe(2);
+    const plan = await ringctl(['plan', nope, '--policy', policy], {});
+    expect([plan.code, plan.stderr]).toEqual([2, `${nope}:0:0 (document): cannot read file (ENOENT)\n`]);
+    expect((await ringctl(['plan', path.join(ROOT, 'examples/rollouts/content-update.yaml'), '--policy', nope], {})).code).toBe(2);
+    expect((await ringctl(['apply', '-f', nope], as('deployer'))).code).toBe(2);
+    expect((await ringctl(['validate', path.join(ROOT, 'examples/invalid/bad-duration.yaml')], {})).code).toBe(1);
+    expect((await ringctl(['plan', path.join(ROOT, 'examples/invalid/bad-duration.yaml'), '--policy', policy], {})).code).toBe(1);
+  });
+
   test('get and status -o json|yaml|wide; --json is -o json', async () => {
     const json = await ringctl(['get', '-o', 'json'], as('viewer'));
     const alias = await ringctl(['get', '--json'], as('viewer'));
