@@ -25,6 +25,7 @@ export function registerStatus(program: Command): void {
     .option('-t, --timeout <duration>', 'with --watch (implied): give up after this long, exit 6 (0: wait forever)')
     .option('--interval <duration>', 'refresh interval with --watch', '2s')
     .option('--utc', "show times in UTC instead of the policy's time zone")
+    .addHelpText('after', '\nExit codes: 0 succeeded (without --watch: also still in progress), 1 request failed, 2 bad usage,\n3 rolled-back, 4 aborted, 5 halted, 6 --timeout passed, 7 preflight-failed (docs/cli.md#exit-codes).')
     .action((name: string, opts: StatusFlags) =>
       runVerb(async () => {
         const format = outputFormat('status', opts);
