@@ -8,15 +8,25 @@
  * schema check (7). Also: in progress without --watch (0), an unknown rollout (1), bad usage (2), a 401's hint, and
  * the watch's line-oriented output in the policy's time zone.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { truncate } from '../../controller/cli/table';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
 const RINGCTL = path.join(ROOT, 'bin', 'ringctl.js');
 const TOKENS = { viewer: 'ringmaster-example-viewer', deployer: 'ringmaster-example-deployer', admin: 'ringmaster-example-admin' };
+
+const hasTmux = (() => {
+  try {
+    execFileSync('tmux', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 interface Run {
   code: number;
@@ -238,6 +248,47 @@ describe('ringctl status exit codes against ringmaster serve', () => {
     expect((await ringctl(['validate', path.join(ROOT, 'examples/invalid/bad-duration.yaml')], {})).code).toBe(1);
     expect((await ringctl(['plan', path.join(ROOT, 'examples/invalid/bad-duration.yaml'), '--policy', policy], {})).code).toBe(1);
   });
+
+  // A real terminal: tmux at 80x24 (where tmux is installed; the brief's captures use it too).
+  (hasTmux ? test : test.skip)(`on a terminal (tmux 80x24): the header at the top, no line wider than 80, Ctrl-C exits 0${hasTmux ? '' : ' (SKIPPED: tmux is not installed)'}`, async () => {
+    const name = 'tty-rollout-with-a-name-long-enough-to-push-columns';
+    await apply(name, rollout(name, { policy: 'frozen' }));
+    await until(name, ['waiting-for-window']);
+    const session = `rm-tty-${process.pid}`;
+    const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
+    tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', `cd ${ROOT} && RINGMASTER_URL=${url} RINGMASTER_TOKEN=${TOKENS.viewer} ${process.execPath} ${RINGCTL} status ${name} --watch --interval 300ms; printf 'EXIT=%s' $?; sleep 30`);
+    try {
+      let screen = '';
+      const deadline = Date.now() + 10_000;
+      while (!/\(refreshed /.test(screen) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        screen = tmux('capture-pane', '-p', '-t', session);
+      }
+      const lines = screen.split('\n');
+      // The first line is wider than 80 columns: cut with an ellipsis.
+      expect(lines[0]).toBe(truncate(`${name}  ${name} 7.16.290 -> 7.16.291`, 80));
+      expect(lines[0]?.endsWith('…')).toBe(true);
+      expect(lines[1]).toBe('phase: waiting-for-window');
+      for (const l of lines) expect([...l].length).toBeLessThanOrEqual(80);
+      expect(lines[2]).toBe('waiting: test freeze until 2100-01-01T00:00:00-05:00');
+      expect(lines.find((l) => l.includes('canary-ring-with-a-long-name'))).toMatch(/^ {2}\[ \] 0 {2}canary-ring-with-a-long-name {2}ring=canary {4}n\/a {2}next: waiting for th…$/);
+      // Aligned: the second ring's columns start where the first ring's do.
+      expect(lines.find((l) => l.startsWith('  [ ] 1'))).toBe('  [ ] 1  full                          100%           n/a  bake 1s');
+      expect(screen).toMatch(/\(refreshed \d\d:\d\d:\d\d America\/New_York, every 0\.3s; Ctrl-C to stop\)/);
+      expect(screen).not.toContain('\x1b');
+      tmux('send-keys', '-t', session, 'C-c');
+      const end = Date.now() + 5_000;
+      while (!/EXIT=\d+/.test(screen) && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 100));
+        screen = tmux('capture-pane', '-p', '-t', session);
+      }
+      expect(screen).toMatch(/EXIT=0/);
+      // The header is still there: the last frame left its last row free for the prompt.
+      expect(screen.split('\n')[0]).toBe(lines[0]);
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+  }, 30_000);
 
   test('get and status -o json|yaml|wide; --json is -o json', async () => {
     const json = await ringctl(['get', '-o', 'json'], as('viewer'));
