@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { plotSvg } from './plot';
 import { InputError } from '../controller/spec/errors';
+import { renderTable } from '../controller/cli/table';
 import { loadScenario, type Scenario } from './scenario';
 import { runAllAtOnce, runVirtual, type AllAtOnceResult, type RunResult } from './virtual';
 
@@ -202,15 +203,5 @@ export function summaryTable(r: RunResult, all: AllAtOnceResult | undefined): st
     ['update failures (signature/hash/apply)', `${r.updateFailures.signature ?? 0}/${r.updateFailures.hash ?? 0}/${r.updateFailures.apply ?? 0}`, '-'],
     ['virtual time played', `${r.virtualDurationHours.toFixed(1)} h`, '-'],
   ];
-  const w0 = Math.max(...rows.map((x) => x[0].length));
-  const w1 = Math.max(...rows.map((x) => x[1].length));
-  const w2 = Math.max(...rows.map((x) => x[2].length));
-  const sep = `+-${'-'.repeat(w0)}-+-${'-'.repeat(w1)}-+-${'-'.repeat(w2)}-+`;
-  const lines = [`${r.scenario}: ${fmt(r.hosts)} hosts, ${fmt(r.canaryHosts)} in the canary ring`, sep];
-  rows.forEach((x, i) => {
-    lines.push(`| ${x[0].padEnd(w0)} | ${x[1].padEnd(w1)} | ${x[2].padEnd(w2)} |`);
-    if (i === 0) lines.push(sep);
-  });
-  lines.push(sep);
-  return lines.join('\n');
+  return `${r.scenario}: ${fmt(r.hosts)} hosts, ${fmt(r.canaryHosts)} in the canary ring\n${renderTable(rows, { style: 'boxed' })}`;
 }

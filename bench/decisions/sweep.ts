@@ -14,6 +14,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { renderTable } from '../../controller/cli/table';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 
@@ -309,12 +310,9 @@ export function formatSweep(r: SweepResult): string {
       (x.stopReason ?? '').slice(0, 90),
     ];
   });
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(w[i] as number)).join('  ').trimEnd();
   const out = [
     `${r.scenario} on ${r.commit}${r.dirtyFiles > 0 ? ` + ${r.dirtyFiles} changed files` : ''} (${r.tree}), ${r.hosts === null ? 'scenario' : fmt(r.hosts)} hosts, seeds ${r.seeds[0]}..${r.seeds[r.seeds.length - 1]} (${r.seeds.length})`,
-    line(head),
-    ...rows.map(line),
+    ...renderTable([head, ...rows]).split('\n'),
     '',
     `outcomes: ${fmtCounts(r.outcomes)}; halt reasons: ${fmtCounts(r.haltReasons)}`,
     `fail or rollback: ${r.failOrRollback}/${r.runs.length}; other halts (inconclusive, no-data): ${r.otherHalts}; not succeeded, by ring: ${fmtCounts(r.stopRings)}`,

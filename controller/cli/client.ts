@@ -60,19 +60,23 @@ export class Client {
   /** The login cache's token, looked up (and refreshed) once, at the first request; absent with --token/env. */
   private cached: (() => Promise<string | undefined>) | undefined;
   private cachedOnce: Promise<string | undefined> | undefined;
+  private readonly hasToken: boolean;
 
   constructor(
     readonly verb: string,
     opts: RemoteOptions,
     env: NodeJS.ProcessEnv = process.env,
   ) {
-    const raw = opts.server ?? env.RINGMASTER_URL ?? DEFAULT_URL;
+    // An empty RINGMASTER_URL (`RINGMASTER_URL= ringctl get`, an unset CI variable) means the default.
+    const fromEnv = env.RINGMASTER_URL === undefined || env.RINGMASTER_URL.trim() === '' ? undefined : env.RINGMASTER_URL;
+    const raw = opts.server ?? fromEnv ?? DEFAULT_URL;
     const base = parseBaseUrl(raw);
     if (base === 'not-a-url') throw new CliError(`ringctl ${verb}: invalid server URL ${JSON.stringify(raw)} (use http://HOST:PORT)`, 2);
     if (base === 'scheme') throw new CliError(`ringctl ${verb}: invalid server URL ${JSON.stringify(raw)}: must be http:// or https://`, 2);
     if (base === 'credentials') throw new CliError(`ringctl ${verb}: put credentials in RINGMASTER_TOKEN, not in the server URL`, 2);
     this.base = base;
     const token = opts.token ?? env.RINGMASTER_TOKEN;
+    this.hasToken = token !== undefined && token !== '';
     this.http = new HttpClient({
       baseUrl: base,
       timeoutMs: TIMEOUT_MS,
@@ -116,11 +120,16 @@ export class Client {
       json = undefined;
     }
     if (status < 200 || status > 299) {
-      throw new CliError(`ringctl ${this.verb}: ${describeError(status, json, text)}`, 1, status, errorDetails(json));
+      throw new CliError(`ringctl ${this.verb}: ${describeError(status, json, text)}${status === 401 ? tokenHint(this.hasToken) : ''}`, 1, status, errorDetails(json));
     }
     if (json === undefined) throw new CliError(`ringctl ${this.verb}: ${status} from ${this.base.origin} is not JSON`, 1, status);
     return json as T;
   }
+}
+
+/** What to do about a 401 (never the token itself). */
+function tokenHint(hasToken: boolean): string {
+  return hasToken ? '; the token was not accepted: check RINGMASTER_TOKEN (or --token)' : '; set RINGMASTER_TOKEN (or --token) to an API token';
 }
 
 /** A request that got no answer. Not the verb's fault: the line names the server, which is what the user has to fix. */

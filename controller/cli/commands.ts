@@ -24,6 +24,7 @@ import { registerHistory } from './commands/history';
 import { registerKillswitch } from './commands/killswitch';
 import { registerPolicies } from './commands/policies';
 import { registerLogin } from './commands/login';
+import { registerCompletion } from './commands/completion';
 
 export function registerCommands(program: Command): void {
   // Offline: documents and keys.
@@ -52,4 +53,6 @@ export function registerCommands(program: Command): void {
   registerPolicies(program);
   registerAudit(program);
   registerLogin(program);
+  // Shell completion, generated from every verb registered above (keep it last).
+  registerCompletion(program);
 }

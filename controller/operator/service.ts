@@ -45,7 +45,7 @@ export class OperatorService implements ControllerService {
 
   private view(r: RolloutRecord): RolloutView {
     const judged = engineConfigFor(r.spec, {}).analysisEnabled;
-    return rolloutView(r, this.op.store.listTransitions(r.name), this.op.store.getKillSwitch(), judged);
+    return rolloutView(r, this.op.store.listTransitions(r.name), this.op.store.getKillSwitch(), judged, { timezone: this.op.policies.get(r.policy)?.timezone ?? null, manifestRevision: this.op.manifests.get(r.channel)?.revision ?? null });
   }
 
   async applyRollout(rollout: Rollout, actor: string): Promise<ApplyResult> {

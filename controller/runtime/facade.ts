@@ -202,7 +202,7 @@ export class Service implements ControllerService {
   listRollouts(opts: { archived?: boolean } = {}): RolloutView[] {
     const ks = this.parts.store.getKillSwitch();
     const all = this.parts.store.listRollouts();
-    return (opts.archived ? all : all.filter((r) => r.archivedAt === undefined)).map((r) => rolloutView(r, this.parts.store.listTransitions(r.name), ks, this.parts.facts.engineConfig(r).analysisEnabled));
+    return (opts.archived ? all : all.filter((r) => r.archivedAt === undefined)).map((r) => this.view(r, ks));
   }
 
   getRollout(name: string): RolloutView | undefined {
@@ -210,8 +210,9 @@ export class Service implements ControllerService {
     return r ? this.view(r) : undefined;
   }
 
-  private view(r: RolloutRecord): RolloutView {
-    return rolloutView(r, this.parts.store.listTransitions(r.name), this.parts.store.getKillSwitch(), this.parts.facts.engineConfig(r).analysisEnabled);
+  private view(r: RolloutRecord, ks = this.parts.store.getKillSwitch()): RolloutView {
+    const config = this.parts.facts.engineConfig(r);
+    return rolloutView(r, this.parts.store.listTransitions(r.name), ks, config.analysisEnabled, { timezone: this.parts.policies.get(r.policy)?.timezone ?? null, rollbackDrainMs: config.rollbackDrainMs, manifestRevision: this.parts.publisher.get(r.channel)?.revision ?? null });
   }
 
   request(name: string, verb: RequestVerb, actor: string, reason: string): Promise<RequestResult> {

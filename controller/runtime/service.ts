@@ -15,6 +15,8 @@ export interface RolloutView {
   version: string;
   previousVersion: string | null;
   policy: string;
+  /** The policy's IANA time zone (ringctl shows times in it); null when the policy is unknown. Absent from older servers. */
+  timezone?: string | null;
   phase: Phase;
   /** The ring exposed to agents (rings 0..exposedRing are in effect), -1 when none. */
   exposedRing: number;
@@ -31,9 +33,14 @@ export interface RolloutView {
   judged?: boolean;
   /** The exposed ring's current wave while it ramps (engine/ramp.ts); null when wholly exposed. */
   wave: { index: number; ppm: number; sharePercent: number; targetHosts: number | null; ringHosts: number | null; since: string } | null;
+  /** While rolling back: when the drain (agents revert on their next poll) began and ends. Absent from older servers. */
+  drain?: { since: string; endsAt: string } | null;
   lastVerdict: RingVerdictNote | null;
   history: Transition[];
+  /** Counts the changes of this rollout's record (state, phase, verdicts). */
   revision: number;
+  /** The revision of the channel's signed manifest now served; a counter of the channel. Absent from older servers. */
+  manifestRevision?: number | null;
   createdAt: string;
   updatedAt: string;
   /** When `ringctl delete` archived it; absent while it is listed (GET /v1/rollouts?archived=true lists both). */

@@ -66,7 +66,15 @@ function waveView(r: RolloutRecord): RolloutView['wave'] {
   return { index: w.index, ppm: w.ppm, sharePercent: (100 * w.ppm) / WAVE_SCALE, targetHosts: w.target, ringHosts: w.ringHosts, since: w.since };
 }
 
-export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch: KillSwitchState, judged: boolean): RolloutView {
+/** What the view shows beside the record: the policy's time zone, the rollback drain the controller runs with. */
+export interface ViewContext {
+  timezone?: string | null;
+  rollbackDrainMs?: number;
+  /** The revision of the channel's signed manifest now served (a counter of the channel, not of the rollout). */
+  manifestRevision?: number | null;
+}
+
+export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch: KillSwitchState, judged: boolean, ctx: ViewContext = {}): RolloutView {
   const spec = r.spec.spec;
   const idx = phaseRing(r.state.phase);
   const ringSpec = idx === null ? undefined : spec.rings[idx];
@@ -83,12 +91,15 @@ export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch:
       };
     }
   }
+  const ph = r.state.phase;
+  const drain = ph.kind === 'rolling-back' && ctx.rollbackDrainMs !== undefined ? { since: ph.since, endsAt: new Date(Date.parse(ph.since) + ctx.rollbackDrainMs).toISOString() } : null;
   return {
     name: r.name,
     channel: r.channel,
     version: spec.version,
     previousVersion: spec.previousVersion ?? null,
     policy: r.policy,
+    timezone: ctx.timezone ?? null,
     phase: r.state.phase,
     exposedRing: r.state.exposedRing,
     ring: idx === null || ringSpec === undefined ? null : { index: idx, name: ringSpec.name },
@@ -96,9 +107,11 @@ export function rolloutView(r: RolloutRecord, history: Transition[], killSwitch:
     bake,
     judged,
     wave: waveView(r),
+    drain,
     lastVerdict: r.state.lastVerdict,
     history,
     revision: r.revision,
+    manifestRevision: ctx.manifestRevision ?? null,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     ...(r.archivedAt === undefined ? {} : { archivedAt: r.archivedAt }),

@@ -61,16 +61,16 @@ function validatorOf(type: DocumentType<unknown>): ValidateFunction {
 
 /** The text of a file, or the one error that says why it cannot be had (no file, a directory, too large). */
 export function readDocumentText(file: string, noun = 'file'): { ok: true; text: string } | { ok: false; error: SpecError } {
-  const fail = (message: string) => ({ ok: false as const, error: { file, line: 0, col: 0, path: '', message } });
+  const fail = (message: string, unreadable = false) => ({ ok: false as const, error: { file, line: 0, col: 0, path: '', message, ...(unreadable ? { unreadable: true as const } : {}) } });
   try {
     const st = fs.statSync(file);
-    if (st.isDirectory()) return fail('is a directory, not a file');
+    if (st.isDirectory()) return fail('is a directory, not a file', true);
     if (st.size > MAX_FILE_BYTES) return fail(`file is larger than ${MAX_FILE_BYTES} bytes`);
     const decoded = decodeUtf8(fs.readFileSync(file));
     if (!decoded.ok) return fail(decoded.message);
     return { ok: true, text: decoded.text };
   } catch (err) {
-    return fail(`cannot read ${noun} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return fail(`cannot read ${noun} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, true);
   }
 }
 

@@ -28,6 +28,8 @@ export interface SpecError {
   /** Dotted/indexed path of the offending field, e.g. `spec.rings[2].percent`; empty for the whole file. */
   path: string;
   message: string;
+  /** The file itself could not be read (missing, a directory, no permission): a usage error (exit 2), not a bad document. */
+  unreadable?: true;
 }
 
 /** A step of a path into a document: a mapping key or a list index. */

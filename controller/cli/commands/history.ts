@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { ChannelView } from '../../runtime/service';
 import { Client, enc, out, remoteOptions, runVerb, type RemoteOptions } from '../client';
-import { table } from '../render';
+import { renderTable as table } from '../table';
 
 const OUTCOME: Record<ChannelView['history'][number]['event'], string> = {
   initial: 'initial',

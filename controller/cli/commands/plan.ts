@@ -31,6 +31,7 @@ import { planPower, type RingPower } from '../../policy/power-plan';
 import { baselineRatesFromPrometheus, parseBaselineRates, powerText } from './plan-power';
 import { PrometheusProvider } from '../../analysis/prometheus';
 import { parseDuration } from '../../spec/duration';
+import { renderTable } from '../table';
 
 export interface PlanOptions {
   policy: string;
@@ -156,13 +157,7 @@ export function renderPlanTable(plan: RolloutPlan, policy: PolicySpec): string {
     rows.push([ring.name, humanTime(ring.start, policy.timezone), humanTime(ring.end, policy.timezone), describeRamp(ring.ramp), reasons[0] ?? '-']);
     for (const more of reasons.slice(1)) rows.push(['', '', '', '', more]);
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return renderTable([header, ...rows]);
 }
 
 function describeFreezes(policy: PolicySpec): string {
@@ -194,7 +189,7 @@ export function runPlan(rolloutFile: string, opts: PlanOptions, now: Date = new 
       invalid = true;
     }
   }
-  if (!rollout.ok || !policy.ok || invalid) return 1;
+  if (!rollout.ok || !policy.ok || invalid) return [rollout, policy].some((l) => !l.ok && l.errors.some((e) => e.unreadable)) ? 2 : 1;
   const timeErrors = policyTimeErrors(policy.doc.spec);
   if (timeErrors.length > 0) {
     for (const e of timeErrors) err(`${opts.policy}: ${e}`);

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import type { PolicyView } from '../../runtime/policies';
 import { Client, out, remoteOptions, runVerb, type RemoteOptions } from '../client';
-import { table } from '../render';
+import { renderTable as table } from '../table';
 
 export function renderPolicies(policies: readonly PolicyView[]): string {
   if (policies.length === 0) return 'no policies';

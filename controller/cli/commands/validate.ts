@@ -1,16 +1,20 @@
 /**
- * `ringctl validate FILE...`: every mistake of every file, one line each; exit 0 when all are valid, 1 otherwise.
+ * `ringctl validate FILE...`: every mistake of every file, one line each; exit 0 when all are valid, 1 when one is
+ * invalid, 2 when a file cannot be read.
  * A valid rollout that declares no metrics gets one line saying that only the built-in signals guard it.
  */
 import type { Command } from 'commander';
 import { formatSpecError, loadFiles } from '../../spec/load';
+import { EXIT } from '../exit-codes';
 import { signalsOnlyText } from '../render';
 
 export function validateFiles(files: string[], out: (line: string) => void, err: (line: string) => void): number {
   const { docs, errors } = loadFiles(files);
   for (const e of errors) err(formatSpecError(e));
-  // Every output line names a file and a line; the exit code carries the verdict.
-  if (errors.length > 0) return 1;
+  // Every output line names a file and a line; the exit code carries the verdict: 2 when a file cannot be read
+  // (usage, like apply), 1 when a document is invalid (exit-codes.ts).
+  if (errors.some((e) => e.unreadable)) return EXIT.usage;
+  if (errors.length > 0) return EXIT.failed;
   out(`ok: ${docs.length} document${docs.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}`);
   for (const d of docs) {
     const text = d.kind === 'Rollout' ? signalsOnlyText(d.doc.spec) : null;
