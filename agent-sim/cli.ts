@@ -20,7 +20,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { plotSvg } from './plot';
 import { InputError } from '../controller/spec/errors';
 import { renderTable } from '../controller/cli/table';
-import { loadScenario, type Scenario } from './scenario';
+import { intFlag, loadScenario, type Scenario } from './scenario';
 import { runAllAtOnce, runVirtual, type AllAtOnceResult, type RunResult } from './virtual';
 
 interface Flags {
@@ -73,13 +73,6 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     throw err;
   }
-}
-
-function intFlag(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError([`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`]);
-  return n;
 }
 
 async function run(flags: Flags): Promise<number> {

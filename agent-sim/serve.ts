@@ -35,7 +35,7 @@ import { InputError } from '../controller/spec/errors';
 import { createLogger, LOG_LEVELS } from '../controller/telemetry/log';
 import { Fleet } from './fleet';
 import { SimMetricsProvider } from './provider';
-import { loadScenario, type Scenario } from './scenario';
+import { intFlag, loadScenario, type Scenario } from './scenario';
 import { fetchedOf } from './signed';
 import { loadScenarioDocuments } from './virtual';
 
@@ -88,13 +88,6 @@ export async function serveMain(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     throw err;
   }
-}
-
-function intFlag(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError([`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`]);
-  return n;
 }
 
 async function serve(flags: ServeFlags): Promise<number> {

@@ -6,13 +6,14 @@
  *   delete (archive) and get --archived; history CHANNEL; killswitch; SIGHUP reload (refused, then in force), all
  *   audited; API-applied policies survive a restart.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PolicyView } from '../../controller/runtime/policies';
 import type { AuditEntryView, RolloutView } from '../../controller/runtime/service';
+import { spawnServe } from '../helpers/serve-child';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -98,25 +99,7 @@ describe('ringctl apply pipeline, policies and channel verbs against ringmaster 
 
   const start = async (): Promise<void> => {
     serverLog = '';
-    server = spawn(
-      process.execPath,
-      [path.join(ROOT, 'bin', 'ringmaster.js'), 'serve', '--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', tokensFile, '--trusted-keys', path.join(ROOT, 'examples', 'trusted-keys.yaml'), '--policies', policies, '--tick', '100ms', '--rollback-drain', '1s'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    server.stderr?.on('data', (c: Buffer) => (serverLog += c.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${serverLog}`)), 20_000);
-      server.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      });
-      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-    });
+    ({ child: server, url } = await spawnServe(['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', tokensFile, '--trusted-keys', path.join(ROOT, 'examples', 'trusted-keys.yaml'), '--policies', policies, '--tick', '100ms', '--rollback-drain', '1s'], (c) => (serverLog += c)));
   };
   const stop = async (): Promise<void> => {
     if (server && server.exitCode === null) {

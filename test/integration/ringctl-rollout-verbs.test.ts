@@ -5,12 +5,13 @@
  * policy open at all hours and a 1 s rollback drain. No Prometheus: rollouts without metrics advance on bake time (1h
  * here, so only a promote moves them), and one with metrics gets provider errors, so its verdict is never a pass.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AuditEntryView, ChannelView, RolloutView } from '../../controller/runtime/service';
+import { spawnServe } from '../helpers/serve-child';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -127,42 +128,7 @@ describe('ringctl promote, retry, apply --supersede and undo against ringmaster 
     const policies = path.join(tmp, 'policies');
     fs.mkdirSync(policies);
     fs.copyFileSync(path.join(ROOT, 'examples', 'live', 'policies', 'anytime.yaml'), path.join(policies, 'anytime.yaml'));
-    server = spawn(
-      process.execPath,
-      [
-        path.join(ROOT, 'bin', 'ringmaster.js'),
-        'serve',
-        '--listen',
-        '127.0.0.1:0',
-        '--data',
-        path.join(tmp, 'data'),
-        '--tokens',
-        tokensFile,
-        '--trusted-keys',
-        path.join(ROOT, 'examples', 'trusted-keys.yaml'),
-        '--policies',
-        policies,
-        '--tick',
-        '100ms',
-        '--rollback-drain',
-        '1s',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    server.stderr?.on('data', (c: Buffer) => (serverLog += c.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${serverLog}`)), 20_000);
-      server.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      });
-      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-    });
+    ({ child: server, url } = await spawnServe(['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', tokensFile, '--trusted-keys', path.join(ROOT, 'examples', 'trusted-keys.yaml'), '--policies', policies, '--tick', '100ms', '--rollback-drain', '1s'], (c) => (serverLog += c)));
   }, 90_000);
 
   afterAll(async () => {

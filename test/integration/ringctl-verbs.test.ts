@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { parsePublicKey, verifyArtifactSignature } from '../../controller/crypto/keys';
 import type { AuditEntryView, RolloutView } from '../../controller/runtime/service';
 import { auditHash, GENESIS_HASH } from '../../controller/store/canonical';
+import { spawnServe } from '../helpers/serve-child';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -88,25 +89,7 @@ describe('ringctl verbs against ringmaster serve', () => {
     expect(frozen).toContain('reason: test freeze');
     fs.writeFileSync(path.join(policies, 'default.yaml'), frozen);
     fs.copyFileSync(path.join(ROOT, 'examples', 'live', 'policies', 'anytime.yaml'), path.join(policies, 'anytime.yaml'));
-    server = spawn(
-      process.execPath,
-      [path.join(ROOT, 'bin', 'ringmaster.js'), 'serve', '--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', tokensFile, '--trusted-keys', trusted, '--policies', policies, '--tick', '100ms'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    server.stderr?.on('data', (c: Buffer) => (serverLog += c.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${serverLog}`)), 20_000);
-      server.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      });
-      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-    });
+    ({ child: server, url } = await spawnServe(['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', tokensFile, '--trusted-keys', trusted, '--policies', policies, '--tick', '100ms'], (c) => (serverLog += c)));
   }, 90_000);
 
   afterAll(async () => {
