@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PolicyView } from '../../controller/runtime/policies';
 import type { AuditEntryView, RolloutView } from '../../controller/runtime/service';
-import { spawnServe } from '../helpers/serve-child';
+import { spawnServe, stopChild } from '../helpers/serve-child';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -102,11 +102,7 @@ describe('ringctl apply pipeline, policies and channel verbs against ringmaster 
     ({ child: server, url } = await spawnServe(['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', tokensFile, '--trusted-keys', path.join(ROOT, 'examples', 'trusted-keys.yaml'), '--policies', policies, '--tick', '100ms', '--rollback-drain', '1s'], (c) => (serverLog += c)));
   };
   const stop = async (): Promise<void> => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(server);
   };
 
   beforeAll(async () => {

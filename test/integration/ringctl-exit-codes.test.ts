@@ -8,11 +8,12 @@
  * schema check (7). Also: in progress without --watch (0), an unknown rollout (1), bad usage (2), a 401's hint, and
  * the watch's line-oriented output in the policy's time zone.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { truncate } from '../../controller/cli/table';
+import { spawnServe, stopChild } from '../helpers/serve-child';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -114,33 +115,11 @@ describe('ringctl status exit codes against ringmaster serve', () => {
     const artifacts = path.join(tmp, 'artifacts');
     fs.mkdirSync(artifacts);
     fs.copyFileSync(path.join(ROOT, 'examples/artifacts/sensor-content-7.16.293.json'), path.join(artifacts, 'sensor-content-7.16.293.json'));
-    server = spawn(
-      process.execPath,
-      [path.join(ROOT, 'bin', 'ringmaster.js'), 'serve', '--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', path.join(ROOT, 'examples/tokens.yaml'), '--trusted-keys', path.join(ROOT, 'examples/trusted-keys.yaml'), '--policies', policies, '--artifacts', artifacts, '--tick', '100ms', '--rollback-drain', '1s'],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    server.stderr?.on('data', (c: Buffer) => (serverLog += c.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${serverLog}`)), 20_000);
-      server.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1] as string);
-        }
-      });
-      server.on('exit', (code) => reject(new Error(`serve exited ${code}: ${serverLog}`)));
-    });
+    ({ child: server, url } = await spawnServe(['--listen', '127.0.0.1:0', '--data', path.join(tmp, 'data'), '--tokens', path.join(ROOT, 'examples/tokens.yaml'), '--trusted-keys', path.join(ROOT, 'examples/trusted-keys.yaml'), '--policies', policies, '--artifacts', artifacts, '--tick', '100ms', '--rollback-drain', '1s'], (c) => (serverLog += c)));
   }, 60_000);
 
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(server);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AuditEntryView, ChannelView, RolloutView } from '../../controller/runtime/service';
-import { spawnServe } from '../helpers/serve-child';
+import { spawnServe, stopChild } from '../helpers/serve-child';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -132,11 +132,7 @@ describe('ringctl promote, retry, apply --supersede and undo against ringmaster 
   }, 90_000);
 
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(server);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

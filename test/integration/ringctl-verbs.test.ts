@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { parsePublicKey, verifyArtifactSignature } from '../../controller/crypto/keys';
 import type { AuditEntryView, RolloutView } from '../../controller/runtime/service';
 import { auditHash, GENESIS_HASH } from '../../controller/store/canonical';
-import { spawnServe } from '../helpers/serve-child';
+import { spawnServe, stopChild } from '../helpers/serve-child';
 import { ensureBuilt } from '../helpers/build';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -93,11 +93,7 @@ describe('ringctl verbs against ringmaster serve', () => {
   }, 90_000);
 
   afterAll(async () => {
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(server);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
