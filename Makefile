@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 NPM ?= npm
 
-.PHONY: setup build lint test test-unit prometheus k8s-tools chromium crds demo demo-live bench bench-quick soak clean
+.PHONY: setup build lint test test-unit prometheus k8s-tools chromium test-tools crds demo demo-live bench bench-quick soak clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci
@@ -33,6 +33,10 @@ prometheus:
 chromium:
 	./scripts/install-chromium.sh
 
+# Debian's tmux and zsh when missing: the watch display runs in a real 80x24 tmux terminal, the zsh completion in zsh.
+test-tools:
+	./scripts/install-test-tools.sh
+
 # The real helm and kubectl binaries (.tools/bin), for the chart and operator tests.
 k8s-tools:
 	./scripts/install-k8s-tools.sh >/dev/null
@@ -41,8 +45,9 @@ k8s-tools:
 crds: build
 	node dist/controller/operator/gen-crds.js
 
-test: build prometheus k8s-tools chromium lint
-	npx jest --ci --forceExit --testPathIgnorePatterns=/test/soak/
+# Two jest workers: most integration tests wait on servers and child processes, so two share the 2 cores well.
+test: build prometheus k8s-tools chromium test-tools lint
+	npx jest --ci --forceExit --maxWorkers=2 --testPathIgnorePatterns=/test/soak/
 
 test-unit: build
 	npx jest --ci --testPathIgnorePatterns=integration --testPathIgnorePatterns=/test/soak/

@@ -120,7 +120,7 @@ export class Client {
       json = undefined;
     }
     if (status < 200 || status > 299) {
-      throw new CliError(`ringctl ${this.verb}: ${describeError(status, json, text)}${status === 401 ? tokenHint(this.hasToken) : ''}`, 1, status, errorDetails(json));
+      throw new CliError(`ringctl ${this.verb}: ${describeError(status, json, text)}${status === 401 ? tokenHint(this.verb, this.hasToken ? 'given' : login !== undefined ? 'login' : 'none') : ''}`, 1, status, errorDetails(json));
     }
     if (json === undefined) throw new CliError(`ringctl ${this.verb}: ${status} from ${this.base.origin} is not JSON`, 1, status);
     return json as T;
@@ -128,8 +128,11 @@ export class Client {
 }
 
 /** What to do about a 401 (never the token itself). */
-function tokenHint(hasToken: boolean): string {
-  return hasToken ? '; the token was not accepted: check RINGMASTER_TOKEN (or --token)' : '; set RINGMASTER_TOKEN (or --token) to an API token';
+function tokenHint(verb: string, token: 'given' | 'login' | 'none'): string {
+  // ringctl login checks the token it was handed: the refusal says it all.
+  if (verb === 'login') return '';
+  if (token === 'login') return '; the token of ringctl login was not accepted: run ringctl login again (or set RINGMASTER_TOKEN)';
+  return token === 'given' ? '; the token was not accepted: check RINGMASTER_TOKEN (or --token)' : '; set RINGMASTER_TOKEN (or --token) to an API token, or run ringctl login';
 }
 
 /** A request that got no answer. Not the verb's fault: the line names the server, which is what the user has to fix. */

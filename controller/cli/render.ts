@@ -317,7 +317,7 @@ export function statusParts(v: RolloutView, now: Date, opts: StatusOptions = {})
     const lv = v.lastVerdict;
     const ringName = rings[lv.ring]?.name ?? '?';
     const metrics = lv.metrics as MetricVerdict[];
-    body.push(`verdict: ${lv.result} (ring ${lv.ring} ${ringName}, ${formatTime(lv.at, zone, opts.timeStyle ?? 'full', now)})${metrics.length === 0 ? `: ${lv.reason}` : ''}`);
+    body.push(`verdict: ${lv.result} (ring ${lv.ring} ${ringName}, ${formatTime(lv.at, zone, opts.timeStyle ?? 'full', now)})${metrics.length === 0 ? `: ${lv.reason}` : verdictSource(lv.reason)}`);
     if (metrics.length > 0) {
       const mrows = metrics.map((m) => {
         const breached = m.guards.filter((g) => g.breached).map((g) => `${g.guard} ${num(g.observed)} > ${num(g.limit)}`);
@@ -367,4 +367,13 @@ export function renderScreen(v: RolloutView, now: Date, size: { columns: number;
     else shown = [...before.slice(0, Math.max(0, room - 1)), `… (${body.length - Math.max(0, room - 1)} more lines: ringctl status ${v.name})`];
   }
   return [...header, ...shown, '', ...foot].slice(0, rows).map((l) => truncate(l, columns));
+}
+
+/**
+ * Where a verdict's numbers come from, when the controller says (runtime/analysis.ts appends ` [SOURCE]` to the
+ * reason, e.g. `[simulated metrics (agent-sim), not Prometheus]`): ` [SOURCE]`, or '' (Prometheus, the default).
+ */
+export function verdictSource(reason: string): string {
+  const m = / \[([^\][]+)\]$/.exec(reason);
+  return m === null ? '' : ` [${m[1] as string}]`;
 }

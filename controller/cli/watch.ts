@@ -19,7 +19,7 @@ import type { RolloutView } from '../runtime/service';
 import { Aborted, CliError } from './client';
 import { statusExit, type ExitCode } from './exit-codes';
 import { formatDocument } from './output';
-import { displayZone, formatTime, nextHint, phaseLabel, renderScreen, withoutVerdict, type StatusOptions } from './render';
+import { displayZone, formatTime, nextHint, phaseLabel, renderScreen, verdictSource, withoutVerdict, type StatusOptions } from './render';
 import { formatDuration } from '../spec/duration';
 
 /** ANSI: cursor home, clear screen (kept for callers that want a clean screen first). */
@@ -89,7 +89,7 @@ export function changeLines(prev: RolloutView | undefined, v: RolloutView, now: 
   if (lv !== null && (prev === undefined || verdictKey(prev) !== verdictKey(v))) {
     const metrics = lv.metrics.map((m) => `${m.metric} ${m.result}`).join(', ');
     const why = metrics !== '' ? metrics : first !== undefined ? `see #${first.n}` : lv.reason;
-    lines.push(`${t(lv.at)} verdict ${lv.result} (ring ${lv.ring} ${v.spec.spec.rings[lv.ring]?.name ?? '?'}): ${why}`);
+    lines.push(`${t(lv.at)} verdict ${lv.result} (ring ${lv.ring} ${v.spec.spec.rings[lv.ring]?.name ?? '?'}): ${why}${metrics !== '' ? verdictSource(lv.reason) : ''}`);
   }
   // A halt's reason is its transition's (printed above); the next: line follows.
   if (v.waitingReason !== null && v.phase.kind !== 'rolling-back' && v.phase.kind !== 'halted' && (prev === undefined || prev.waitingReason !== v.waitingReason)) {

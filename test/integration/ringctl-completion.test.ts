@@ -65,7 +65,7 @@ describe('ringctl completion bash', () => {
     expect(complete(bash, ['ringctl', 'status', 'r1', '--'])).toEqual(expect.arrayContaining(['--watch', '--timeout', '--interval', '--utc', '--output', '--json', '--server', '--token', '--help']));
     expect(complete(bash, ['ringctl', 'get', '-o', ''])).toEqual(['json', 'yaml', 'wide']);
     expect(complete(bash, ['ringctl', 'get', '--output', 'y'])).toEqual(['yaml']);
-    expect(complete(bash, ['ringctl', 'apply', '-f', 'examples/rollouts/live-'])).toEqual(['examples/rollouts/live-content-update.yaml']);
+    expect(complete(bash, ['ringctl', 'apply', '-f', 'examples/rollouts/live-c'])).toEqual(['examples/rollouts/live-content-update.yaml']);
     expect(complete(bash, ['ringctl', 'validate', 'examples/invalid/bad-d'])).toEqual(['examples/invalid/bad-duration.yaml']);
     expect(complete(bash, ['ringctl', 'completion', ''])).toEqual(['bash', 'zsh']);
     // A flag whose value is free text offers nothing (not the verbs, not files).
