@@ -211,7 +211,7 @@ describe('ringctl status exit codes against ringmaster serve', () => {
     expect(wrong.stderr).toMatch(/^ringctl get: 401 \S+: .*; the token was not accepted: check RINGMASTER_TOKEN \(or --token\)\n$/);
     expect(wrong.stderr).not.toContain('s3cr3t');
     const none = await ringctl(['get'], { RINGMASTER_URL: url });
-    expect(none.stderr).toMatch(/^ringctl get: 401 \S+: .*; set RINGMASTER_TOKEN \(or --token\) to an API token\n$/);
+    expect(none.stderr).toMatch(/^ringctl get: 401 \S+: .*; set RINGMASTER_TOKEN \(or --token\) to an API token, or run ringctl login\n$/);
   });
 
   test('a file that cannot be read is 2 for validate, plan and apply alike; an invalid document is 1', async () => {
