@@ -101,7 +101,8 @@ function renderRollouts(): void {
   $('rollouts-section').hidden = false;
 }
 
-const VERBS: Array<[string, string]> = [['approve', 'Approve'], ['pause', 'Pause'], ['resume', 'Resume'], ['abort', 'Abort'], ['rollback', 'Roll back']];
+// promote ends the current ring's bake (never past a verdict that is not a pass); retry restarts a halted or aborted one.
+const VERBS: Array<[string, string]> = [['approve', 'Approve'], ['promote', 'Promote'], ['pause', 'Pause'], ['resume', 'Resume'], ['retry', 'Retry'], ['abort', 'Abort'], ['rollback', 'Roll back']];
 
 function renderActions(v: View): void {
   const box = $('actions');

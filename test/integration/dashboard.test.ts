@@ -111,6 +111,9 @@ test('the dashboard follows a rollout live, the sre engages the kill switch, a v
     await sre.locator('#audit tbody tr', { hasText: 'incident 4711' }).first().waitFor({ timeout: 5_000 });
     expect(await sre.locator('#verify').textContent()).toMatch(/^chain verified/);
     if (SHOTS) await sre.screenshot({ path: path.join(ROOT, 'docs/img/dashboard-killswitch.png'), fullPage: true });
+    // The sre's buttons are its permissions (whoami): retry yes, approve and promote no (those are the approver's).
+    await sre.locator('#detail').waitFor({ timeout: 5_000 });
+    expect(await sre.evaluate<string[]>("[...document.querySelectorAll('#actions button')].map((b) => b.dataset.verb)")).toEqual(['pause', 'resume', 'retry', 'abort', 'rollback']);
 
     // A viewer: no mutating button shown or enabled; the server refuses anyway.
     const viewer = await openAs(browser, url, VIEWER);
