@@ -16,11 +16,12 @@
  * `expect` block (or it has none); 1 it did not; 2 bad usage or an invalid scenario.
  */
 import * as fs from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { plotSvg } from './plot';
 import { InputError } from '../controller/spec/errors';
 import { renderTable } from '../controller/cli/table';
-import { intFlag, loadScenario, type Scenario } from './scenario';
+import { intFlag, runProgram } from './flags';
+import { loadScenario, type Scenario } from './scenario';
 import { runAllAtOnce, runVirtual, type AllAtOnceResult, type RunResult } from './virtual';
 
 interface Flags {
@@ -61,18 +62,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--pollers <k>', 'load mode: K real HTTP pollers against the manifest endpoint (with --clock live)')
     .option('--agents <k>', 'live: K (<= 50) real reference agents (agent/) instead of the simulated fleet, each with its own state directory')
     .option('--agents-dir <dir>', "with --agents: keep the agents' state directories in DIR/<host id> (default: a temp directory, removed)")
-    .exitOverride()
-    .configureOutput({ outputError: (s, write) => write(`agent-sim: ${s.replace(/^error: /, '').trim().split('\n')[0] ?? ''}\n`) })
     .action(async (flags: Flags) => {
       exit = await run(flags);
     });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return exit;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    throw err;
-  }
+  return runProgram(program, 'agent-sim', argv, () => exit);
 }
 
 async function run(flags: Flags): Promise<number> {

@@ -319,11 +319,3 @@ export function loadScenario(file: string, overrides: { hosts?: number; seed?: n
     expect: { ...s.expect },
   };
 }
-
-/** A `--hosts`/`--seed` style flag: an integer in [min, max] (underscores allowed), or one InputError line. */
-export function intFlag(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError([`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`]);
-  return n;
-}

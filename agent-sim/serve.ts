@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { TokenSet } from '../controller/api/tokens';
 import type { FetchedManifest } from '../controller/engine/agent';
 import { analysisIntervalMs } from '../controller/runtime/config';
@@ -35,7 +35,8 @@ import { InputError } from '../controller/spec/errors';
 import { createLogger, LOG_LEVELS } from '../controller/telemetry/log';
 import { Fleet } from './fleet';
 import { SimMetricsProvider } from './provider';
-import { intFlag, loadScenario, type Scenario } from './scenario';
+import { intFlag, runProgram } from './flags';
+import { loadScenario, type Scenario } from './scenario';
 import { fetchedOf } from './signed';
 import { loadScenarioDocuments } from './virtual';
 
@@ -76,18 +77,10 @@ export async function serveMain(argv: string[]): Promise<number> {
     .option('--seed <n>', 'random seed (overrides the scenario)')
     .option('--pid-file <file>', 'write the process id here once the API listens (stop it with kill "$(cat FILE)"); removed at the stop')
     .option('--log-level <level>', `JSON log lines on stderr at this level and above: ${LOG_LEVELS.join(', ')} (default info)`)
-    .exitOverride()
-    .configureOutput({ outputError: (s, write) => write(`agent-sim serve: ${s.replace(/^error: /, '').trim().split('\n')[0] ?? ''}\n`) })
     .action(async (flags: ServeFlags) => {
       exit = await serve(flags);
     });
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return exit;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    throw err;
-  }
+  return runProgram(program, 'agent-sim serve', argv, () => exit);
 }
 
 async function serve(flags: ServeFlags): Promise<number> {

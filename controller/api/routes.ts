@@ -22,6 +22,7 @@ import { parsePolicyText } from '../spec/load';
 import type { Policy } from '../spec/types';
 import type { ApiMetrics } from './server';
 import { identityRoutes, twoPersonGuard } from './identity-routes';
+import { separatedVerbOf } from '../policy/two-person';
 
 export interface AppContext {
   auth: AuthContext;
@@ -400,14 +401,12 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
     checkFields(body, verb === 'promote' ? ['reason', 'full'] : ['reason']);
     if (body.full !== undefined && typeof body.full !== 'boolean') throw new ApiError(422, 'invalid_request', 'full: must be true or false');
     const reason = body.reason === undefined ? `${verb} via API` : checkReason(body.reason, false);
+    const requestVerb = verb === 'promote' && body.full === true ? 'promote-full' : verb;
     // The two-person rule (policy approvals.distinctFrom), checked after the body was read so that nothing can change
-    // the phase between the check and the decision: promote --full, approve, and a promote of a ring that awaits its
-    // approval (which is that approval, engine/decide.ts).
-    if (verb === 'promote' && body.full === true) twoPersonGuard(service, { verb: 'promote-full', rollout: name, requester: actor });
-    else if (verb === 'approve' || (verb === 'promote' && service.getRollout(name)?.phase.kind === 'awaiting-approval')) {
-      twoPersonGuard(service, { verb: 'approve', rollout: name, requester: actor });
-    }
-    const result = await service.request(name, verb === 'promote' && body.full === true ? 'promote-full' : verb, actor, reason);
+    // the phase between the check and the decision.
+    const separated = separatedVerbOf(requestVerb, service.getRollout(name)?.phase.kind);
+    if (separated !== null) twoPersonGuard(service, { verb: separated, rollout: name, requester: actor });
+    const result = await service.request(name, requestVerb, actor, reason);
     switch (result.status) {
       case 'applied':
         res.json({ outcome: 'applied', message: result.message, rollout: result.rollout });

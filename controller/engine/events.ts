@@ -142,21 +142,12 @@ export function evidenceOf(verdict: RingVerdict | RingVerdictNote | null | undef
 export function killSwitchEvents(prev: KillSwitchState, next: KillSwitchState, at: string): NotificationEvent[] {
   if (prev.engaged === next.engaged) return [];
   const type: EventType = next.engaged ? 'killswitch.engaged' : 'killswitch.released';
-  return [
-    {
-      id: `killswitch:${at}:${type}`,
-      type,
-      time: at,
-      severity: next.engaged ? 'critical' : 'info',
-      rollout: null,
-      channel: null,
-      version: null,
-      ring: null,
-      ringName: null,
-      actor: next.actor,
-      reason: next.engaged ? `${next.reason} (mode ${next.mode})` : next.reason,
-    },
-  ];
+  return [globalEvent(`killswitch:${at}:${type}`, type, at, next.engaged ? 'critical' : 'info', next.actor, next.engaged ? `${next.reason} (mode ${next.mode})` : next.reason)];
+}
+
+/** An event of the whole control plane (no rollout, channel or ring). */
+function globalEvent(id: string, type: EventType, at: string, severity: NotificationEvent['severity'], actor: string, reason: string): NotificationEvent {
+  return { id, type, time: at, severity, rollout: null, channel: null, version: null, ring: null, ringName: null, actor, reason };
 }
 
 /**
@@ -164,21 +155,7 @@ export function killSwitchEvents(prev: KillSwitchState, next: KillSwitchState, a
  * so that the SRE team learns at once that the offline secret was used (and must be rotated).
  */
 export function breakGlassEvents(next: KillSwitchState, at: string): NotificationEvent[] {
-  return [
-    {
-      id: `breakglass:${at}:breakglass.used`,
-      type: 'breakglass.used',
-      time: at,
-      severity: 'critical',
-      rollout: null,
-      channel: null,
-      version: null,
-      ring: null,
-      ringName: null,
-      actor: next.actor,
-      reason: `break-glass credential used to engage the kill switch (mode ${next.mode}): ${next.reason}`,
-    },
-  ];
+  return [globalEvent(`breakglass:${at}:breakglass.used`, 'breakglass.used', at, 'critical', next.actor, `break-glass credential used to engage the kill switch (mode ${next.mode}): ${next.reason}`)];
 }
 
 /** Whether `type` matches a filter entry: an exact name, `prefix.*`, or `*`. */

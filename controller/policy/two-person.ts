@@ -27,6 +27,17 @@ export interface TwoPersonFacts {
   rollout?: string;
 }
 
+/**
+ * Which separated act a rollout request is, given the phase it finds (null: the rule does not apply). A promote of
+ * a ring that awaits its approval is that approval (engine/decide.ts), so the same rule guards it.
+ */
+export function separatedVerbOf(verb: string, phase: string | undefined): SeparatedVerb | null {
+  if (verb === 'approve') return 'approve';
+  if (verb === 'promote-full') return 'promote-full';
+  if (verb === 'promote' && phase === 'awaiting-approval') return 'approve';
+  return null;
+}
+
 export const TWO_PERSON_RULE = 'two-person rule (policy approvals.distinctFrom: applier)';
 
 export type TwoPersonDecision = { allowed: true } | { allowed: false; rule: typeof TWO_PERSON_RULE; message: string };

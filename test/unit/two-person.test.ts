@@ -1,5 +1,5 @@
 /** The two-person rule (controller/policy/two-person.ts): one row per verb x who asks, with the expected decision. */
-import { TWO_PERSON_RULE, twoPersonDecision, type TwoPersonFacts } from '../../controller/policy/two-person';
+import { separatedVerbOf, TWO_PERSON_RULE, twoPersonDecision, type TwoPersonFacts } from '../../controller/policy/two-person';
 
 const ALICE = 'oidc:https://idp.example/ sub=alice';
 const BOB = 'oidc:https://idp.example/ sub=bob';
@@ -31,4 +31,13 @@ describe('twoPersonDecision', () => {
     if (refusal === null) expect(d).toEqual({ allowed: true });
     else expect(d).toEqual({ allowed: false, rule: TWO_PERSON_RULE, message: `${TWO_PERSON_RULE}: ${refusal}` });
   });
+});
+
+test('separatedVerbOf: approve and promote --full always; a promote only when it is an approval', () => {
+  expect(separatedVerbOf('approve', 'awaiting-approval')).toBe('approve');
+  expect(separatedVerbOf('promote-full', 'progressing')).toBe('promote-full');
+  expect(separatedVerbOf('promote', 'awaiting-approval')).toBe('approve');
+  expect(separatedVerbOf('promote', 'progressing')).toBeNull();
+  expect(separatedVerbOf('pause', 'awaiting-approval')).toBeNull();
+  expect(separatedVerbOf('approve', undefined)).toBe('approve');
 });
