@@ -114,6 +114,13 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
       await authorizeOrThrow(req, res, permission);
       next();
     };
+  const channelName = (req: Request): string => {
+    const channel = req.params.channel;
+    if (typeof channel !== 'string' || channel.length > 253 || !NAME_RE.test(channel)) {
+      throw new ApiError(400, 'invalid_request', 'invalid channel name (lower-case letters, digits, "-" and ".", at most 253 characters)');
+    }
+    return channel;
+  };
   const rolloutName = (req: Request): string => {
     const name = req.params.name;
     if (typeof name !== 'string' || name.length > 253 || !NAME_RE.test(name)) {
@@ -351,20 +358,14 @@ export function createApp(service: ControllerService, ctx: AppContext): express.
   // ---------------------------------------------------------------------------------------- channels
 
   app.get('/v1/channels/:channel', need('read'), (req, res) => {
-    const channel = req.params.channel;
-    if (typeof channel !== 'string' || channel.length > 253 || !NAME_RE.test(channel)) {
-      throw new ApiError(400, 'invalid_request', 'invalid channel name (lower-case letters, digits, "-" and ".", at most 253 characters)');
-    }
+    const channel = channelName(req);
     const view = service.getChannel(channel);
     if (!view) throw new ApiError(404, 'not_found', `no channel named "${channel}" (nothing was ever applied to it)`);
     res.json({ channel: view });
   });
 
   app.post('/v1/channels/:channel/undo', need('apply'), async (req, res) => {
-    const channel = req.params.channel;
-    if (typeof channel !== 'string' || channel.length > 253 || !NAME_RE.test(channel)) {
-      throw new ApiError(400, 'invalid_request', 'invalid channel name (lower-case letters, digits, "-" and ".", at most 253 characters)');
-    }
+    const channel = channelName(req);
     const actor = actorOf(res);
     const body = await readJsonObject(req, res, ctx.maxBodyBytes, { optional: false });
     checkFields(body, ['to', 'reason']);

@@ -206,6 +206,8 @@ export class Service implements ControllerService {
   }
 
   getRollout(name: string): RolloutView | undefined {
+    // The verb routes read the rollout before they act (the two-person rule): once stopped, that is a clean 503 too.
+    if (this.closed) throw new ServiceClosedError();
     const r = this.parts.store.getRollout(name);
     return r ? this.view(r) : undefined;
   }
@@ -378,6 +380,7 @@ export class Service implements ControllerService {
   }
 
   separationFacts(rollout?: string): SeparationFacts | undefined {
+    if (this.closed) throw new ServiceClosedError();
     const { store, policies } = this.parts;
     const ks = store.getKillSwitch();
     const engager = ks.engaged ? ks.actor : null;
